@@ -1,3 +1,29 @@
-"""bayesnet: a Bayesian network for the serious causes of back pain."""
+"""bayesnet: a Bayesian network for the serious causes of back pain.
+
+A research and teaching tool, not a medical device.
+
+Examples
+--------
+>>> import bayesnet
+>>> model = bayesnet.load_model(setting="primary_care")
+>>> sorted(model.conditions)[:3]
+['cauda_equina_syndrome', 'compression_fracture', 'dvt']
+"""
+
+from .errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
+from .model import BackPainModel, load_model
+from .priors import load_priors
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BackPainModel",
+    "load_model",
+    "load_priors",
+    "BayesNetError",
+    "EvidenceError",
+    "ImpossibleEvidenceError",
+    "PriorsError",
+    "UnknownNameError",
+    "__version__",
+]

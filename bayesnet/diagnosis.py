@@ -1,0 +1,170 @@
+"""The result of a diagnosis: ranked differential and per-finding explanations."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .errors import UnknownNameError
+from .evidence import Evidence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import BackPainModel
+
+__all__ = ["Diagnosis", "log_odds"]
+
+_EPS = 1e-15
+
+
+def log_odds(p: float) -> float:
+    """Natural log-odds, clipped so that certainty gives a large finite number.
+
+    >>> round(log_odds(0.5), 6)
+    0.0
+    """
+    p = min(max(float(p), _EPS), 1.0 - _EPS)
+    return math.log(p) - math.log1p(-p)
+
+
+class Diagnosis:
+    """Posterior probabilities of every condition for one patient.
+
+    Attributes
+    ----------
+    setting : str
+    evidence : Evidence
+        The validated evidence.
+    ranking : DataFrame
+        Indexed by condition; columns ``prior``, ``posterior``, ``likelihood_ratio`` (posterior
+        odds / prior odds) and ``serious``; sorted by posterior, descending.
+    """
+
+    def __init__(self, model: BackPainModel, evidence: Evidence, posteriors: dict[str, float]):
+        self.model = model
+        self.setting = model.setting
+        self.evidence = evidence
+        prior = model.prior_probabilities()
+        rows = []
+        for c in model.conditions:
+            p0, p1 = prior[c], posteriors[c]
+            rows.append(
+                {
+                    "condition": c,
+                    "prior": p0,
+                    "posterior": p1,
+                    "likelihood_ratio": _odds_ratio(p1, p0),
+                    "serious": model.priors.conditions[c].serious,
+                }
+            )
+        self.ranking = (
+            pd.DataFrame(rows).set_index("condition").sort_values("posterior", ascending=False, kind="stable")
+        )
+
+    @property
+    def leading_serious(self) -> str:
+        """The most probable serious condition."""
+        r = self.ranking
+        return str(r.index[r["serious"]][0])
+
+    def explain(self, condition: str) -> pd.DataFrame:
+        """How much each piece of evidence moved one condition.
+
+        For each observed variable, the posterior is recomputed without it; its contribution is
+        the change in log-odds this removal undoes (the weight of evidence), and
+        ``likelihood_ratio`` is ``exp(contribution)``: the factor by which that finding
+        multiplied the odds, given the rest of the evidence. When findings are conditionally
+        independent given the condition the contributions add up to the total change in
+        log-odds; otherwise they describe each finding's marginal effect, not a decomposition.
+
+        Parameters
+        ----------
+        condition : str
+            A condition id.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``variable, state, kind, contribution, likelihood_ratio,
+            posterior_without``, sorted by absolute contribution. ``attrs`` holds ``prior``
+            and ``posterior`` of the condition.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "fever": "no"})
+        >>> dx.explain("spinal_metastasis").iloc[0]["variable"]
+        'history_of_cancer'
+        """
+        if condition not in self.model.conditions:
+            raise UnknownNameError("condition", condition, self.model.conditions)
+        posterior = float(self.ranking.loc[condition, "posterior"])
+        rows = []
+        for var in self.evidence.variables:
+            without = self.evidence.without(var)
+            p = float(self.model.marginals(without, [condition])[condition][0])
+            contribution = log_odds(posterior) - log_odds(p)
+            value = self.evidence.hard.get(var)
+            if value is None:
+                value = ", ".join(f"{s}:{w:.3g}" for s, w in self.evidence.soft_dicts[var].items())
+            rows.append(
+                {
+                    "variable": var,
+                    "state": value,
+                    "kind": self.model.tables.kinds[var],
+                    "contribution": contribution,
+                    "likelihood_ratio": math.exp(contribution),
+                    "posterior_without": p,
+                }
+            )
+        df = pd.DataFrame(
+            rows, columns=["variable", "state", "kind", "contribution", "likelihood_ratio", "posterior_without"]
+        )
+        if len(df):
+            df = df.reindex(df["contribution"].abs().sort_values(ascending=False, kind="stable").index)
+        df = df.reset_index(drop=True)
+        df.attrs.update(condition=condition, prior=float(self.ranking.loc[condition, "prior"]), posterior=posterior)
+        return df
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (the CLI's ``--json`` output)."""
+        evidence: dict = dict(self.evidence.hard)
+        evidence.update(self.evidence.soft_dicts)
+        return {
+            "setting": self.setting,
+            "evidence": evidence,
+            "ranking": [
+                {
+                    "condition": c,
+                    "prior": float(r.prior),
+                    "posterior": float(r.posterior),
+                    "likelihood_ratio": _json_number(r.likelihood_ratio),
+                    "serious": bool(r.serious),
+                }
+                for c, r in self.ranking.iterrows()
+            ],
+        }
+
+    def __repr__(self) -> str:
+        from .display import ranking_text
+
+        return ranking_text(self)
+
+    def _repr_html_(self) -> str:
+        from .display import ranking_html
+
+        return ranking_html(self)
+
+
+def _odds_ratio(post: float, prior: float) -> float:
+    if post >= 1.0:
+        return math.inf
+    if post <= 0.0:
+        return 0.0
+    return (post / (1.0 - post)) / (prior / (1.0 - prior))
+
+
+def _json_number(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)

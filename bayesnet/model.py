@@ -1,0 +1,197 @@
+"""The public entry point: :func:`load_model` and :class:`BackPainModel`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UnknownNameError
+from .evidence import Evidence, normalise_evidence
+from .inference import ReferenceInference
+from .network import Tables, build_network, build_tables
+from .priors import PriorSet, default_priors_dir, load_priors
+
+__all__ = ["BackPainModel", "load_model"]
+
+
+@lru_cache(maxsize=8)
+def _cached_priors(directory: str) -> PriorSet:
+    return load_priors(directory)
+
+
+def load_model(setting: str = "primary_care", priors: str | os.PathLike | PriorSet | None = None) -> BackPainModel:
+    """Build the back-pain network for one clinical setting.
+
+    Parameters
+    ----------
+    setting : {"primary_care", "emergency"}, default "primary_care"
+        Clinical setting; it fixes the pre-test probabilities.
+    priors : path-like or PriorSet, optional
+        A priors directory (default: the one shipped with the package) or already loaded priors.
+
+    Returns
+    -------
+    BackPainModel
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> model = bayesnet.load_model()
+    >>> dx = model.diagnose({"history_of_cancer": "yes", "age_group": "70_plus"})
+    >>> dx.ranking.index[0]
+    'mechanical_pain'
+    """
+    if isinstance(priors, PriorSet):
+        ps = priors
+    else:
+        directory = Path(priors) if priors is not None else default_priors_dir()
+        ps = _cached_priors(str(directory.resolve()))
+    return BackPainModel(ps, setting)
+
+
+class BackPainModel:
+    """The back-pain Bayesian network in one setting, with diagnosis helpers.
+
+    Parameters
+    ----------
+    priors : PriorSet
+        Validated priors.
+    setting : str
+        One of ``priors.settings``.
+
+    Attributes
+    ----------
+    network : pgmpy.models.DiscreteBayesianNetwork
+        The network; every table was computed from ``priors``.
+    setting : str
+    priors : PriorSet
+    tables : Tables
+        The same tables as plain numpy arrays.
+    """
+
+    def __init__(self, priors: PriorSet, setting: str = "primary_care"):
+        if setting not in priors.settings:
+            raise UnknownNameError("setting", setting, priors.settings)
+        self.priors = priors
+        self.setting = setting
+        self.tables: Tables = build_tables(priors, setting)
+        self.network = build_network(self.tables)
+        self._reference = ReferenceInference(self.network)
+        self._engine = None
+        self._prior_cache: dict[str, float] | None = None
+
+    # ------------------------------------------------------------------ description
+    @property
+    def conditions(self) -> list[str]:
+        """Condition ids, mechanical pain first, then the serious conditions."""
+        conds = [v for v, k in self.tables.kinds.items() if k == "condition"]
+        non_serious = [c for c in conds if not self.priors.conditions[c].serious]
+        return non_serious + [c for c in conds if self.priors.conditions[c].serious]
+
+    @property
+    def serious_conditions(self) -> list[str]:
+        """Conditions flagged as serious in the priors."""
+        return [c for c in self.conditions if self.priors.conditions[c].serious]
+
+    @property
+    def states(self) -> dict[str, tuple[str, ...]]:
+        """Variable -> its states, in table order."""
+        return dict(self.tables.states)
+
+    def variables(self) -> pd.DataFrame:
+        """Every variable with its kind, states, parents and description.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``name, kind, states, parents, description``, one row per variable, in layer
+            order (risk factors, conditions, findings, tests).
+        """
+        order = {"risk_factor": 0, "condition": 1, "finding": 2, "test": 3}
+        rows = [
+            {
+                "name": v,
+                "kind": self.tables.kinds[v],
+                "states": list(self.tables.states[v]),
+                "parents": list(self.tables.parents[v]),
+                "description": self.tables.descriptions[v],
+            }
+            for v in self.tables.states
+        ]
+        df = pd.DataFrame(rows)
+        df["_order"] = df["kind"].map(order)
+        return df.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+    def sources(self) -> pd.DataFrame:
+        """Every number the network rests on, with its source.
+
+        Returns
+        -------
+        DataFrame
+            One row per parameter: ``node, parameter, kind, value, low, high, source, setting,
+            grade, note, file``. ``setting`` is the population the number was measured in.
+        """
+        cols = ["node", "parameter", "kind", "value", "low", "high", "source", "setting", "grade", "note", "file"]
+        return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.priors.params], columns=cols)
+
+    # ------------------------------------------------------------------ inference
+    def check_evidence(self, evidence: Mapping | None) -> Evidence:
+        """Validate evidence (see :func:`bayesnet.evidence.normalise_evidence`)."""
+        return normalise_evidence(evidence, self.tables.states)
+
+    def marginals(self, evidence: Mapping | Evidence | None = None, targets: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Posterior distribution of each target variable (default: the conditions)."""
+        ev = evidence if isinstance(evidence, Evidence) else self.check_evidence(evidence)
+        targets = self.conditions if targets is None else targets
+        for t in targets:
+            if t not in self.tables.states:
+                raise UnknownNameError("variable", t, self.tables.states)
+        return self._reference.marginals(ev, list(targets))
+
+    def prior_probabilities(self) -> dict[str, float]:
+        """P(condition = yes) with no evidence, in this setting."""
+        if self._prior_cache is None:
+            m = self.marginals(None)
+            self._prior_cache = {c: float(m[c][0]) for c in self.conditions}
+        return dict(self._prior_cache)
+
+    def diagnose(self, evidence: Mapping | None = None):
+        """Rank the conditions given what is known about a patient.
+
+        Parameters
+        ----------
+        evidence : mapping, optional
+            ``{variable: state}``; a value may also be a dict of likelihoods for a finding
+            reported with uncertainty, e.g. ``{"fever": {"yes": 0.8, "no": 0.2}}``.
+
+        Returns
+        -------
+        Diagnosis
+            With ``.ranking`` (prior, posterior, likelihood ratio per condition, sorted) and
+            ``.explain(condition)``.
+
+        Raises
+        ------
+        UnknownNameError, EvidenceError, ImpossibleEvidenceError
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> dx = bayesnet.load_model().diagnose({"saddle_anaesthesia": "yes", "urinary_retention": "yes"})
+        >>> dx.leading_serious
+        'cauda_equina_syndrome'
+        """
+        from .diagnosis import Diagnosis
+
+        ev = self.check_evidence(evidence)
+        post = self.marginals(ev)
+        return Diagnosis(self, ev, {c: float(post[c][0]) for c in self.conditions})
+
+    def __repr__(self) -> str:
+        n = len(self.tables.states)
+        return f"<BackPainModel setting={self.setting!r}: {n} variables, {len(self.conditions)} conditions>"
