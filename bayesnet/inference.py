@@ -27,7 +27,7 @@ class ReferenceInference:
     """
 
     def __init__(self, network):
-        from pgmpy.inference import VariableElimination
+        from ._pgmpy import VariableElimination
 
         self.network = network
         self._ve = VariableElimination(network)
@@ -44,7 +44,7 @@ class ReferenceInference:
         ImpossibleEvidenceError
             If the evidence has probability zero under the model.
         """
-        from pgmpy.factors.discrete import TabularCPD
+        from ._pgmpy import TabularCPD
 
         out: dict[str, np.ndarray] = {}
         query = [t for t in targets if t not in evidence.hard]

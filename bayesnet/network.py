@@ -21,7 +21,6 @@ constructs pgmpy model classes.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -255,8 +254,7 @@ def build_network(tables: Tables):
     >>> net.check_model()
     True
     """
-    from pgmpy.factors.discrete import TabularCPD
-    from pgmpy.models import DiscreteBayesianNetwork
+    from ._pgmpy import DiscreteBayesianNetwork, TabularCPD
 
     edges = [(p, v) for v in tables.cpts for p in tables.parents[v]]
     net = DiscreteBayesianNetwork(edges)

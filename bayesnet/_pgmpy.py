@@ -1,0 +1,18 @@
+"""The one place pgmpy is imported, with its import-time deprecation chatter silenced.
+
+pgmpy 1.1 emits a FutureWarning about its own ``StructureScore`` on import; it concerns pgmpy's
+internals, not this project, and would otherwise break the one-line error contract of the CLI.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.inference import VariableElimination
+    from pgmpy.models import DiscreteBayesianNetwork
+    import pgmpy.readwrite as readwrite
+
+__all__ = ["TabularCPD", "VariableElimination", "DiscreteBayesianNetwork", "readwrite"]

@@ -1,0 +1,179 @@
+"""Command line: ``bayesnet diagnose | sources | export | batch | bench``.
+
+Exit status: 0 on success; 2 on bad input (one line on stderr naming the culprit and, where one
+exists, the closest valid name); 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import BayesNetError
+
+EXPORT_FORMATS = ("bif", "xmlbif", "xdsl", "net")
+
+_SETTING_HELP = "Clinical setting that fixes the pre-test probabilities: primary_care (default) or emergency."
+_PRIORS_HELP = "Folder of priors files to use instead of the shipped ones (see priors/README.md)."
+
+
+def _model(setting: str, priors: str | None):
+    from .model import load_model
+
+    return load_model(setting=setting, priors=priors)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="bayesnet")
+def cli() -> None:
+    """Estimate how likely each serious cause of back pain is, given what is known about a patient.
+
+    A Bayesian network links risk factors to conditions (spinal metastasis, myeloma, epidural
+    abscess, osteomyelitis, compression fracture, cauda equina syndrome, DVT, pulmonary embolism)
+    and to symptoms, signs and tests. Every number comes from a cited source; see
+    `bayesnet sources`.
+
+    Research and teaching tool, not a medical device.
+    """
+
+
+@cli.command()
+@click.option(
+    "-e",
+    "--evidence",
+    "evidence",
+    multiple=True,
+    metavar="NAME=STATE",
+    help="An observed variable, e.g. -e history_of_cancer=yes -e age_group=70_plus. Repeat for each "
+    "finding. Names and states are listed by `bayesnet sources --variables`.",
+)
+@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+def diagnose(evidence: tuple[str, ...], setting: str, as_json: bool, priors: str | None) -> None:
+    """Rank the causes of back pain for one patient.
+
+    Prints, for every condition, its probability before (prior) and after (posterior) the
+    evidence and the likelihood ratio (posterior odds / prior odds), most probable first.
+    Variables not given are treated as unknown, not as absent.
+
+    Example: bayesnet diagnose -e history_of_cancer=yes -e age_group=70_plus -e unexplained_weight_loss=yes
+    """
+    from .evidence import parse_assignment
+
+    ev: dict[str, str] = {}
+    for item in evidence:
+        name, state = parse_assignment(item)
+        ev[name] = state
+    dx = _model(setting, priors).diagnose(ev)
+    if as_json:
+        click.echo(json.dumps(dx.to_dict(), indent=2))
+    else:
+        click.echo(repr(dx))
+
+
+@cli.command()
+@click.option("--setting", default=None, help="Only numbers measured for this setting (matches the parameter name).")
+@click.option("--grade", type=click.Choice(["A", "B", "C"]), default=None, help="Only numbers of this grade.")
+@click.option("--variables", "show_variables", is_flag=True, help="List the variables and their states instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+def sources(setting: str | None, grade: str | None, show_variables: bool, as_json: bool, priors: str | None) -> None:
+    """List every number in the model with its source.
+
+    Columns: the variable (node), which of its numbers (parameter), value, 95% interval (low,
+    high), the citation (source), the population it was measured in (setting) and the grade:
+    A = primary study or meta-analysis, B = review or guideline quoting one, C = expert estimate.
+    """
+    from .priors import default_priors_dir, load_priors
+
+    ps = load_priors(priors if priors is not None else default_priors_dir())
+    if show_variables:
+        from .model import BackPainModel
+
+        df = BackPainModel(ps, next(iter(ps.settings))).variables()
+        df["states"] = df["states"].map(lambda s: "/".join(s))
+        df["parents"] = df["parents"].map(lambda s: ", ".join(s))
+    else:
+        from .model import BackPainModel
+
+        df = BackPainModel(ps, next(iter(ps.settings))).sources()
+        if not as_json:
+            df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
+        if setting is not None:
+            if setting not in ps.settings:
+                from .errors import UnknownNameError
+
+                raise UnknownNameError("setting", setting, ps.settings)
+            df = df[~df["parameter"].str.contains(r"prevalence\[", regex=True) | df["parameter"].str.contains(setting)]
+        if grade is not None:
+            df = df[df["grade"] == grade]
+    if as_json:
+        click.echo(df.to_json(orient="records", indent=2))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_colwidth", 70, "display.width", 250):
+            click.echo(df.to_string(index=False))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    required=True,
+    help="bif (BIF), xmlbif (XML-BIF), xdsl (GeNIe/SMILE), net (Hugin NET).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
+@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
+    """Write the network to a file that other tools (GeNIe, Hugin, SamIam, pgmpy) can open."""
+    from .exporting import export_network
+
+    model = _model(setting, priors)
+    path = export_network(model.network, fmt, output)
+    click.echo(f"wrote {fmt} to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error)."""
+    try:
+        rv = cli.main(args=argv, prog_name="bayesnet", standalone_mode=False)
+        return int(rv) if isinstance(rv, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 1
+    except click.UsageError as exc:
+        msg = exc.format_message().replace("\n", " ")
+        hint = f" (see 'bayesnet {exc.ctx.info_name} --help')" if exc.ctx is not None and exc.ctx.parent else ""
+        click.echo(f"error: {msg}{hint}", err=True)
+        return 2
+    except BayesNetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except FileNotFoundError as exc:
+        click.echo(f"error: file not found: {exc.filename or exc}", err=True)
+        return 2
+    except BrokenPipeError:  # e.g. `bayesnet sources | head`
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback
+        if os.environ.get("BAYESNET_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set BAYESNET_DEBUG=1 for a traceback)", err=True)
+        return 1
+
+
+def run() -> None:  # pragma: no cover - used by `python -m bayesnet`
+    sys.exit(main())
+
+
+__all__ = ["cli", "main", "EXPORT_FORMATS", "Path"]
