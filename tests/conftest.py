@@ -1,0 +1,62 @@
+"""Shared fixtures: priors, a model per setting, and a reference pgmpy inference."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import bayesnet
+from bayesnet.priors import default_priors_dir, load_priors
+
+settings.register_profile(
+    "fast", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.register_profile(
+    "long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+settings.load_profile(os.environ.get("BAYESNET_PROFILE", "fast"))
+
+from helpers import SETTINGS  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def priors_dir() -> Path:
+    return default_priors_dir()
+
+
+@pytest.fixture(scope="session")
+def priors(priors_dir):
+    return load_priors(priors_dir)
+
+
+@pytest.fixture(scope="session")
+def models(priors):
+    return {s: bayesnet.BackPainModel(priors, s) for s in SETTINGS}
+
+
+@pytest.fixture(scope="session")
+def model(models):
+    return models["primary_care"]
+
+
+@pytest.fixture(scope="session")
+def ve(models):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.inference import VariableElimination
+    return {s: VariableElimination(m.network) for s, m in models.items()}
+
+
+@pytest.fixture
+def priors_copy(tmp_path, priors_dir) -> Path:
+    """A writable copy of the priors directory, for faulty-file tests."""
+    dst = tmp_path / "priors"
+    shutil.copytree(priors_dir, dst)
+    return dst
+
+

@@ -1,0 +1,120 @@
+"""The command line: outputs for people and programs, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bayesnet.cli import main
+from bayesnet.exporting import read_network
+
+from helpers import query
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_diagnose_table(capsys):
+    code, out, err = run(capsys, "diagnose", "-e", "history_of_cancer=yes", "-e", "age_group=70_plus")
+    assert code == 0 and err == ""
+    assert "spinal_metastasis" in out and "posterior" in out
+
+
+def test_diagnose_json(capsys, model):
+    code, out, _ = run(capsys, "diagnose", "-e", "history_of_cancer=yes", "-e", "age_group=70_plus", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["setting"] == "primary_care"
+    assert d["evidence"] == {"history_of_cancer": "yes", "age_group": "70_plus"}
+    assert [r["condition"] for r in d["ranking"]] == list(
+        model.diagnose({"history_of_cancer": "yes", "age_group": "70_plus"}).ranking.index
+    )
+    assert {"condition", "prior", "posterior", "likelihood_ratio"} <= set(d["ranking"][0])
+
+
+def test_diagnose_emergency_setting(capsys):
+    code, out, _ = run(capsys, "diagnose", "--setting", "emergency", "--json")
+    assert code == 0 and json.loads(out)["setting"] == "emergency"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["diagnose", "-e", "fevr=yes"], "unknown variable 'fevr'; did you mean 'fever'?"),
+        (["diagnose", "-e", "fever=maybe"], "unknown state 'maybe' of variable 'fever'"),
+        (["diagnose", "-e", "fever"], "evidence must be written name=state"),
+        (["diagnose", "--setting", "emergancy"], "unknown setting 'emergancy'; did you mean 'emergency'?"),
+        (["diagnose", "--bogus"], "No such option"),
+        (["diagnose", "-e", "mechanical_pain=yes", "-e", "dvt=yes"], "probability zero"),
+        (["export", "--format", "xdsl", "-o", "/nonexistent-dir/x.xdsl"], "does not exist"),
+        (["export", "--format", "pdf", "-o", "x.pdf"], "Invalid value for '--format'"),
+        (["sources", "--priors", "/nonexistent-priors"], "priors directory not found"),
+        (["diagnoze"], "No such command 'diagnoze'"),
+    ],
+)
+def test_bad_input_exit_2_with_one_line(capsys, args, fragment):
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_malformed_priors_exit_2(capsys, priors_copy):
+    p = priors_copy / "findings.yaml"
+    p.write_text(p.read_text().replace("      value: 0.44\n", "      value: 2\n", 1))
+    code, _, err = run(capsys, "diagnose", "--priors", str(priors_copy))
+    assert code == 2
+    assert "findings.yaml: findings.night_pain.leak.value" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sources_json_lists_every_parameter(capsys, priors):
+    code, out, _ = run(capsys, "sources", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == len(priors.params)
+    for r in rows:
+        assert r["source"] and r["grade"] in {"A", "B", "C"} and r["setting"]
+
+
+def test_sources_table_and_filters(capsys):
+    code, out, _ = run(capsys, "sources", "--grade", "C")
+    assert code == 0 and "Expert estimate" in out
+    code, out, _ = run(capsys, "sources", "--variables")
+    assert code == 0 and "age_group" in out and "under_50/50_to_69/70_plus" in out
+
+
+@pytest.mark.parametrize("fmt", ["bif", "xmlbif", "xdsl", "net"])
+def test_export_round_trip(capsys, tmp_path, model, ve, fmt):
+    path = tmp_path / f"backpain.{fmt}"
+    code, out, _ = run(capsys, "export", "--format", fmt, "-o", str(path))
+    assert code == 0 and path.exists()
+    back = read_network(path, fmt)
+    assert set(back.nodes()) == set(model.network.nodes())
+    from pgmpy.inference import VariableElimination
+
+    ev = {"history_of_cancer": "yes", "age_group": "70_plus", "d_dimer": "negative"}
+    ve_back = VariableElimination(back)
+    tol = 1e-6 if fmt == "net" else 1e-9  # pgmpy's NET writer prints 8 decimals
+    for c in ("spinal_metastasis", "dvt", "mechanical_pain"):
+        assert query(ve_back, c, ev)["yes"] == pytest.approx(query(ve["primary_care"], c, ev)["yes"], abs=tol)
+
+
+def test_help_texts(capsys):
+    for cmd in ([], ["diagnose"], ["sources"], ["export"]):
+        code, out, _ = run(capsys, *cmd, "--help")
+        assert code == 0 and "Usage" in out
+
+
+def test_console_script_runs_as_module():
+    res = subprocess.run(
+        [sys.executable, "-m", "bayesnet", "diagnose", "-e", "fevr=yes"], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip() == "error: unknown variable 'fevr'; did you mean 'fever'?"
