@@ -144,14 +144,96 @@ class BackPainModel:
         """Validate evidence (see :func:`bayesnet.evidence.normalise_evidence`)."""
         return normalise_evidence(evidence, self.tables.states)
 
-    def marginals(self, evidence: Mapping | Evidence | None = None, targets: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Posterior distribution of each target variable (default: the conditions)."""
+    @property
+    def engine(self):
+        """The compiled exact engine for this network (built on first use)."""
+        if self._engine is None:
+            from .engine import compile_network
+
+            self._engine = compile_network(self.network)
+        return self._engine
+
+    def marginals(
+        self,
+        evidence: Mapping | Evidence | None = None,
+        targets: list[str] | None = None,
+        *,
+        method: str = "engine",
+    ) -> dict[str, np.ndarray]:
+        """Posterior distribution of each target variable (default: the conditions).
+
+        Parameters
+        ----------
+        evidence : mapping or Evidence, optional
+        targets : list of str, optional
+        method : {"engine", "pgmpy"}, default "engine"
+            ``engine`` uses the compiled junction tree (:mod:`bayesnet.engine`); ``pgmpy`` runs
+            pgmpy's variable elimination. Both are exact and agree to 1e-9 (tested).
+        """
         ev = evidence if isinstance(evidence, Evidence) else self.check_evidence(evidence)
-        targets = self.conditions if targets is None else targets
+        targets = self.conditions if targets is None else list(targets)
         for t in targets:
             if t not in self.tables.states:
                 raise UnknownNameError("variable", t, self.tables.states)
-        return self._reference.marginals(ev, list(targets))
+        if method == "pgmpy":
+            return self._reference.marginals(ev, targets)
+        if method != "engine":
+            raise UnknownNameError("method", method, ["engine", "pgmpy"])
+        if ev.soft:
+            lik = {v: w.reshape(1, -1) for v, w in ev.soft.items()}
+            for v, state in ev.hard.items():
+                vec = np.zeros((1, len(self.tables.states[v])))
+                vec[0, self.tables.states[v].index(state)] = 1.0
+                lik[v] = vec
+            post = self.engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
+            return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
+        post = self.engine.posteriors_dict(ev.hard, targets=targets)
+        return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
+
+    def posteriors(
+        self, scenarios: pd.DataFrame, *, errors: str = "raise", chunk_size: int | None = None
+    ) -> pd.DataFrame:
+        """P(condition = yes) for every row of a table of scenarios.
+
+        Parameters
+        ----------
+        scenarios : DataFrame
+            One row per scenario; columns are variable ids, values are state names;
+            NaN/None means not observed. Rows may observe different variables.
+        errors : {"raise", "report"}, default "raise"
+            ``raise``: a bad state or an impossible row raises, naming the row.
+            ``report``: such rows get NaN posteriors and a message in an ``error`` column;
+            every other row is still computed.
+        chunk_size : int, optional
+            Rows per vectorised chunk (memory stays bounded whatever the batch size).
+
+        Returns
+        -------
+        DataFrame
+            Same index as ``scenarios``; one column per condition.
+
+        Examples
+        --------
+        >>> import pandas as pd, bayesnet
+        >>> df = pd.DataFrame({"fever": ["yes", None], "iv_drug_use": ["yes", "no"]})
+        >>> post = bayesnet.load_model().posteriors(df)
+        >>> post.shape
+        (2, 9)
+        """
+        if not isinstance(scenarios, pd.DataFrame):
+            from .errors import EvidenceError
+
+            raise EvidenceError(f"scenarios must be a pandas DataFrame; got {type(scenarios).__name__}")
+        if errors not in ("raise", "report"):
+            raise UnknownNameError("errors option", errors, ["raise", "report"])
+        conds = self.conditions
+        if errors == "raise":
+            post = self.engine.posteriors(scenarios, targets=conds, chunk_size=chunk_size)
+            return pd.DataFrame({c: post[(c, "yes")].to_numpy() for c in conds}, index=scenarios.index)
+        res = self.engine.evaluate(scenarios, targets=conds, chunk_size=chunk_size)
+        out = pd.DataFrame({c: res.posteriors[(c, "yes")].to_numpy() for c in conds}, index=scenarios.index)
+        out["error"] = res.errors.to_numpy()
+        return out
 
     def prior_probabilities(self) -> dict[str, float]:
         """P(condition = yes) with no evidence, in this setting."""
