@@ -142,6 +142,39 @@ def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
     click.echo(f"wrote {fmt} to {path}")
 
 
+@cli.command()
+@click.argument("input_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file (.csv or .parquet).")
+@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
+@click.option("--engine", "engine", type=click.Choice(["local"]), default="local", show_default=True,
+              help="Where to compute: local (vectorised, in this process).")
+@click.option("--chunk-size", default=50_000, show_default=True, help="Rows read, scored and written at a time.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+def batch(input_file: str, output: str, setting: str, engine: str, chunk_size: int, progress: bool | None,
+          priors: str | None) -> int:
+    """Score a table of scenarios: one row per patient or what-if, one column per variable.
+
+    INPUT_FILE is a CSV or Parquet file whose columns are variable ids (e.g. age_group, fever,
+    d_dimer) and whose cells are states; empty cells mean "not observed". The output has one
+    row per input row, in the same order: `row` (0-based input row), P(yes) for every condition,
+    and `error` (empty when the row was computed). Bad rows are listed on stderr and the exit
+    status is 2 if any row failed; all other rows are still written.
+    """
+    from .batch import run_batch
+
+    model = _model(setting, priors)
+    report = run_batch(model, input_file, output, chunk_rows=chunk_size, progress=progress)
+    for col in report.unknown_columns:
+        click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
+    for row, msg in report.errors:
+        click.echo(msg if msg.startswith("row ") else f"row {row}: {msg}", err=True)
+    if report.failed > len(report.errors):
+        click.echo(f"... and {report.failed - len(report.errors)} more failed rows (see the error column)", err=True)
+    click.echo(f"scored {report.rows - report.failed} of {report.rows} rows; wrote {output}", err=True)
+    return 2 if report.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error)."""
     try:

@@ -1,0 +1,88 @@
+"""Batch scoring: good and bad rows, chunking, CSV/Parquet, and the command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesnet.batch import run_batch
+from bayesnet.cli import main
+
+
+@pytest.fixture
+def scenarios(tmp_path):
+    df = pd.DataFrame(
+        {
+            "age_group": ["70_plus", "under_50", None, "50_to_69", "70_plus", None],
+            "fever": ["yes", None, "maybe", "no", None, "yes"],
+            "iv_drug_use": ["yes", "no", "no", None, "no", "yes"],
+            "fevr": [None, None, None, "yes", None, None],
+        }
+    )
+    path = tmp_path / "scenarios.csv"
+    df.to_csv(path, index=False)
+    return df, path
+
+
+def test_model_posteriors_match_single_diagnoses(model):
+    df = pd.DataFrame({"fever": ["yes", None], "history_of_cancer": ["no", "yes"]}, index=["a", "b"])
+    post = model.posteriors(df)
+    assert list(post.index) == ["a", "b"] and list(post.columns) == model.conditions
+    for label, row in df.iterrows():
+        ev = {k: v for k, v in row.items() if isinstance(v, str)}
+        r = model.diagnose(ev).ranking["posterior"]
+        for c in model.conditions:
+            assert post.loc[label, c] == pytest.approx(r[c], abs=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1000])
+def test_batch_good_and_bad_rows(model, scenarios, tmp_path, chunk):
+    df, path = scenarios
+    out_path = tmp_path / "out.csv"
+    report = run_batch(model, path, out_path, chunk_rows=chunk, progress=False)
+    out = pd.read_csv(out_path, keep_default_na=False, na_values=[""])
+    assert len(out) == len(df) and list(out["row"]) == list(range(len(df)))
+    assert report.rows == 6 and report.failed == 2 and report.unknown_columns == ["fevr"]
+    errors = out["error"].fillna("")
+    assert "unknown state 'maybe' of variable 'fever'" in errors[2]
+    assert "column 'fevr'" in errors[3] and "did you mean 'fever'" in errors[3]
+    assert out.loc[[2, 3], model.conditions].isna().all().all()
+    good = [0, 1, 4, 5]
+    expected = model.posteriors(df.drop(columns="fevr").iloc[good])
+    np.testing.assert_allclose(out.loc[good, model.conditions].to_numpy(), expected.to_numpy(), atol=1e-12)
+
+
+def test_batch_parquet_round_trip(model, scenarios, tmp_path):
+    pytest.importorskip("pyarrow")
+    df, _ = scenarios
+    pq_in = tmp_path / "in.parquet"
+    df.to_parquet(pq_in, index=False)
+    out_path = tmp_path / "out.parquet"
+    report = run_batch(model, pq_in, out_path, chunk_rows=4, progress=False)
+    out = pd.read_parquet(out_path)
+    assert len(out) == 6 and report.failed == 2
+
+
+def test_batch_command_exit_status(scenarios, tmp_path, capsys):
+    _, path = scenarios
+    code = main(["batch", str(path), "-o", str(tmp_path / "o.csv"), "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "row 2, column 'fever'" in err and "scored 4 of 6 rows" in err
+    ok = tmp_path / "ok.csv"
+    pd.DataFrame({"fever": ["yes", "no"]}).to_csv(ok, index=False)
+    assert main(["batch", str(ok), "-o", str(tmp_path / "o2.csv"), "--no-progress"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(None, "input file not found"), ("", "is empty")],
+)
+def test_batch_bad_files(tmp_path, capsys, content, fragment):
+    path = tmp_path / "in.csv"
+    if content is not None:
+        path.write_text(content)
+    code = main(["batch", str(path), "-o", str(tmp_path / "o.csv"), "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
