@@ -35,6 +35,7 @@ Examples
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "moral_graph",
     "triangulate",
     "build_junction_tree",
+    "merge_cliques",
 ]
 
 
@@ -317,6 +319,12 @@ def build_junction_tree(
         edges.append((a[0], b[0]))
     edges = sorted(edges)
 
+    return _rooted(cliques, edges, cards)
+
+
+def _rooted(cliques: list[tuple[int, ...]], edges: list[tuple[int, int]], cards: list[int]) -> JunctionTree:
+    """Root a clique tree at its largest clique and derive parents and orders."""
+    n = len(cliques)
     sizes = [_table_size(c, cards) for c in cliques]
     root = max(range(n), key=lambda i: (sizes[i], -i))
     nbrs: list[list[int]] = [[] for _ in range(n)]
@@ -339,3 +347,74 @@ def build_junction_tree(
                 stack.append(j)
     postorder = preorder[::-1]
     return JunctionTree(cliques, edges, root, parent, children, postorder, cards)
+
+
+def merge_cliques(jt: JunctionTree, max_table: int) -> JunctionTree:
+    """Coarsen a junction tree by merging neighbouring cliques with small unions.
+
+    Merging two adjacent cliques of a junction tree gives another junction tree
+    (the other separators are unchanged).  Fewer, somewhat larger cliques mean
+    fewer array operations, which is what costs time when a single scenario is
+    evaluated; large batches prefer the finest tree.  Merges are made smallest
+    union first while the union table has at most ``max_table`` entries.
+
+    Parameters
+    ----------
+    jt : JunctionTree
+        The tree to coarsen (not modified).
+    max_table : int
+        Largest table size a merge may create.
+
+    Returns
+    -------
+    JunctionTree
+
+    Examples
+    --------
+    >>> jt = build_junction_tree({0: [], 1: [0], 2: [1], 3: [2]}, [2, 2, 2, 2])
+    >>> len(jt.cliques), merge_cliques(jt, 16).cliques
+    (3, [(0, 1, 2, 3)])
+    """
+    cards = jt.cards
+    n = len(jt.cliques)
+    if n == 0:
+        return jt
+    sets = [frozenset(c) for c in jt.cliques]
+    nbrs: list[set[int]] = [set() for _ in range(n)]
+    for a, b in jt.edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    alive = [True] * n
+    version = [0] * n
+    heap: list[tuple[int, int, int, int, int]] = []
+
+    def push(i: int, j: int) -> None:
+        size = _table_size(tuple(sets[i] | sets[j]), cards)
+        if size <= max_table:
+            a, b = min(i, j), max(i, j)
+            heapq.heappush(heap, (size, a, b, version[a], version[b]))
+
+    for a, b in jt.edges:
+        push(a, b)
+    while heap:
+        _, a, b, va, vb = heapq.heappop(heap)
+        if not (alive[a] and alive[b]) or version[a] != va or version[b] != vb:
+            continue
+        # merge b into a
+        sets[a] = sets[a] | sets[b]
+        alive[b] = False
+        for k in nbrs[b]:
+            if k != a:
+                nbrs[k].discard(b)
+                nbrs[k].add(a)
+                nbrs[a].add(k)
+        nbrs[a].discard(b)
+        nbrs[b] = set()
+        version[a] += 1
+        for k in nbrs[a]:
+            push(a, k)
+    keep = [i for i in range(n) if alive[i]]
+    new = {old: k for k, old in enumerate(keep)}
+    cliques = [tuple(sorted(sets[i])) for i in keep]
+    edges = sorted({(min(new[i], new[j]), max(new[i], new[j])) for i in keep for j in nbrs[i]})
+    return _rooted(cliques, edges, list(cards))
