@@ -101,10 +101,17 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 IMPOSSIBLE_MESSAGE = "evidence has probability zero"
 
 #: Rows per chunk are also capped here: beyond this, bigger chunks stop paying off.
-_MAX_CHUNK = 4096
+_MAX_CHUNK = 2048
+
+#: Working-set size (bytes) that chunks aim for by default (cache friendliness); chunks
+#: never go below 64 rows for it (per-call overhead would dominate).
+_CACHE_BUDGET = 64 * 2**20
 
 #: Largest clique table created when coarsening the tree for small batches.
 _COARSE_TABLE = 256
+
+#: Cliques of at least this many entries get their small factors combined first.
+_COMBINE_MIN = 256
 
 #: Batches of at most this many rows use the coarse tree.
 _SMALL_BATCH = 4
@@ -181,6 +188,7 @@ class _Layout:
             shape = tuple(cards[u] if u in fs else 1 for u in jt.cliques[host])
             phis[host] = phis[host] * arr.reshape(shape)
         self.phi = [p.astype(dtype)[..., None] for p in phis]
+        self.sizes = sizes
         self.parent = list(jt.parent)
         self.children = [tuple(ch) for ch in jt.children]
         self.all_axes = [tuple(range(len(c))) for c in jt.cliques]
@@ -233,6 +241,7 @@ class _Layout:
         n = len(self.phi)
         self.pot0: list = [None] * n
         self.msg0: list = [None] * n
+        self.div0: list = [None] * n  # unscaled prior message + tiny, to divide by
         self.logz0 = [0.0] * n
         self.belief0: list = [None] * n
         self.logz_prior = 0.0
@@ -248,6 +257,7 @@ class _Layout:
                     m = np.add.reduce(pot, axis=self.sum_axes[i])
                     z = np.add.reduce(m, axis=self.sep_axes[i], keepdims=True)
                     self.msg0[i] = m / z
+                    self.div0[i] = m + self.tiny
                     self.logz0[i] = float(np.log(z.reshape(-1)[0]))
             r = self.root
             total = np.add.reduce(self.pot0[r], axis=self.all_axes[r], keepdims=True)
@@ -257,7 +267,7 @@ class _Layout:
                 if p < 0:
                     continue
                 sm = np.add.reduce(self.belief0[p], axis=self.parent_sum_axes[i])
-                sm /= self.msg0[i] + self.tiny
+                sm /= self.div0[i]
                 self.belief0[i] = self.pot0[i] * sm.reshape(self.in_child[i])
         self.logz_prior = float(np.log(total.reshape(-1)[0])) + sum(self.logz0)
 
@@ -277,7 +287,15 @@ class _Layout:
                 needed.add(h)
                 h = self.parent[h]
         edges = [
-            (self.parent[i], i, self.parent_sum_axes[i], self.in_child[i], self.pot0[i], self.parent[i] == self.root)
+            (
+                self.parent[i],
+                i,
+                self.parent_sum_axes[i],
+                self.in_child[i],
+                self.pot0[i],
+                self.div0[i],
+                self.parent[i] == self.root,
+            )
             for i in reversed(self.postorder)
             if i in needed and self.parent[i] >= 0
         ]
@@ -309,13 +327,13 @@ class _Layout:
 
         Returns
         -------
-        probs : ndarray, shape (plan.total, b)
+        probs : ndarray, shape (b, plan.total)
             Posterior marginals of the targets, concatenated (NaN for impossible rows).
         log_evidence : ndarray, shape (b,)
         """
         if not lik:
             return (
-                np.broadcast_to(plan.prior, (plan.total, b)).copy(),
+                np.broadcast_to(plan.prior.T, (b, plan.total)).copy(),
                 np.full(b, self.logz_prior, dtype=np.float64),
             )
         home = self.home
@@ -333,7 +351,9 @@ class _Layout:
         msgs: list = [None] * n
         dirty = [False] * n
         zs = []
+        zsc: list = [None] * n
         big = b >= 64
+        sizes = self.sizes
         logconst = 0.0
         add_reduce = np.add.reduce
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
@@ -349,21 +369,23 @@ class _Layout:
                         msgs[i] = msg0
                         logconst += logz0
                         continue
-                    pot = phi
-                    owned = False
+                    factors = []
                 else:
-                    pot = _bmul(phi, e[0], b) if big else phi * e[0]
-                    for x in e[1:]:
-                        pot *= x
-                    owned = True
+                    factors = e
                 dirty[i] = True
+                # batch-1 factors (clean children) go into the constant first: cheap
+                base = phi
                 for ch, shp in kids:
                     x = msgs[ch].reshape(shp)
-                    if owned and pot.shape[-1] >= x.shape[-1]:
-                        pot *= x
+                    if dirty[ch]:
+                        factors.append(x)
                     else:
-                        pot = _bmul(pot, x, b) if big and x.shape[-1] > 1 else pot * x
-                        owned = True
+                        base = base * x
+                if big and len(factors) > 1 and sizes[i] >= _COMBINE_MIN:
+                    factors = _combine_small(factors, sizes[i])
+                pot = _bmul(base, factors[0], b) if big else base * factors[0]
+                for x in factors[1:]:
+                    pot *= x
                 pots[i] = pot
                 if sax is not None:
                     m = add_reduce(pot, axis=sax)
@@ -371,6 +393,7 @@ class _Layout:
                     m /= z
                     msgs[i] = m
                     zs.append(z)
+                    zsc[i] = z
             # root (every dirty clique's ancestors are dirty, so the root is too)
             root = self.root
             rpot = pots[root]
@@ -383,24 +406,33 @@ class _Layout:
             tot = total.reshape(b)
             # distribute along the paths needed for the targets
             tiny = self.tiny
-            for p, i, psax, shp, pot0, from_root in plan.edges:
+            for p, i, psax, shp, pot0, div0, from_root in plan.edges:
                 sm = add_reduce(beliefs[p], axis=psax)
                 if from_root:
                     sm /= tot
-                sm /= msgs[i] + tiny  # 0/0 -> 0: exact, the child table is 0 there
                 if dirty[i]:
+                    # ratio to the unscaled collect message m * z; 0/0 -> 0 is exact
+                    # because the child table is zero wherever the message is
+                    sm /= msgs[i] + tiny
+                    sm /= zsc[i]
                     pot = pots[i]
                     pot *= sm.reshape(shp)
                     beliefs[i] = pot
-                elif big:
-                    beliefs[i] = _bmul(pot0, sm.reshape(shp), b)
                 else:
-                    beliefs[i] = pot0 * sm.reshape(shp)
-            out = np.empty((plan.total, b), dtype=self.dtype)
-            for h, axes, a, bb in plan.reads:
-                add_reduce(beliefs[h], axis=axes, out=out[a:bb])
-            if plan.total:
-                out /= np.repeat(np.add.reduceat(out, plan.starts, axis=0), plan.cards, axis=0)
+                    sm /= div0
+                    beliefs[i] = _bmul(pot0, sm.reshape(shp), b) if big else pot0 * sm.reshape(shp)
+            out = np.empty((b, plan.total), dtype=self.dtype)
+            # beliefs are normalised up to rounding (except the root's); renormalise
+            # each marginal so observed variables come out exactly one-hot
+            if b > 8:
+                for h, axes, a, bb in plan.reads:
+                    dst = out[:, a:bb].T
+                    add_reduce(beliefs[h], axis=axes, out=dst)
+                    dst /= add_reduce(dst, axis=0)
+            elif plan.total:
+                for h, axes, a, bb in plan.reads:
+                    add_reduce(beliefs[h], axis=axes, out=out[:, a:bb].T)
+                out /= np.repeat(np.add.reduceat(out, plan.starts, axis=1), plan.cards, axis=1)
             if len(zs) == 1:
                 log_ev = np.log(total.reshape(b))
             else:
@@ -484,23 +516,30 @@ class _Layout:
             beliefs: list = [None] * n
             beliefs[root] = rpot
             tot = total.reshape(b)
-            for p, i, psax, shp, pot0, from_root in plan.edges:
+            for p, i, psax, shp, pot0, div0, from_root in plan.edges:
                 sm = add_reduce(beliefs[p], axis=psax)
                 if from_root:
                     sm /= tot
                 if dirty[i]:
-                    sm /= msgs[i]
+                    sm /= msgs[i]  # unscaled message + tiny
                     pot = pots[i]
                     pot *= sm.reshape(shp)
                     beliefs[i] = pot
                 else:
-                    sm /= msgs[i] + tiny
+                    sm /= div0
                     beliefs[i] = pot0 * sm.reshape(shp)
-            out = np.empty((plan.total, b), dtype=self.dtype)
-            for h, axes, a, bb in plan.reads:
-                add_reduce(beliefs[h], axis=axes, out=out[a:bb])
-            if plan.total:
-                out /= np.repeat(np.add.reduceat(out, plan.starts, axis=0), plan.cards, axis=0)
+            out = np.empty((b, plan.total), dtype=self.dtype)
+            # beliefs are normalised up to rounding (except the root's); renormalise
+            # each marginal so observed variables come out exactly one-hot
+            if b > 8:
+                for h, axes, a, bb in plan.reads:
+                    dst = out[:, a:bb].T
+                    add_reduce(beliefs[h], axis=axes, out=dst)
+                    dst /= add_reduce(dst, axis=0)
+            elif plan.total:
+                for h, axes, a, bb in plan.reads:
+                    add_reduce(beliefs[h], axis=axes, out=out[:, a:bb].T)
+                out /= np.repeat(np.add.reduceat(out, plan.starts, axis=1), plan.cards, axis=1)
             log_ev = np.log(total.reshape(b)).astype(np.float64) + logconst
         return out, log_ev
 
@@ -516,6 +555,43 @@ def _bmul(const: np.ndarray, x: np.ndarray, b: int) -> np.ndarray:
     out[...] = const
     out *= x
     return out
+
+
+def _combine_small(factors: list[np.ndarray], clique_size: int) -> list[np.ndarray]:
+    """Multiply batch factors over small variable sets together before the big product.
+
+    Each factor broadcasts against a clique table of ``clique_size`` entries;
+    multiplying it in costs a pass over the whole table.  Pairs whose product is
+    much smaller than the table are combined first (greedily, smallest first),
+    which saves passes over the large table.
+    """
+    # absorb each factor into a larger one over a superset of its variables (free)
+    fs: list[np.ndarray] = []
+    for f in sorted(factors, key=lambda x: -x.size):
+        fshape = f.shape[:-1]
+        for k, g in enumerate(fs):
+            if all(a == 1 or a == c for a, c in zip(fshape, g.shape[:-1])):
+                fs[k] = g * f
+                break
+        else:
+            fs.append(f)
+    # then join pairs whose product is still much smaller than the table
+    while 1 < len(fs) <= 16:
+        best = None
+        for a in range(len(fs)):
+            sa = fs[a].shape
+            for c in range(a + 1, len(fs)):
+                size = math.prod(max(p, q) for p, q in zip(sa[:-1], fs[c].shape[:-1]))
+                if best is None or size < best[0]:
+                    best = (size, a, c)
+        assert best is not None
+        size, a, c = best
+        if 4 * size > clique_size:
+            break
+        joint = fs[a] * fs[c]
+        fs = [f for k, f in enumerate(fs) if k != a and k != c]
+        fs.append(joint)
+    return fs
 
 
 def _as_list(targets: Any) -> list | None:
@@ -688,14 +764,17 @@ class CompiledNetwork:
         Returns
         -------
         int
-            At least 1, at most 4096 (larger chunks stop paying off).
+            At least 1, at most 2048 (larger chunks stop paying off); by default
+            also about 64 MB of working arrays, but no fewer than 64 rows for that.
 
         Examples
         --------
         >>> net.default_chunk_size() >= 1  # doctest: +SKIP
         True
         """
-        return int(max(1, min(_MAX_CHUNK, memory_budget // max(self._fine.row_bytes, 1))))
+        row = max(self._fine.row_bytes, 1)
+        cache_friendly = max(64, _CACHE_BUDGET // row)
+        return int(max(1, min(_MAX_CHUNK, cache_friendly, memory_budget // row)))
 
     def _layout(self, b: int) -> _Layout:
         if b > self.small_batch:
@@ -794,7 +873,7 @@ class CompiledNetwork:
             layout = self._layout(e - s)
             run = layout.propagate_small if e - s <= self.small_batch else layout.propagate
             p, lz = run(make_lik(s, e), e - s, layout.plan(targets))
-            probs[s:e] = p.T
+            probs[s:e] = p
             log_ev[s:e] = lz
         return probs, log_ev
 
@@ -1048,7 +1127,7 @@ class CompiledNetwork:
                 "the evidence is impossible under the model (probability zero), so no posterior exists",
                 rows=[0],
             )
-        row = probs[:, 0]
+        row = probs[0]
         return {self.variables[t]: row[a:bb] for t, (_, _, a, bb) in zip(plan.targets, plan.reads)}
 
     def log_evidence_dict(self, evidence: Mapping[Any, Any] | None = None) -> float:

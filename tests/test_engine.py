@@ -192,8 +192,6 @@ def test_chunking_invariance(nets):
         np.testing.assert_allclose(res.posteriors.to_numpy(), base.posteriors.to_numpy(), rtol=0, atol=1e-13)
         np.testing.assert_allclose(res.log_evidence.to_numpy(), base.log_evidence.to_numpy(), rtol=1e-13, atol=1e-13)
         assert (res.errors == "").all()
-    # chunk sizes above the small-batch threshold give bit-identical results
-    np.testing.assert_array_equal(results[1].posteriors.to_numpy(), results[2].posteriors.to_numpy())
 
 
 def test_row_order_invariance_and_index(nets):

@@ -1,0 +1,489 @@
+"""Benchmark of the compiled engine against pgmpy and pyAgrum on reference networks.
+
+For each network, mixed random scenarios are drawn (a full configuration is
+forward-sampled with numpy and a random subset of it observed, so every
+scenario has non-zero probability).  The compiled engine
+(:mod:`bayesnet.engine`) evaluates all of them; pgmpy's ``VariableElimination``
+and pyAgrum's ``LazyPropagation`` (when installed) evaluate a small sample row
+by row, one query per target, for a fixed set of targets.  The engine's answers
+are compared with pgmpy's on that sample.
+
+Use :func:`bench_network` from code, or the command line::
+
+    python benchmarks/bench_engine.py --quick
+    python -m bayesnet.bench --networks asia alarm --rows 20000 --json
+
+Examples
+--------
+>>> model = load_reference("asia")
+>>> row = bench_network(model, "asia", n_rows=200, n_ref=5, seed=0, pyagrum=False)
+>>> row["max_abs_diff_pgmpy"] < 1e-9
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import pathlib
+import resource
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from bayesnet.engine import compile_network
+
+__all__ = [
+    "DEFAULT_NETWORKS",
+    "QUICK_ROWS",
+    "example_models_dir",
+    "load_reference",
+    "forward_sample",
+    "mixed_scenarios",
+    "pick_targets",
+    "to_pyagrum",
+    "bench_network",
+    "run",
+    "format_table",
+    "main",
+]
+
+#: networks benchmarked by default
+DEFAULT_NETWORKS = ("asia", "alarm", "child", "insurance", "hepar2", "win95pts", "hailfinder")
+
+#: engine rows per network in --quick mode (bigger networks get fewer)
+QUICK_ROWS = 20_000
+
+
+def example_models_dir() -> pathlib.Path:
+    """Directory of the BIF files bundled with pgmpy."""
+    import pgmpy
+
+    return pathlib.Path(pgmpy.__file__).parent / "utils" / "example_models"
+
+
+def load_reference(name: str, normalize: bool = True) -> Any:
+    """Load one of pgmpy's bundled networks (``asia``, ``alarm``...) without network access.
+
+    Parameters
+    ----------
+    name : str
+        File stem under :func:`example_models_dir` (``<name>.bif.gz``).
+    normalize : bool
+        Renormalise every CPT column to sum to exactly 1 (the files carry ~1e-7
+        rounding), so that every exact algorithm gives the same answer.
+
+    Returns
+    -------
+    pgmpy.models.DiscreteBayesianNetwork
+    """
+    path = example_models_dir() / f"{name}.bif.gz"
+    if not path.exists():
+        choices = sorted(p.name[: -len(".bif.gz")] for p in example_models_dir().glob("*.bif.gz"))
+        raise FileNotFoundError(f"no bundled network {name!r}; available: {', '.join(choices)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.readwrite import BIFReader
+
+        model = BIFReader(string=gzip.open(path, "rt").read()).get_model()
+    if normalize:
+        for cpd in model.get_cpds():
+            cpd.normalize()
+    return model
+
+
+def forward_sample(model: Any, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw ``n`` full configurations (state names) by ancestral sampling with numpy.
+
+    Parameters
+    ----------
+    model : pgmpy.models.DiscreteBayesianNetwork
+    n : int
+        Number of configurations.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per variable (object dtype, state names).
+    """
+    codes: dict = {}
+    names: dict = {}
+    for v in nx.topological_sort(model):
+        cpd = model.get_cpds(v)
+        vals = np.asarray(cpd.values, dtype=float)
+        card = vals.shape[0]
+        parents = cpd.variables[1:]
+        if parents:
+            idx = []
+            for p in parents:
+                pos = {s: k for k, s in enumerate(cpd.state_names[p])}
+                lookup = np.array([pos[s] for s in names[p]])
+                idx.append(lookup[codes[p]])
+            probs = vals[(slice(None), *idx)].T
+        else:
+            probs = np.broadcast_to(vals.reshape(1, card), (n, card))
+        cum = np.cumsum(probs, axis=1)
+        u = rng.random((n, 1)) * cum[:, -1:]
+        codes[v] = np.minimum((u >= cum).sum(axis=1), card - 1)
+        names[v] = list(cpd.state_names[v])
+    return pd.DataFrame({v: np.array(names[v], dtype=object)[codes[v]] for v in model.nodes()})
+
+
+def mixed_scenarios(model: Any, n: int, seed: int = 0, max_fraction: float = 1.0) -> pd.DataFrame:
+    """Scenarios observing a random subset of a sampled configuration.
+
+    Each row observes each variable with its own probability drawn uniformly
+    from ``[0, max_fraction]``, so rows range from nearly empty to nearly full.
+
+    Parameters
+    ----------
+    model : pgmpy.models.DiscreteBayesianNetwork
+    n : int
+        Number of scenarios.
+    seed : int
+        Random seed.
+    max_fraction : float
+        Largest per-row observation probability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        NaN where a variable is not observed.
+    """
+    rng = np.random.default_rng(seed)
+    full = forward_sample(model, n, rng)
+    mask = rng.random(full.shape) < rng.random((n, 1)) * max_fraction
+    return full.where(mask)
+
+
+def pick_targets(model: Any, k: int = 8) -> list:
+    """A fixed target set: roots and middle variables (by topological depth), ``k`` at most."""
+    order = list(nx.topological_sort(model))
+    roots = [v for v in order if model.in_degree(v) == 0 and model.out_degree(v) > 0]
+    middle = [v for v in order if model.in_degree(v) > 0 and model.out_degree(v) > 0]
+    picked = roots[: k // 2] + middle[: k - min(len(roots), k // 2)]
+    for v in order:
+        if len(picked) >= k:
+            break
+        if v not in picked:
+            picked.append(v)
+    return picked[:k]
+
+
+def to_pyagrum(model: Any) -> Any:
+    """Build a pyAgrum ``BayesNet`` with exactly the CPTs of a pgmpy model.
+
+    Raises
+    ------
+    ImportError
+        If pyAgrum is not installed.
+    """
+    try:
+        import pyagrum as gum
+    except ImportError:  # older releases
+        import pyAgrum as gum  # type: ignore[no-redef]
+
+    bn = gum.BayesNet("reference")
+    states = {}
+    for cpd in model.get_cpds():
+        v = cpd.variable
+        states[v] = [str(s) for s in cpd.state_names[v]]
+    for v in model.nodes():
+        bn.add(gum.LabelizedVariable(str(v), str(v), states[v]))
+    for a, b in model.edges():
+        bn.addArc(str(a), str(b))
+    for cpd in model.get_cpds():
+        v = cpd.variable
+        values = np.asarray(cpd.values, dtype=float)
+        cvars = list(cpd.variables)
+        for ax, u in enumerate(cvars):  # align state order with the variable's own
+            names = [str(s) for s in cpd.state_names[u]]
+            if names != states[u]:
+                values = np.take(values, [names.index(s) for s in states[u]], axis=ax)
+        pot = bn.cpt(str(v))
+        order = list(pot.names)[::-1]  # fillWith order: the first name varies fastest
+        str_vars = [str(c) for c in cvars]
+        arr = np.transpose(values, [str_vars.index(u) for u in order])
+        pot.fillWith(arr.reshape(-1).tolist())
+    return bn
+
+
+def _rss_mb() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / 1024.0 if sys.platform != "darwin" else usage / 2**20
+
+
+def bench_network(
+    model: Any,
+    name: str,
+    n_rows: int = 100_000,
+    n_ref: int = 100,
+    seed: int = 0,
+    targets: Sequence | None = None,
+    pyagrum: bool = True,
+    n_single: int = 200,
+    chunk_size: int | None = None,
+) -> dict:
+    """Time the engine, pgmpy and pyAgrum on one network.
+
+    Parameters
+    ----------
+    model : pgmpy.models.DiscreteBayesianNetwork
+        The network (CPT columns should sum to 1 for exact agreement).
+    name : str
+        Label for the report.
+    n_rows : int
+        Scenarios evaluated by the engine.
+    n_ref : int
+        Scenarios (the first ones) evaluated by pgmpy and pyAgrum.
+    seed : int
+        Random seed for the scenarios.
+    targets : list, optional
+        Target variables (default :func:`pick_targets`).
+    pyagrum : bool
+        Also time pyAgrum's LazyPropagation if it is installed.
+    n_single : int
+        Scenarios used to measure the single-row latency of the engine.
+    chunk_size : int, optional
+        Engine chunk size (default: the engine's choice).
+
+    Returns
+    -------
+    dict
+        ``network, nodes, cliques, max_clique, total_clique, compile_ms,
+        engine_rows_per_s, engine_all_rows_per_s, single_row_us,
+        single_row_all_us, pgmpy_rows_per_s, pyagrum_rows_per_s, vs_pgmpy,
+        vs_pyagrum, max_abs_diff_pgmpy, max_abs_diff_pyagrum, peak_mb,
+        rss_mb, n_rows, n_ref, targets``.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.inference import VariableElimination
+
+    t0 = time.perf_counter()
+    net = compile_network(model)
+    compile_ms = (time.perf_counter() - t0) * 1e3
+    targets = list(targets) if targets is not None else pick_targets(model)
+    n_rows = max(int(n_rows), int(n_ref), 1)
+    scen = mixed_scenarios(model, n_rows, seed)[net.variables]
+
+    # engine, fixed targets (peak memory traced on a separate run so timing is clean)
+    t0 = time.perf_counter()
+    post = net.posteriors(scen, targets=targets, chunk_size=chunk_size)
+    engine_s = time.perf_counter() - t0
+    n_all = min(n_rows, max(1000, n_rows // 4))
+    t0 = time.perf_counter()
+    net.posteriors(scen.iloc[:n_all], chunk_size=chunk_size)
+    engine_all_s = time.perf_counter() - t0
+    tracemalloc.start()
+    net.posteriors(scen.iloc[: min(n_rows, 20_000)], targets=targets, chunk_size=chunk_size)
+    peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+
+    # single-row latency (dict fast path), fixed targets and all targets
+    dict_rows = [
+        {k: v for k, v in row.items() if isinstance(v, str)}
+        for row in scen.iloc[: max(1, n_single)].to_dict("records")
+    ]
+    net.posteriors_dict(dict_rows[0], targets=targets)
+    t0 = time.perf_counter()
+    for ev in dict_rows:
+        net.posteriors_dict(ev, targets=targets)
+    single_us = (time.perf_counter() - t0) / len(dict_rows) * 1e6
+    t0 = time.perf_counter()
+    for ev in dict_rows:
+        net.posteriors_dict(ev)
+    single_all_us = (time.perf_counter() - t0) / len(dict_rows) * 1e6
+
+    # pgmpy, row by row, one query per unobserved target
+    ref_rows = [
+        {k: v for k, v in row.items() if isinstance(v, str)} for row in scen.iloc[:n_ref].to_dict("records")
+    ]
+    ve = VariableElimination(model)
+    diff = 0.0
+    t0 = time.perf_counter()
+    ref_values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ev in ref_rows:
+            vals = {}
+            for t in targets:
+                if t in ev:
+                    continue
+                q = ve.query([t], evidence=ev, show_progress=False)
+                vals[t] = (list(q.state_names[t]), np.asarray(q.values))
+            ref_values.append(vals)
+    pgmpy_s = time.perf_counter() - t0
+    for r, vals in enumerate(ref_values):
+        for t, (names, values) in vals.items():
+            got = post.iloc[r][t]
+            ref = np.array([values[names.index(s)] for s in net.states[t]])
+            diff = max(diff, float(np.abs(got.to_numpy() - ref).max()))
+
+    # pyAgrum LazyPropagation, row by row
+    pyagrum_rate = None
+    diff_ag = None
+    if pyagrum:
+        try:
+            bn = to_pyagrum(model)
+        except ImportError:
+            bn = None
+        if bn is not None:
+            try:
+                import pyagrum as gum
+            except ImportError:
+                import pyAgrum as gum  # type: ignore[no-redef]
+            ie = gum.LazyPropagation(bn)
+            ie.eraseAllTargets()
+            for t in targets:
+                ie.addTarget(str(t))
+            diff_ag = 0.0
+            t0 = time.perf_counter()
+            ag_values = []
+            for ev in ref_rows:
+                ie.eraseAllEvidence()
+                if ev:
+                    ie.setEvidence({str(k): str(v) for k, v in ev.items()})
+                ie.makeInference()
+                ag_values.append([ie.posterior(str(t)).toarray() for t in targets])
+            ag_s = time.perf_counter() - t0
+            pyagrum_rate = len(ref_rows) / ag_s
+            for r, vals in enumerate(ag_values):
+                got = np.concatenate([post.iloc[r][t].to_numpy() for t in targets])
+                diff_ag = max(diff_ag, float(np.abs(got - np.concatenate(vals)).max()))
+
+    engine_rate = n_rows / engine_s
+    pgmpy_rate = len(ref_rows) / pgmpy_s
+    jt = net.junction_tree
+    return {
+        "network": name,
+        "nodes": len(net.variables),
+        "cliques": len(jt.cliques),
+        "max_clique": net.max_clique_size,
+        "total_clique": net.total_clique_size,
+        "compile_ms": compile_ms,
+        "engine_rows_per_s": engine_rate,
+        "engine_all_rows_per_s": n_all / engine_all_s,
+        "single_row_us": single_us,
+        "single_row_all_us": single_all_us,
+        "pgmpy_rows_per_s": pgmpy_rate,
+        "pyagrum_rows_per_s": pyagrum_rate,
+        "vs_pgmpy": engine_rate / pgmpy_rate,
+        "vs_pyagrum": engine_rate / pyagrum_rate if pyagrum_rate else None,
+        "max_abs_diff_pgmpy": diff,
+        "max_abs_diff_pyagrum": diff_ag,
+        "peak_mb": peak_mb,
+        "rss_mb": _rss_mb(),
+        "n_rows": n_rows,
+        "n_ref": len(ref_rows),
+        "targets": [str(t) for t in targets],
+    }
+
+
+def _rows_for(name: str, quick: bool, rows: int | None) -> int:
+    if rows is not None:
+        return rows
+    base = QUICK_ROWS if quick else 100_000
+    heavy = {"insurance": 4, "hailfinder": 2, "water": 50, "pathfinder": 20, "andes": 20, "mildew": 200}
+    return max(500, base // heavy.get(name, 1))
+
+
+def run(
+    names: Sequence[str] = DEFAULT_NETWORKS,
+    quick: bool = False,
+    rows: int | None = None,
+    n_ref: int | None = None,
+    seed: int = 0,
+    pyagrum: bool = True,
+    progress: Any = None,
+) -> list[dict]:
+    """Benchmark several bundled networks; returns one dict per network (see :func:`bench_network`)."""
+    results = []
+    for name in names:
+        model = load_reference(name)
+        res = bench_network(
+            model,
+            name,
+            n_rows=_rows_for(name, quick, rows),
+            n_ref=n_ref if n_ref is not None else (50 if quick else 200),
+            seed=seed,
+            pyagrum=pyagrum,
+            n_single=100 if quick else 500,
+        )
+        results.append(res)
+        if progress is not None:
+            progress(res)
+    return results
+
+
+def _fmt(x: Any, spec: str) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return format(x, spec)
+
+
+def format_table(results: Sequence[dict]) -> str:
+    """Plain-text table of :func:`run` results."""
+    header = [
+        ("network", "<11", "network", "s"),
+        ("nodes", ">5", "nodes", "d"),
+        ("max clique", ">10", "max_clique", ",d"),
+        ("1-row us", ">9", "single_row_all_us", ",.0f"),
+        ("engine rows/s", ">13", "engine_rows_per_s", ",.0f"),
+        ("pgmpy rows/s", ">12", "pgmpy_rows_per_s", ",.1f"),
+        ("pyAgrum rows/s", ">14", "pyagrum_rows_per_s", ",.0f"),
+        ("x pgmpy", ">8", "vs_pgmpy", ",.0f"),
+        ("x pyAgrum", ">9", "vs_pyagrum", ",.1f"),
+        ("diff pgmpy", ">10", "max_abs_diff_pgmpy", ".1e"),
+        ("peak MB", ">7", "peak_mb", ",.0f"),
+    ]
+    lines = ["  ".join(format(h, a) for h, a, _, _ in header)]
+    for r in results:
+        lines.append("  ".join(format(_fmt(r.get(k), f), a) for _, a, k, f in header))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (``python -m bayesnet.bench``)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--networks", nargs="+", default=list(DEFAULT_NETWORKS), help="bundled network names")
+    parser.add_argument("--quick", action="store_true", help=f"fewer rows ({QUICK_ROWS:,} engine rows, 50 reference)")
+    parser.add_argument("--rows", type=int, default=None, help="engine rows per network")
+    parser.add_argument("--ref", type=int, default=None, help="rows evaluated by pgmpy/pyAgrum")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-pyagrum", action="store_true", help="skip pyAgrum")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+
+    def progress(res: dict) -> None:
+        if not args.json:
+            print(f"  {res['network']}: done", file=sys.stderr, flush=True)
+
+    results = run(
+        args.networks,
+        quick=args.quick,
+        rows=args.rows,
+        n_ref=args.ref,
+        seed=args.seed,
+        pyagrum=not args.no_pyagrum,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
