@@ -94,7 +94,8 @@ def load_reference(name: str, normalize: bool = True) -> Any:
         warnings.simplefilter("ignore")
         from pgmpy.readwrite import BIFReader
 
-        model = BIFReader(string=gzip.open(path, "rt").read()).get_model()
+        with gzip.open(path, "rt") as fh:
+            model = BIFReader(string=fh.read()).get_model()
     if normalize:
         for cpd in model.get_cpds():
             cpd.normalize()

@@ -93,16 +93,14 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
     from .priors import default_priors_dir, load_priors
 
     ps = load_priors(priors if priors is not None else default_priors_dir())
-    if show_variables:
-        from .model import BackPainModel
+    from .model import BackPainModel, sources_table
 
+    if show_variables:
         df = BackPainModel(ps, next(iter(ps.settings))).variables()
         df["states"] = df["states"].map(lambda s: "/".join(s))
         df["parents"] = df["parents"].map(lambda s: ", ".join(s))
     else:
-        from .model import BackPainModel
-
-        df = BackPainModel(ps, next(iter(ps.settings))).sources()
+        df = sources_table(ps)
         if not as_json:
             df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
         if setting is not None:

@@ -325,6 +325,18 @@ class _Layout:
         self.plans[targets] = plan
         return plan
 
+    def _group_evidence(self, lik: Mapping[int, np.ndarray]) -> list[list | None]:
+        """Likelihood arrays grouped by the clique they are multiplied into (reshaped to its axes)."""
+        evs: list[list | None] = [None] * len(self.phi)
+        for v, arr in lik.items():
+            h = self.home[v]
+            x = arr.reshape(self.ev_shape[v])
+            if evs[h] is None:
+                evs[h] = [x]
+            else:
+                evs[h].append(x)
+        return evs
+
     def propagate(self, lik: Mapping[int, np.ndarray], b: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
         """Run collect/distribute for one chunk.
 
@@ -349,17 +361,8 @@ class _Layout:
                 np.broadcast_to(plan.prior.T, (b, plan.total)).copy(),
                 np.full(b, self.logz_prior, dtype=np.float64),
             )
-        home = self.home
-        ev_shape = self.ev_shape
         n = len(self.phi)
-        evs: list[list | None] = [None] * n
-        for v, arr in lik.items():
-            h = home[v]
-            x = arr.reshape(ev_shape[v])
-            if evs[h] is None:
-                evs[h] = [x]
-            else:
-                evs[h].append(x)
+        evs = self._group_evidence(lik)
         pots: list = [None] * n
         msgs: list = [None] * n
         dirty = [False] * n
@@ -482,17 +485,8 @@ class _Layout:
         """
         if not lik:
             return self.propagate(lik, b, plan)
-        home = self.home
-        ev_shape = self.ev_shape
         n = len(self.phi)
-        evs: list[list | None] = [None] * n
-        for v, arr in lik.items():
-            h = home[v]
-            x = arr.reshape(ev_shape[v])
-            if evs[h] is None:
-                evs[h] = [x]
-            else:
-                evs[h].append(x)
+        evs = self._group_evidence(lik)
         pots: list = [None] * n
         msgs: list = [None] * n
         dirty = [False] * n

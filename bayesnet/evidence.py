@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,10 +30,13 @@ class Evidence:
     soft : dict
         Variable -> likelihood vector over the variable's states (non-negative, not all zero,
         scaled so that its maximum is 1).
+    states : dict
+        The model's variables and their states (to name soft-evidence entries).
     """
 
     hard: dict[str, str]
     soft: dict[str, np.ndarray]
+    states: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def items(self) -> list[tuple[str, str | dict[str, float]]]:
         """Every piece of evidence as ``(variable, state or likelihood dict)``, in input order."""
@@ -42,7 +45,7 @@ class Evidence:
     @property
     def soft_dicts(self) -> dict[str, dict[str, float]]:
         """Soft evidence as plain dicts (for display and JSON)."""
-        return {v: dict(zip(self._states[v], map(float, w), strict=True)) for v, w in self.soft.items()}
+        return {v: dict(zip(self.states[v], map(float, w), strict=True)) for v, w in self.soft.items()}
 
     @property
     def variables(self) -> list[str]:
@@ -53,9 +56,7 @@ class Evidence:
         """The same evidence with one variable removed."""
         hard = {k: v for k, v in self.hard.items() if k != variable}
         soft = {k: v for k, v in self.soft.items() if k != variable}
-        out = Evidence(hard, soft)
-        object.__setattr__(out, "_states", self._states)
-        return out
+        return Evidence(hard, soft, self.states)
 
     def __len__(self) -> int:
         return len(self.hard) + len(self.soft)
@@ -120,9 +121,7 @@ def normalise_evidence(evidence: Mapping | None, states: Mapping[str, tuple[str,
         if value not in valid:
             raise UnknownNameError("state", value, valid, context=f"of variable {var!r}")
         hard[var] = value
-    out = Evidence(hard, soft)
-    object.__setattr__(out, "_states", dict(states))
-    return out
+    return Evidence(hard, soft, dict(states))
 
 
 def _likelihood(var: str, value: Mapping, valid: tuple[str, ...]) -> np.ndarray:

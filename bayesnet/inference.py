@@ -83,9 +83,7 @@ class ReferenceInference:
         if not evidence.hard:
             return
         first = next(iter(evidence.hard))
-        rest = Evidence({k: v for k, v in evidence.hard.items() if k != first}, evidence.soft)
-        object.__setattr__(rest, "_states", getattr(evidence, "_states", {}))
-        dist = self.marginals(rest, [first])[first]
+        dist = self.marginals(evidence.without(first), [first])[first]
         if dist[self._states[first].index(evidence.hard[first])] <= 0:
             raise ImpossibleEvidenceError(_impossible_message(evidence))
 

@@ -16,7 +16,14 @@ from .inference import ReferenceInference
 from .network import Tables, build_network, build_tables
 from .priors import PriorSet, default_priors_dir, load_priors
 
-__all__ = ["BackPainModel", "load_model"]
+__all__ = ["BackPainModel", "load_model", "sources_table"]
+
+_SOURCE_COLUMNS = ["node", "parameter", "kind", "value", "low", "high", "source", "setting", "grade", "note", "file"]
+
+
+def sources_table(priors: PriorSet) -> pd.DataFrame:
+    """One row per sourced number of ``priors`` (see :meth:`BackPainModel.sources`)."""
+    return pd.DataFrame([{c: getattr(p, c) for c in _SOURCE_COLUMNS} for p in priors.params], columns=_SOURCE_COLUMNS)
 
 
 @lru_cache(maxsize=8)
@@ -81,7 +88,7 @@ class BackPainModel:
         self.setting = setting
         self.tables: Tables = build_tables(priors, setting)
         self.network = build_network(self.tables)
-        self._reference = ReferenceInference(self.network)
+        self._reference_inference: ReferenceInference | None = None
         self._engine = None
         self._prior_cache: dict[str, float] | None = None
 
@@ -136,13 +143,19 @@ class BackPainModel:
             One row per parameter: ``node, parameter, kind, value, low, high, source, setting,
             grade, note, file``. ``setting`` is the population the number was measured in.
         """
-        cols = ["node", "parameter", "kind", "value", "low", "high", "source", "setting", "grade", "note", "file"]
-        return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.priors.params], columns=cols)
+        return sources_table(self.priors)
 
     # ------------------------------------------------------------------ inference
     def check_evidence(self, evidence: Mapping | None) -> Evidence:
         """Validate evidence (see :func:`bayesnet.evidence.normalise_evidence`)."""
         return normalise_evidence(evidence, self.tables.states)
+
+    @property
+    def _reference(self) -> ReferenceInference:
+        """pgmpy variable elimination on this network (built on first use)."""
+        if self._reference_inference is None:
+            self._reference_inference = ReferenceInference(self.network)
+        return self._reference_inference
 
     @property
     def engine(self):

@@ -20,13 +20,13 @@ constructs pgmpy model classes.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import expit
 
-from .conversions import effect_log_odds_ratios, expit, leak_probability, link_sensitivity, noisy_or_link
+from .conversions import effect_log_odds_ratios, leak_probability, link_sensitivity, noisy_or_link
 from .errors import PriorsError, UnknownNameError
 from .priors import PriorSet
 
@@ -183,7 +183,7 @@ def _build_condition(t: Tables, priors: PriorSet, name: str, setting: str) -> No
         eta = eta + lor[f][tuple(idx)]
     # probability that no parent condition causes C: prod (1 - q_j) over present parents (state 0 = yes)
     survive = np.ones(shape)
-    for j, c in enumerate(causes):
+    for j in range(len(causes)):
         vec = np.array([1.0 - q[j], 1.0])
         idx = [None] * len(parents)
         idx[len(factors) + j] = slice(None)
@@ -193,7 +193,7 @@ def _build_condition(t: Tables, priors: PriorSet, name: str, setting: str) -> No
     target = cond.prevalence[setting].value
 
     def prevalence_at(b: float) -> float:
-        p_yes = 1.0 - (1.0 - _expit_array(b + eta)) * survive
+        p_yes = 1.0 - (1.0 - expit(b + eta)) * survive
         return float(np.sum(joint * p_yes))
 
     floor = float(np.sum(joint * (1.0 - survive)))
@@ -207,18 +207,8 @@ def _build_condition(t: Tables, priors: PriorSet, name: str, setting: str) -> No
         )
     b = brentq(lambda x: prevalence_at(x) - target, -60.0, 60.0, xtol=1e-14, rtol=1e-15, maxiter=500)
     t.baselines[name] = b
-    p_yes = 1.0 - (1.0 - _expit_array(b + eta)) * survive
+    p_yes = 1.0 - (1.0 - expit(b + eta)) * survive
     t.cpts[name] = np.stack([p_yes, 1.0 - p_yes])
-
-
-def _expit_array(x: np.ndarray | float) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    z = np.exp(x[~pos])
-    out[~pos] = z / (1.0 + z)
-    return out
 
 
 def _build_finding(t: Tables, priors: PriorSet, name: str) -> None:
@@ -277,11 +267,3 @@ def build_network(tables: Tables):
     net.add_cpds(*cpds)
     net.check_model()
     return net
-
-
-def iter_configurations(tables: Tables, variables: list[str]):
-    """Yield every joint configuration of ``variables`` as a dict (small helper for tests)."""
-    for combo in itertools.product(*(tables.states[v] for v in variables)):
-        yield dict(zip(variables, combo, strict=True))
-
-

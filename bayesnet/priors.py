@@ -449,6 +449,19 @@ def _load_settings(data: dict) -> dict[str, str]:
     return out
 
 
+def _per_setting(r: _Reader, obj: Any, entry: str, settings: dict[str, str]):
+    """Yield ``(setting, value, entry)`` for a per-setting mapping, which must name every setting."""
+    prev = r.mapping(obj, entry)
+    for setting in settings:
+        if setting not in prev:
+            raise r.fail(entry, f"missing setting {setting!r}")
+    for setting, value in prev.items():
+        e = f"{entry}.{setting}"
+        if setting not in settings:
+            raise r.fail(e, f"unknown setting {setting!r}; settings are {', '.join(settings)}")
+        yield setting, value, e
+
+
 def _load_risk_factors(data: dict, settings: dict[str, str]) -> dict[str, RiskFactor]:
     r = _Reader("risk_factors.yaml")
     r.keys(data, "top level", {"schema_version", "risk_factors"}, {"risk_factors"})
@@ -458,15 +471,8 @@ def _load_risk_factors(data: dict, settings: dict[str, str]) -> dict[str, RiskFa
         spec = r.mapping(spec, entry)
         r.keys(spec, entry, {"description", "states", "prevalence"}, {"description", "prevalence"})
         states = _states(r, spec.get("states"), f"{entry}.states", ("yes", "no"))
-        prev = r.mapping(spec["prevalence"], f"{entry}.prevalence")
         by_setting: dict[str, dict[str, Param]] = {}
-        for setting in settings:
-            if setting not in prev:
-                raise r.fail(f"{entry}.prevalence", f"missing setting {setting!r}")
-        for setting, obj in prev.items():
-            e = f"{entry}.prevalence.{setting}"
-            if setting not in settings:
-                raise r.fail(e, f"unknown setting {setting!r}; settings are {', '.join(settings)}")
+        for setting, obj, e in _per_setting(r, spec["prevalence"], f"{entry}.prevalence", settings):
             if len(states) == 2 and states == ("yes", "no"):
                 p = r.param(obj, e, name, f"prevalence[{setting}]", "prevalence")
                 q = Param(**{**p.__dict__, "value": 1.0 - p.value, "low": 1.0 - p.high, "high": 1.0 - p.low})
@@ -529,14 +535,7 @@ def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFa
         effects: list[Effect] = []
         causes: list[Cause] = []
         if definition == "calibrated":
-            prev = r.mapping(spec.get("prevalence"), f"{entry}.prevalence")
-            for setting in settings:
-                if setting not in prev:
-                    raise r.fail(f"{entry}.prevalence", f"missing setting {setting!r}")
-            for setting, obj in prev.items():
-                e = f"{entry}.prevalence.{setting}"
-                if setting not in settings:
-                    raise r.fail(e, f"unknown setting {setting!r}; settings are {', '.join(settings)}")
+            for setting, obj, e in _per_setting(r, spec.get("prevalence"), f"{entry}.prevalence", settings):
                 p = r.param(obj, e, name, f"prevalence[{setting}]", "prevalence")
                 if not 0.0 < p.value < 1.0:
                     raise r.fail(f"{e}.value", f"a prevalence must lie strictly between 0 and 1; got {p.value}")

@@ -9,20 +9,18 @@ so it always has non-zero probability.
 
 from __future__ import annotations
 
-import gzip
 import math
-import pathlib
 import warnings
 from functools import lru_cache
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayesnet._pgmpy import DiscreteBayesianNetwork, TabularCPD, VariableElimination, readwrite
+from bayesnet._pgmpy import DiscreteBayesianNetwork, TabularCPD, VariableElimination
+from bayesnet.bench import forward_sample, load_reference
 from bayesnet.engine import IMPOSSIBLE_MESSAGE, CompiledNetwork, EngineResult, compile_network
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.junction_tree import build_junction_tree, merge_cliques
@@ -35,22 +33,10 @@ BIG = ["alarm", "insurance", "hepar2", "win95pts", "hailfinder", "water", "andes
 CLAIMED = SMALL + BIG
 
 
-def _example_dir() -> pathlib.Path:
-    import pgmpy
-
-    return pathlib.Path(pgmpy.__file__).parent / "utils" / "example_models"
-
-
 @lru_cache(maxsize=None)
 def load(name: str) -> DiscreteBayesianNetwork:
     """Load a bundled BIF network with renormalised CPDs (cached per session)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        text = gzip.open(_example_dir() / f"{name}.bif.gz", "rt").read()
-        model = readwrite.BIFReader(string=text).get_model()
-    for cpd in model.get_cpds():
-        cpd.normalize()
-    return model
+    return load_reference(name, normalize=True)
 
 
 @lru_cache(maxsize=None)
@@ -62,32 +48,6 @@ def compiled(name: str) -> CompiledNetwork:
 def nets():
     """Accessor for (model, compiled network) pairs, loaded lazily and cached."""
     return lambda name: (load(name), compiled(name))
-
-
-def forward_sample(model, n: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw ``n`` full configurations (state names) by ancestral sampling with numpy."""
-    codes: dict = {}
-    names: dict = {}
-    for v in nx.topological_sort(model):
-        cpd = model.get_cpds(v)
-        vals = np.asarray(cpd.values)
-        card = vals.shape[0]
-        parents = cpd.variables[1:]
-        if parents:
-            idx = []
-            for p in parents:
-                # the child's CPD may order the parent's states differently
-                pos = {s: k for k, s in enumerate(cpd.state_names[p])}
-                lookup = np.array([pos[s] for s in names[p]])
-                idx.append(lookup[codes[p]])
-            probs = vals[(slice(None), *idx)].T  # (n, card)
-        else:
-            probs = np.broadcast_to(vals, (n, card))
-        cum = np.cumsum(probs, axis=1)
-        u = rng.random((n, 1)) * cum[:, -1:]
-        codes[v] = np.minimum((u >= cum).sum(axis=1), card - 1)
-        names[v] = list(cpd.state_names[v])
-    return pd.DataFrame({v: np.array(names[v], dtype=object)[codes[v]] for v in model.nodes()})
 
 
 def make_evidence(model, n: int, seed: int) -> pd.DataFrame:
