@@ -775,7 +775,7 @@ class CompiledNetwork:
 
         Examples
         --------
-        >>> net.default_chunk_size() >= 1  # doctest: +SKIP
+        >>> net.default_chunk_size() >= 1
         True
         """
         row = max(self._fine.row_bytes, 1)
@@ -995,8 +995,8 @@ class CompiledNetwork:
         --------
         >>> import numpy as np
         >>> probs, logz = net.propagate({"xray": np.array([[0.0, 1.0], [0.3, 0.7]])},
-        ...                             targets=["lung"])  # doctest: +SKIP
-        >>> probs.shape  # doctest: +SKIP
+        ...                             targets=["lung"])
+        >>> probs.shape
         (2, 2)
         """
         targets_i = self._target_indices(targets)
@@ -1041,8 +1041,8 @@ class CompiledNetwork:
         --------
         >>> import numpy as np
         >>> post = net.posteriors_from_likelihoods(
-        ...     {"xray": np.array([[0.2, 0.8]])}, targets=["lung"])  # doctest: +SKIP
-        >>> post["lung"].shape  # doctest: +SKIP
+        ...     {"xray": np.array([[0.2, 0.8]])}, targets=["lung"])
+        >>> post["lung"].shape
         (1, 2)
         """
         targets_i = self._target_indices(targets)
@@ -1119,9 +1119,9 @@ class CompiledNetwork:
 
         Examples
         --------
-        >>> p = net.posteriors_dict({"xray": "yes"}, targets=["lung"])  # doctest: +SKIP
-        >>> p["lung"].round(3)  # doctest: +SKIP
-        array([0.3 , 0.7 ])
+        >>> p = net.posteriors_dict({"xray": "yes"}, targets=["lung"])
+        >>> p["lung"].round(3)
+        array([0.489, 0.511])
         """
         targets_i = self._target_indices(targets)
         lik = self._dict_lik(evidence or {})
@@ -1143,7 +1143,7 @@ class CompiledNetwork:
 
         Examples
         --------
-        >>> net.log_evidence_dict({})  # doctest: +SKIP
+        >>> net.log_evidence_dict({})
         0.0
         """
         layout = self._layout(1)
@@ -1251,9 +1251,9 @@ class CompiledNetwork:
 
         Examples
         --------
-        >>> res = net.evaluate(pd.DataFrame({"xray": ["yes", "maybe"]}))  # doctest: +SKIP
-        >>> res.errors.tolist()  # doctest: +SKIP
-        ['', "row 1, column 'xray': unknown state 'maybe' of variable 'xray'; valid states are: yes, no"]
+        >>> res = net.evaluate(pd.DataFrame({"xray": ["yes", "maybe"]}))
+        >>> res.errors.tolist()
+        ['', "row 1, column 'xray': unknown state 'maybe' of variable 'xray'; did you mean 'yes'?"]
         """
         targets_i = self._target_indices(targets)
         frame, var_idx, codes_list, problems = self._encode_frame(evidence_df)
@@ -1324,11 +1324,11 @@ class CompiledNetwork:
         Examples
         --------
         >>> df = pd.DataFrame({"smoke": ["yes", None], "xray": ["yes", "no"]}, index=["a", "b"])
-        >>> net.posteriors(df, targets=["lung"]).round(3)  # doctest: +SKIP
+        >>> net.posteriors(df, targets=["lung"]).round(3)  # doctest: +NORMALIZE_WHITESPACE
         variable   lung
         state       yes     no
-        a         0.688  0.312
-        b         0.002  0.998
+        a         0.646  0.354
+        b         0.001  0.999
         """
         targets_i = self._target_indices(targets)
         frame, var_idx, codes_list, problems = self._encode_frame(evidence_df)

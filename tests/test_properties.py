@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import SETTINGS, query
+from helpers import SETTINGS
 
 OBSERVABLE_KINDS = ("risk_factor", "finding", "test")
 
@@ -63,8 +63,15 @@ def test_negative_test_never_raises_its_condition(models, priors, setting):
             assert dx.ranking.loc[cond, "posterior"] <= prior[cond] + 1e-12, (name, cond)
 
 
-def test_posteriors_sum_with_state_complements(model, ve):
-    ev = {"fever": "yes", "age_group": "70_plus"}
-    for c in model.conditions:
-        d = query(ve["primary_care"], c, ev)
-        assert sum(d.values()) == pytest.approx(1.0, abs=1e-12)
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_every_marginal_is_a_distribution(models, setting):
+    """All 52 posterior marginals lie in [0, 1] and sum to 1, for random evidence."""
+    model = models[setting]
+
+    @given(evidence_strategy(model))
+    def check(ev):
+        for v, dist in model.marginals(ev, targets=list(model.states)).items():
+            assert ((dist >= 0) & (dist <= 1)).all(), v
+            assert dist.sum() == pytest.approx(1.0, abs=1e-12), v
+
+    check()
