@@ -141,16 +141,99 @@ def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
 
 
 @cli.command()
+@click.option("--networks", "networks", multiple=True, metavar="NAME",
+              help="Network to benchmark; repeat for several. back_pain, back_pain_emergency or a pgmpy bundled "
+              "network (asia, alarm, child, insurance, hepar2, win95pts, hailfinder...). Default: back_pain and "
+              "the seven reference networks.")
+@click.option("--quick", is_flag=True, help="Fewer rows (20,000 engine rows, 50 pgmpy/pyAgrum rows per network).")
+@click.option("--rows", type=click.IntRange(min=1), default=None, help="Engine rows per network (default 100,000).")
+@click.option("--ref", type=click.IntRange(min=1), default=None, help="Rows answered by pgmpy and pyAgrum (default 200).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random scenarios.")
+@click.option("--pyagrum/--no-pyagrum", default=True, show_default=True, help="Also time pyAgrum when installed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine, results) instead of a table.")
+def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | None, seed: int, pyagrum: bool,
+          as_json: bool) -> None:
+    """Measure the compiled engine against pgmpy (and pyAgrum) on the same scenarios, in one run.
+
+    For every network: scenarios per second of the engine (all rows, vectorised) and of pgmpy
+    VariableElimination and pyAgrum LazyPropagation (row by row, same targets; for the
+    back-pain model every condition), their ratios, single-row latency, peak memory and the
+    largest difference from pgmpy (exactness check, tolerance 1e-9).
+    """
+    from . import bench as b
+
+    names = list(networks) or list(b.DEFAULT_NETWORKS)
+    available = [*b.BACK_PAIN, *sorted(p.name[: -len(".bif.gz")] for p in b.example_models_dir().glob("*.bif.gz"))]
+    for name in names:
+        if name not in available:
+            from .errors import UnknownNameError
+
+            raise UnknownNameError("network", name, available)
+
+    def progress(res: dict) -> None:
+        click.echo(f"  {res['network']}: {res['engine_rows_per_s']:,.0f} rows/s, x{res['vs_pgmpy']:,.0f} pgmpy",
+                   err=True)
+
+    results = b.run(names, quick=quick, rows=rows, n_ref=ref, seed=seed, pyagrum=pyagrum, progress=progress)
+    info = b.machine()
+    if as_json:
+        click.echo(json.dumps({"machine": info, "results": results}, indent=2))
+    else:
+        click.echo(b.format_table(results, info))
+
+
+@cli.command()
 @click.argument("input_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file (.csv or .parquet).")
 @click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
-@click.option("--engine", "engine", type=click.Choice(["local"]), default="local", show_default=True,
-              help="Where to compute: local (vectorised, in this process).")
-@click.option("--chunk-size", default=50_000, show_default=True, help="Rows read, scored and written at a time.")
+@click.option(
+    "--engine",
+    "engine",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Where to compute: local (vectorised, in this process; the default) or dask (partitions scored on a "
+    "Dask cluster: a local one unless --scheduler is given; needs pip install 'bayesnet[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; implies --engine dask. The workers "
+    "read INPUT_FILE themselves, so it must be at the same path on every worker.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes of the local Dask cluster started when no --scheduler is given [default: 2].",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the --scheduler before giving up.",
+)
+@click.option(
+    "--chunk-size",
+    default=50_000,
+    show_default=True,
+    help="Rows read, scored and written at a time (with dask: about this many rows per partition).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
-def batch(input_file: str, output: str, setting: str, engine: str, chunk_size: int, progress: bool | None,
-          priors: str | None) -> int:
+def batch(
+    input_file: str,
+    output: str,
+    setting: str,
+    engine: str | None,
+    scheduler: str | None,
+    workers: int | None,
+    connect_timeout: float,
+    chunk_size: int,
+    progress: bool | None,
+    priors: str | None,
+) -> int:
     """Score a table of scenarios: one row per patient or what-if, one column per variable.
 
     INPUT_FILE is a CSV or Parquet file whose columns are variable ids (e.g. age_group, fever,
@@ -158,11 +241,30 @@ def batch(input_file: str, output: str, setting: str, engine: str, chunk_size: i
     row per input row, in the same order: `row` (0-based input row), P(yes) for every condition,
     and `error` (empty when the row was computed). Bad rows are listed on stderr and the exit
     status is 2 if any row failed; all other rows are still written.
-    """
-    from .batch import run_batch
 
+    With --engine dask the same engine runs on a Dask cluster, partition by partition, and the
+    output is the same file; without --scheduler a local cluster (--workers processes on
+    127.0.0.1) is started and stopped.
+    """
+    engine = _batch_engine(engine, scheduler, workers)
     model = _model(setting, priors)
-    report = run_batch(model, input_file, output, chunk_rows=chunk_size, progress=progress)
+    if engine == "dask":
+        from .distributed import DEFAULT_WORKERS, run_batch_dask
+
+        report = run_batch_dask(
+            model,
+            input_file,
+            output,
+            scheduler=scheduler,
+            n_workers=workers or DEFAULT_WORKERS,
+            chunk_rows=chunk_size,
+            progress=progress,
+            connect_timeout=connect_timeout,
+        )
+    else:
+        from .batch import run_batch
+
+        report = run_batch(model, input_file, output, chunk_rows=chunk_size, progress=progress)
     for col in report.unknown_columns:
         click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
     for row, msg in report.errors:
@@ -171,6 +273,19 @@ def batch(input_file: str, output: str, setting: str, engine: str, chunk_size: i
         click.echo(f"... and {report.failed - len(report.errors)} more failed rows (see the error column)", err=True)
     click.echo(f"scored {report.rows - report.failed} of {report.rows} rows; wrote {output}", err=True)
     return 2 if report.failed else 0
+
+
+def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None) -> str:
+    """The engine `batch` uses: --scheduler implies dask; options that need dask are refused with local."""
+    if engine is None:
+        engine = "dask" if scheduler is not None else "local"
+    if engine == "local" and scheduler is not None:
+        raise click.UsageError("--scheduler needs --engine dask (or leave out --engine)")
+    if engine == "local" and workers is not None:
+        raise click.UsageError("--workers needs --engine dask")
+    if scheduler is not None and workers is not None:
+        raise click.UsageError("--workers sets the size of the local cluster; it cannot be used with --scheduler")
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:

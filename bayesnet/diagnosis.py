@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UnknownNameError
+from .display import format_probability
 from .evidence import Evidence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,6 +129,55 @@ class Diagnosis:
         df.attrs.update(condition=condition, prior=float(self.ranking.loc[condition, "prior"]), posterior=posterior)
         return df
 
+    def summary(self, condition: str | None = None, max_findings: int = 4) -> str:
+        """One plain-language paragraph on why a condition has the probability it has (for teaching).
+
+        Parameters
+        ----------
+        condition : str, optional
+            Default: the leading serious condition.
+        max_findings : int
+            How many of the strongest findings to name.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "age_group": "70_plus"})
+        >>> print(dx.summary("spinal_metastasis"))  # doctest: +ELLIPSIS
+        In primary care, spinal metastasis starts at 0.320%. History of cancer = yes raised its odds 12-fold...
+        """
+        condition = condition or self.leading_serious
+        ex = self.explain(condition)
+        prior, post = ex.attrs["prior"], ex.attrs["posterior"]
+        label = condition.replace("_", " ")
+        where = self.setting.replace("_", " ")
+        text = [f"In {where}, {label} starts at {format_probability(prior)}."]
+        if not len(ex):
+            text.append("Nothing is known about the patient yet, so that is also where it stays.")
+            return " ".join(text)
+        shown = ex[ex["contribution"].abs() > 0.01].head(max_findings)
+        phrases = []
+        for i, r in enumerate(shown.itertuples()):
+            what = f"{r.variable.replace('_', ' ')} = {r.state}"
+            if i == 0:
+                what = what[0].upper() + what[1:]
+            factor = r.likelihood_ratio
+            if factor >= 1:
+                phrases.append(f"{what} raised its odds {_fold(factor)}")
+            else:
+                phrases.append(f"{what} lowered them {_fold(1 / factor)}")
+        if phrases:
+            text.append(_join(phrases) + ", each given the rest of the evidence.")
+        rest = len(ex) - len(shown)
+        if rest > 0:
+            text.append("The other finding changed it less." if rest == 1 else f"The other {rest} findings changed it less.")
+        direction = "up" if post >= prior else "down"
+        text.append(
+            f"Together the evidence brings it {direction} to {format_probability(post)} "
+            f"(odds x{_odds_ratio(post, prior):.3g} the prior odds)."
+        )
+        return " ".join(text)
+
     def to_dict(self) -> dict:
         """Plain-Python form (the CLI's ``--json`` output)."""
         evidence: dict = dict(self.evidence.hard)
@@ -156,6 +206,16 @@ class Diagnosis:
         from .display import ranking_html
 
         return ranking_html(self)
+
+
+def _fold(x: float) -> str:
+    if x >= 10:
+        return f"{x:.0f}-fold"
+    return f"{x:.1f}-fold"
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _odds_ratio(post: float, prior: float) -> float:

@@ -58,6 +58,20 @@ class Evidence:
         soft = {k: v for k, v in self.soft.items() if k != variable}
         return Evidence(hard, soft, self.states)
 
+    def likelihoods(self) -> dict[str, np.ndarray]:
+        """Every piece of evidence as a likelihood vector (one-hot for hard evidence).
+
+        >>> ev = Evidence({"fever": "yes"}, {}, {"fever": ("yes", "no")})
+        >>> ev.likelihoods()["fever"].tolist()
+        [1.0, 0.0]
+        """
+        out = {v: np.asarray(w, dtype=float) for v, w in self.soft.items()}
+        for v, state in self.hard.items():
+            vec = np.zeros(len(self.states[v]))
+            vec[self.states[v].index(state)] = 1.0
+            out[v] = vec
+        return out
+
     def __len__(self) -> int:
         return len(self.hard) + len(self.soft)
 

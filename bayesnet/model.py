@@ -193,11 +193,7 @@ class BackPainModel:
         if method != "engine":
             raise UnknownNameError("method", method, ["engine", "pgmpy"])
         if ev.soft:
-            lik = {v: w.reshape(1, -1) for v, w in ev.soft.items()}
-            for v, state in ev.hard.items():
-                vec = np.zeros((1, len(self.tables.states[v])))
-                vec[0, self.tables.states[v].index(state)] = 1.0
-                lik[v] = vec
+            lik = {v: w.reshape(1, -1) for v, w in ev.likelihoods().items()}
             post = self.engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
             return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
         post = self.engine.posteriors_dict(ev.hard, targets=targets)
@@ -286,6 +282,23 @@ class BackPainModel:
         ev = self.check_evidence(evidence)
         post = self.marginals(ev)
         return Diagnosis(self, ev, {c: float(post[c][0]) for c in self.conditions})
+
+    def next_tests(self, evidence: Mapping | None = None, **kwargs):
+        """Rank unobserved findings and tests by expected value of information.
+
+        See :func:`bayesnet.next_tests.next_tests` for the options (``condition``,
+        ``threshold``, ``candidates``, ``include_risk_factors``, ``sort_by``).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
+        >>> nt.index[0]
+        'mri_infection'
+        """
+        from .next_tests import next_tests
+
+        return next_tests(self, evidence, **kwargs)
 
     def __repr__(self) -> str:
         n = len(self.tables.states)

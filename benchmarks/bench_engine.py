@@ -1,17 +1,17 @@
 #!/usr/bin/env python
-"""Benchmark the compiled engine against pgmpy and pyAgrum on pgmpy's bundled networks.
+"""Benchmark the compiled engine against pgmpy and pyAgrum (same as ``bayesnet bench``).
 
-Thin wrapper around :func:`bayesnet.bench.main`; run from the repository root::
+Run from the repository root::
 
     python benchmarks/bench_engine.py --quick          # a few minutes at most
     python benchmarks/bench_engine.py --json > bench.json
-    python benchmarks/bench_engine.py --networks asia alarm --rows 100000
+    python benchmarks/bench_engine.py --networks back_pain alarm --rows 100000
 
 Columns: nodes, largest clique table, single-row latency (all marginals, dict
-fast path), engine rows/s on mixed scenarios (fixed target set), pgmpy
-VariableElimination and pyAgrum LazyPropagation rows/s on a sample (row by row,
-same targets), the speed-up ratios, the largest absolute difference from pgmpy,
-and peak traced memory of an engine run.
+fast path), engine rows/s on mixed scenarios, pgmpy VariableElimination and
+pyAgrum LazyPropagation rows/s on the first rows (row by row, same targets), the
+speed-up ratios, the largest absolute difference from pgmpy, and peak traced
+memory of an engine run.
 """
 
 from __future__ import annotations

@@ -1,0 +1,239 @@
+"""Which question or test to ask next: expected value of information of each unobserved variable.
+
+For every candidate (an unobserved finding or test, optionally risk factors too) and each of its
+results ``r``, the engine computes in one batched pass the probability of the result given what is
+known, ``P(r | e) = P(e, r) / P(e)``, and the posterior of every condition that would follow it.
+Three values summarise a candidate:
+
+``expected_entropy_reduction``
+    Expected fall in uncertainty about the serious conditions, in bits: the sum over the serious
+    conditions of their binary entropies now, minus its expectation after the result. Because the
+    expected posterior equals the current one (law of total probability) and entropy is concave,
+    it is never negative. The conditions are not mutually exclusive, so the sum of marginal
+    entropies is used rather than the entropy of one categorical "diagnosis".
+``expected_change``
+    Expected absolute change in the probability of the focus condition (by default the leading
+    serious one): how far the result is expected to move it, in either direction.
+``p_cross``
+    With a ``threshold`` (for instance "refer for imaging above 5%"): the probability that the
+    result moves the focus condition to the other side of it, i.e. that it changes the decision.
+
+Examples
+--------
+>>> import bayesnet
+>>> model = bayesnet.load_model()
+>>> nt = model.next_tests({"dyspnoea": "yes", "pleuritic_chest_pain": "yes", "age_group": "under_50"})
+>>> nt.attrs["focus"]
+'pulmonary_embolism'
+>>> list(nt.index[:2])
+['ctpa', 'd_dimer']
+>>> bool((nt["expected_entropy_reduction"] >= 0).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .errors import EvidenceError, UnknownNameError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import BackPainModel
+
+__all__ = ["next_tests", "outcomes", "binary_entropy"]
+
+SORT_KEYS = ("entropy", "change", "cross")
+
+
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy in bits of Bernoulli(p), elementwise, with ``0 log 0 = 0``.
+
+    >>> binary_entropy(np.array([0.5, 0.0, 1.0])).tolist()
+    [1.0, 0.0, 0.0]
+    """
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    q = 1.0 - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(q > 0, q * np.log2(q), 0.0))
+    return np.maximum(h, 0.0)
+
+
+def _candidates(model: BackPainModel, observed: Iterable[str], candidates: Iterable[str] | None,
+                include_risk_factors: bool) -> list[str]:
+    kinds = model.tables.kinds
+    observed = set(observed)
+    if candidates is None:
+        wanted = ("finding", "test", "risk_factor") if include_risk_factors else ("finding", "test")
+        return [v for v, k in kinds.items() if k in wanted and v not in observed]
+    out = []
+    for v in candidates:
+        if v not in kinds:
+            raise UnknownNameError("variable", v, kinds)
+        if kinds[v] == "condition":
+            raise EvidenceError(f"{v!r} is a condition, not something that can be observed next; "
+                                "choose a finding, test or risk factor")
+        if v in observed:
+            raise EvidenceError(f"{v!r} is already observed; remove it from the evidence or from the candidates")
+        out.append(v)
+    return out
+
+
+def outcomes(model: BackPainModel, evidence: Mapping | None = None,
+             candidates: Iterable[str] | None = None, *, include_risk_factors: bool = False) -> pd.DataFrame:
+    """Every possible result of every candidate: its probability and the posteriors that would follow.
+
+    Parameters
+    ----------
+    model : BackPainModel
+    evidence : mapping, optional
+        What is known (hard or soft evidence, as for :meth:`~bayesnet.model.BackPainModel.diagnose`).
+    candidates : iterable of str, optional
+        Variables to consider (default: every unobserved finding and test).
+    include_risk_factors : bool
+        Also consider unobserved risk factors (history questions) when ``candidates`` is not given.
+
+    Returns
+    -------
+    DataFrame
+        One row per (variable, state): ``variable, kind, state, probability`` then one column per
+        condition with its posterior after that result. Results with probability zero are kept
+        with ``probability`` 0 and the current posteriors (they cannot happen). ``attrs`` holds
+        ``current`` (a Series of the current posteriors).
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> out = outcomes(bayesnet.load_model(), {"fever": "yes"}, ["esr_crp"])
+    >>> out[["state", "probability"]].round(3).values.tolist()
+    [['elevated', 0.336], ['normal', 0.664]]
+    """
+    ev = model.check_evidence(evidence)
+    cands = _candidates(model, ev.variables, candidates, include_risk_factors)
+    states = model.tables.states
+    base = ev.likelihoods()
+    rows = [(None, None)] + [(v, s) for v in cands for s in range(len(states[v]))]
+    n = len(rows)
+    lik = {v: np.broadcast_to(w, (n, len(w))).copy() for v, w in base.items()}
+    for v in cands:
+        lik[v] = np.ones((n, len(states[v])))
+    for i, (v, s) in enumerate(rows[1:], start=1):
+        lik[v][i] = 0.0
+        lik[v][i, s] = 1.0
+    conds = model.conditions
+    probs, log_ev = model.engine.propagate(lik, n_rows=n, targets=conds)
+    if not np.isfinite(log_ev[0]):
+        from .errors import ImpossibleEvidenceError
+
+        raise ImpossibleEvidenceError("the evidence has probability zero under the model; "
+                                      "remove a contradictory finding")
+    p_yes = probs[:, 0::2]  # conditions are (yes, no); columns come in target order
+    p_result = np.exp(log_ev[1:] - log_ev[0])
+    impossible = ~np.isfinite(log_ev[1:])
+    p_result[impossible] = 0.0
+    after = p_yes[1:].copy()
+    after[impossible] = p_yes[0]
+    out = pd.DataFrame({
+        "variable": [v for v, _ in rows[1:]],
+        "kind": [model.tables.kinds[v] for v, _ in rows[1:]],
+        "state": [states[v][s] for v, s in rows[1:]],
+        "probability": p_result,
+    })
+    out = pd.concat([out, pd.DataFrame(after, columns=conds)], axis=1)
+    out.attrs["current"] = pd.Series(p_yes[0], index=conds, name="posterior")
+    return out
+
+
+def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, condition: str | None = None,
+               threshold: float | None = None, candidates: Iterable[str] | None = None,
+               include_risk_factors: bool = False, sort_by: str | None = None) -> pd.DataFrame:
+    """Rank unobserved findings and tests by how much observing them is expected to help.
+
+    Parameters
+    ----------
+    model : BackPainModel
+    evidence : mapping, optional
+        What is known.
+    condition : str, optional
+        The condition whose probability matters (default: the leading serious condition given
+        the evidence).
+    threshold : float, optional
+        A decision threshold on ``condition`` (e.g. 0.05: refer for imaging above 5%); adds
+        ``p_cross``, the probability that the result moves the patient across it.
+    candidates : iterable of str, optional
+        Variables to consider (default: every unobserved finding and test).
+    include_risk_factors : bool
+        Also rank unobserved risk factors (questions about history).
+    sort_by : {"entropy", "change", "cross"}, optional
+        Ranking key: expected entropy reduction (default), expected change of ``condition``, or
+        ``p_cross`` (default when a threshold is given).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by variable: ``kind``, ``expected_entropy_reduction`` (bits),
+        ``expected_change`` (of ``condition``), ``p_cross`` (with a threshold), ``results`` (each
+        result's probability and the posterior of ``condition`` after it, as text), sorted.
+        ``attrs`` holds ``focus``, ``current`` (its posterior now), ``threshold``, ``entropy``
+        (bits now) and ``outcomes`` (the long table of :func:`outcomes`).
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> nt = next_tests(bayesnet.load_model(), {"iv_drug_use": "yes", "fever": "yes"}, threshold=0.05)
+    >>> nt.attrs["focus"]
+    'epidural_abscess'
+    >>> list(nt.columns)[:4]
+    ['kind', 'expected_entropy_reduction', 'expected_change', 'p_cross']
+    """
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
+            raise EvidenceError(f"threshold must be a probability strictly between 0 and 1; got {threshold!r}")
+    if sort_by is None:
+        sort_by = "cross" if threshold is not None else "entropy"
+    if sort_by not in SORT_KEYS:
+        raise UnknownNameError("sort key", sort_by, SORT_KEYS)
+    if sort_by == "cross" and threshold is None:
+        raise EvidenceError("sort_by='cross' needs a threshold, e.g. threshold=0.05")
+    out = outcomes(model, evidence, candidates, include_risk_factors=include_risk_factors)
+    current = out.attrs["current"]
+    serious = model.serious_conditions
+    if condition is None:
+        condition = str(current[serious].idxmax())
+    elif condition not in model.conditions:
+        raise UnknownNameError("condition", condition, model.conditions)
+    h_now = float(binary_entropy(current[serious].to_numpy()).sum())
+    h_after = binary_entropy(out[serious].to_numpy()).sum(axis=1)
+    p = out["probability"].to_numpy()
+    now = float(current[condition])
+    after = out[condition].to_numpy()
+    frame = pd.DataFrame({
+        "variable": out["variable"],
+        "kind": out["kind"],
+        "gain": p * (h_now - h_after),
+        "change": p * np.abs(after - now),
+    })
+    if threshold is not None:
+        frame["cross"] = p * ((after >= threshold) != (now >= threshold))
+    text = [f"{s} {pr:.1%} -> {a:.1%}" for s, pr, a in zip(out["state"], p, after, strict=True)]
+    frame["results"] = text
+    agg = {"kind": "first", "gain": "sum", "change": "sum", "results": "; ".join}
+    if threshold is not None:
+        agg["cross"] = "sum"
+    res = frame.groupby("variable", sort=False).agg(agg)
+    # tiny negative sums are rounding; the exact value is >= 0 (Jensen)
+    res["gain"] = res["gain"].clip(lower=0.0)
+    res = res.rename(columns={"gain": "expected_entropy_reduction", "change": "expected_change", "cross": "p_cross"})
+    cols = ["kind", "expected_entropy_reduction", "expected_change"]
+    cols += ["p_cross"] if threshold is not None else []
+    res = res[cols + ["results"]]
+    key = {"entropy": "expected_entropy_reduction", "change": "expected_change", "cross": "p_cross"}[sort_by]
+    secondary = "expected_entropy_reduction" if key != "expected_entropy_reduction" else "expected_change"
+    res = res.sort_values([key, secondary], ascending=False, kind="stable")
+    res.index.name = "variable"
+    res.attrs.update(focus=condition, current=now, threshold=threshold, entropy=h_now, sort_by=sort_by,
+                     outcomes=out)
+    return res

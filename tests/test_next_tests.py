@@ -1,0 +1,135 @@
+"""Next best test: expected value of information (bayesnet.next_tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bayesnet.errors import EvidenceError, UnknownNameError
+from bayesnet.next_tests import binary_entropy, outcomes
+from helpers import query
+
+LOW_RISK_PE = {
+    "dyspnoea": "yes", "pleuritic_chest_pain": "yes", "haemoptysis": "no", "unilateral_leg_swelling": "no",
+    "prior_vte": "no", "history_of_cancer": "no", "age_group": "under_50",
+}
+INFECTION = {"iv_drug_use": "yes", "fever": "yes"}
+SCENARIOS = [
+    {},
+    LOW_RISK_PE,
+    INFECTION,
+    {"history_of_cancer": "yes", "age_group": "70_plus", "night_pain": "yes"},
+    {"fever": {"yes": 0.7, "no": 0.3}, "iv_drug_use": "yes"},  # soft evidence
+]
+
+
+@pytest.mark.parametrize("evidence", SCENARIOS)
+def test_expected_posterior_is_current_posterior(model, evidence):
+    out = outcomes(model, evidence)
+    current = out.attrs["current"]
+    for _, group in out.groupby("variable"):
+        p = group["probability"].to_numpy()
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        expected = p @ group[model.conditions].to_numpy()
+        np.testing.assert_allclose(expected, current.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_result_probability_and_posterior_match_pgmpy(model, ve):
+    out = outcomes(model, INFECTION, ["esr_crp", "mri_infection"])
+    for r in out.itertuples():
+        p = query(ve["primary_care"], r.variable, INFECTION)[r.state]
+        assert r.probability == pytest.approx(p, abs=1e-9)
+        after = query(ve["primary_care"], "epidural_abscess", {**INFECTION, r.variable: r.state})["yes"]
+        assert r.epidural_abscess == pytest.approx(after, abs=1e-9)
+
+
+@given(st.dictionaries(st.sampled_from(["fever", "night_pain", "dyspnoea", "history_of_cancer", "iv_drug_use",
+                                        "d_dimer", "esr_crp", "neuro_deficit"]),
+                       st.booleans(), max_size=5))
+def test_entropy_reduction_never_negative(model, flags):
+    states = model.states
+    ev = {v: states[v][0 if b else 1] for v, b in flags.items()}
+    nt = model.next_tests(ev, threshold=0.05)
+    assert (nt["expected_entropy_reduction"] >= 0).all()
+    assert (nt["expected_change"] >= 0).all()
+    assert nt["p_cross"].between(0, 1).all()
+    assert not nt.drop(columns="results").isna().any().any()
+
+
+def test_every_unobserved_finding_and_test_is_a_candidate(model):
+    nt = model.next_tests(INFECTION)
+    kinds = model.tables.kinds
+    expected = {v for v, k in kinds.items() if k in ("finding", "test")} - set(INFECTION)
+    assert set(nt.index) == expected
+    with_rf = model.next_tests(INFECTION, include_risk_factors=True)
+    assert "history_of_cancer" in with_rf.index and "iv_drug_use" not in with_rf.index
+
+
+def test_sorted_and_attrs(model):
+    nt = model.next_tests(INFECTION)
+    assert nt["expected_entropy_reduction"].is_monotonic_decreasing
+    assert nt.attrs["focus"] == "epidural_abscess"
+    by_change = model.next_tests(INFECTION, sort_by="change")
+    assert by_change["expected_change"].is_monotonic_decreasing
+
+
+def test_threshold_nobody_crosses_when_result_cannot_move_it_enough(model):
+    nt = model.next_tests({}, condition="spinal_metastasis", threshold=0.99, candidates=["night_pain"])
+    assert nt.loc["night_pain", "p_cross"] == 0.0
+
+
+def test_binary_entropy():
+    assert binary_entropy(np.array([0.5]))[0] == pytest.approx(1.0)
+    assert binary_entropy(np.array([0.0, 1.0])).tolist() == [0.0, 0.0]
+
+
+# clinical sense (the model's numbers are never tuned for these)
+
+
+def test_low_risk_pe_ranks_d_dimer_near_the_top(models):
+    for setting, m in models.items():
+        nt = m.next_tests(LOW_RISK_PE)
+        assert nt.attrs["focus"] == "pulmonary_embolism", setting
+        assert "d_dimer" in list(nt.index[:3]), setting
+        # D-dimer is the best blood test; only imaging (CT pulmonary angiography) tells more
+        assert list(nt.index[:2]) == ["ctpa", "d_dimer"], setting
+
+
+def test_fever_and_iv_drug_use_rank_infection_tests_above_d_dimer(models):
+    for setting, m in models.items():
+        nt = m.next_tests(INFECTION)
+        rank = {v: i for i, v in enumerate(nt.index)}
+        assert rank["esr_crp"] < rank["d_dimer"], setting
+        assert rank["mri_infection"] < rank["d_dimer"], setting
+        assert nt.index[0] == "mri_infection", setting
+
+
+def test_after_positive_mri_further_tests_add_little_in_the_emergency_department(models):
+    m = models["emergency"]
+    before = m.next_tests(INFECTION)
+    after = m.next_tests({**INFECTION, "mri_infection": "positive"})
+    mri_value = before.loc["mri_infection", "expected_entropy_reduction"]
+    assert after["expected_entropy_reduction"].max() < 0.25 * mri_value
+
+
+# bad input
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"candidates": ["d_dimmer"]}, UnknownNameError, "d_dimer"),
+        ({"candidates": ["dvt"]}, EvidenceError, "is a condition"),
+        ({"candidates": ["fever"]}, EvidenceError, "already observed"),
+        ({"threshold": 1.5}, EvidenceError, "between 0 and 1"),
+        ({"threshold": float("nan")}, EvidenceError, "between 0 and 1"),
+        ({"sort_by": "cross"}, EvidenceError, "needs a threshold"),
+        ({"sort_by": "entropyy"}, UnknownNameError, "entropy"),
+        ({"condition": "pe"}, UnknownNameError, "condition"),
+    ],
+)
+def test_bad_input(model, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        model.next_tests(INFECTION, **kwargs)
