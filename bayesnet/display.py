@@ -5,10 +5,12 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Diagnosis
 
-__all__ = ["ranking_text", "ranking_html", "format_probability"]
+__all__ = ["ranking_text", "ranking_html", "format_probability", "explanation_text", "next_tests_text", "uncertainty_text"]
 
 _BAR_WIDTH = 24
 
@@ -88,3 +90,61 @@ def ranking_html(dx: Diagnosis) -> str:
         f"<tbody>{''.join(rows)}</tbody></table>"
         "<small>LR = posterior odds / prior odds. Research and teaching tool, not a medical device.</small></div>"
     )
+
+
+def explanation_text(ex: pd.DataFrame) -> str:
+    """Plain-text table of :meth:`Diagnosis.explain`."""
+    cond = ex.attrs.get("condition", "")
+    lines = [
+        f"Why {cond}: prior {format_probability(ex.attrs['prior'])} -> posterior "
+        f"{format_probability(ex.attrs['posterior'])}",
+        "",
+        f"{'finding':<26} {'state':<12} {'contribution':>12} {'LR':>9} {'without it':>11}",
+    ]
+    for r in ex.itertuples():
+        lines.append(
+            f"{r.variable:<26} {str(r.state):<12} {r.contribution:>+12.3f} {r.likelihood_ratio:>9.3g} "
+            f"{format_probability(r.posterior_without):>11}"
+        )
+    if not len(ex):
+        lines.append("(no evidence)")
+    lines.append("")
+    lines.append("contribution = change in log-odds when the finding is removed; LR = exp(contribution).")
+    return "\n".join(lines)
+
+
+def next_tests_text(nt: pd.DataFrame) -> str:
+    """Plain-text table of :meth:`BackPainModel.next_tests`."""
+    focus = nt.attrs.get("focus", "")
+    threshold = nt.attrs.get("threshold")
+    lines = [
+        f"Next best observations (focus: {focus}, now {format_probability(nt.attrs.get('current', float('nan')))}; "
+        f"uncertainty {nt.attrs.get('entropy', float('nan')):.3f} bits)",
+        "",
+    ]
+    cross = "p_cross" in nt.columns
+    head = f"{'variable':<24} {'kind':<8} {'entropy -bits':>13} {'E|change|':>10}"
+    head += f" {'P(cross ' + str(threshold) + ')':>14}" if cross else ""
+    lines.append(head + "  results: P(result) -> P(" + str(focus) + ")")
+    for v, r in nt.iterrows():
+        line = f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>13.4f} {r.expected_change:>10.4f}"
+        line += f" {r.p_cross:>14.3f}" if cross else ""
+        lines.append(f"{line}  {r.results}")
+    return "\n".join(lines)
+
+
+def uncertainty_text(dx: Diagnosis, unc: pd.DataFrame, draws: int) -> str:
+    """The ranking with a 95% interval per posterior (``diagnose --uncertainty``)."""
+    lines = [
+        f"Differential diagnosis ({dx.setting}), with 95% intervals from {draws} draws of the published numbers",
+        f"Evidence: {_evidence_line(dx)}",
+        "",
+        f"{'condition':<24} {'prior':>9} {'posterior':>10} {'95% interval':>22}",
+    ]
+    for cond, r in dx.ranking.iterrows():
+        lo, hi = unc.loc[cond, "low"], unc.loc[cond, "high"]
+        interval = f"{format_probability(lo)} - {format_probability(hi)}"
+        lines.append(f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} {interval:>22}")
+    lines.append("")
+    lines.append("Research and teaching tool, not a medical device.")
+    return "\n".join(lines)

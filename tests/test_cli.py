@@ -118,3 +118,46 @@ def test_console_script_runs_as_module():
     )
     assert res.returncode == 2
     assert res.stderr.strip() == "error: unknown variable 'fevr'; did you mean 'fever'?"
+
+
+def test_explain_table_and_json(capsys, model):
+    args = ("explain", "-e", "history_of_cancer=yes", "-e", "age_group=70_plus", "-c", "spinal_metastasis")
+    code, out, err = run(capsys, *args)
+    assert code == 0 and err == ""
+    assert "history_of_cancer" in out and "raised its odds" in out
+    code, out, _ = run(capsys, *args, "--json")
+    d = json.loads(out)
+    ex = model.diagnose({"history_of_cancer": "yes", "age_group": "70_plus"}).explain("spinal_metastasis")
+    assert [c["variable"] for c in d["contributions"]] == list(ex["variable"])
+    assert d["contributions"][0]["contribution"] == pytest.approx(ex["contribution"].iloc[0])
+    assert d["posterior"] == pytest.approx(ex.attrs["posterior"]) and d["summary"]
+
+
+def test_next_test_table_and_json(capsys, model):
+    code, out, err = run(capsys, "next-test", "-e", "iv_drug_use=yes", "-e", "fever=yes", "--top", "3")
+    assert code == 0 and err == ""
+    assert "mri_infection" in out
+    code, out, _ = run(capsys, "next-test", "-e", "iv_drug_use=yes", "-e", "fever=yes", "--threshold", "0.1",
+                       "--json")
+    d = json.loads(out)
+    nt = model.next_tests({"iv_drug_use": "yes", "fever": "yes"}, threshold=0.1)
+    assert d["condition"] == "epidural_abscess"
+    assert [c["variable"] for c in d["candidates"]] == list(nt.index[:10])
+    first = d["candidates"][0]
+    assert sum(r["probability"] for r in first["results"]) == pytest.approx(1.0)
+    assert first["p_cross"] == pytest.approx(nt["p_cross"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    "args, culprit",
+    [
+        (("explain", "-c", "spinal_metastasys"), "spinal_metastasis"),
+        (("next-test", "-e", "fever=yes", "-c", "dvtt"), "dvt"),
+        (("next-test", "--threshold", "2"), "between 0 and 1"),
+        (("next-test", "-e", "fevr=yes"), "fever"),
+    ],
+)
+def test_reasoning_commands_bad_input(capsys, args, culprit):
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == ""
+    assert culprit in err and len(err.strip().splitlines()) == 1
