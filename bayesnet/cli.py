@@ -1,4 +1,4 @@
-"""Command line: ``bayesnet diagnose | sources | export | batch | bench``.
+"""Command line: ``bayesnet diagnose | explain | next-test | sensitivity | sources | export | batch | bench``.
 
 Exit status: 0 on success; 2 on bad input (one line on stderr naming the culprit and, where one
 exists, the closest valid name); 1 for anything else.
@@ -42,8 +42,7 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.option(
+_evidence_option = click.option(
     "-e",
     "--evidence",
     "evidence",
@@ -52,29 +51,148 @@ def cli() -> None:
     help="An observed variable, e.g. -e history_of_cancer=yes -e age_group=70_plus. Repeat for each "
     "finding. Names and states are listed by `bayesnet sources --variables`.",
 )
-@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
-def diagnose(evidence: tuple[str, ...], setting: str, as_json: bool, priors: str | None) -> None:
-    """Rank the causes of back pain for one patient.
+_setting_option = click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+_priors_option = click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
 
-    Prints, for every condition, its probability before (prior) and after (posterior) the
-    evidence and the likelihood ratio (posterior odds / prior odds), most probable first.
-    Variables not given are treated as unknown, not as absent.
 
-    Example: bayesnet diagnose -e history_of_cancer=yes -e age_group=70_plus -e unexplained_weight_loss=yes
-    """
+def _parse_evidence(evidence: tuple[str, ...]) -> dict[str, str]:
     from .evidence import parse_assignment
 
     ev: dict[str, str] = {}
     for item in evidence:
         name, state = parse_assignment(item)
         ev[name] = state
-    dx = _model(setting, priors).diagnose(ev)
+    return ev
+
+
+def _records(df, index_name: str) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts (NaN and infinity become null)."""
+    import math
+
+    out = []
+    for key, row in df.iterrows():
+        rec = {index_name: key} if index_name else {}
+        for k, v in row.items():
+            if hasattr(v, "item"):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            rec[str(k)] = v
+        out.append(rec)
+    return out
+
+
+@cli.command()
+@_evidence_option
+@_setting_option
+@click.option("--uncertainty", "draws", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Also report a 95% interval for every posterior from N draws of the published numbers "
+              "(e.g. 1000; 0 = off).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the parameter draws (with --uncertainty).")
+@_json_option
+@_priors_option
+def diagnose(evidence: tuple[str, ...], setting: str, draws: int, seed: int, as_json: bool, priors: str | None) -> None:
+    """Rank the causes of back pain for one patient.
+
+    Prints, for every condition, its probability before (prior) and after (posterior) the
+    evidence and the likelihood ratio (posterior odds / prior odds), most probable first.
+    Variables not given are treated as unknown, not as absent. With --uncertainty N, each
+    posterior gets the interval that the uncertainty of the published numbers implies.
+
+    Example: bayesnet diagnose -e history_of_cancer=yes -e age_group=70_plus -e unexplained_weight_loss=yes
+    """
+    ev = _parse_evidence(evidence)
+    model = _model(setting, priors)
+    dx = model.diagnose(ev)
+    unc = model.uncertainty(ev, draws=draws, seed=seed) if draws else None
     if as_json:
-        click.echo(json.dumps(dx.to_dict(), indent=2))
-    else:
+        out = dx.to_dict()
+        if unc is not None:
+            for row in out["ranking"]:
+                row["low"] = float(unc.loc[row["condition"], "low"])
+                row["high"] = float(unc.loc[row["condition"], "high"])
+            out["uncertainty"] = {"draws": draws, "seed": seed, "level": 0.95}
+        click.echo(json.dumps(out, indent=2))
+    elif unc is None:
         click.echo(repr(dx))
+    else:
+        from .display import uncertainty_text
+
+        click.echo(uncertainty_text(dx, unc, draws))
+
+
+@cli.command()
+@_evidence_option
+@click.option("-c", "--condition", default=None, help="Condition to explain (default: the leading serious one).")
+@_setting_option
+@_json_option
+@_priors_option
+def explain(evidence: tuple[str, ...], condition: str | None, setting: str, as_json: bool, priors: str | None) -> None:
+    """Why a condition has its probability: each finding's weight of evidence, and a summary.
+
+    For every observed variable: the change in log-odds of the condition when that variable is
+    removed (its contribution) and the corresponding likelihood ratio given the rest of the
+    evidence. Contributions add up to the total change only when the findings are independent
+    given the condition.
+
+    Example: bayesnet explain -e history_of_cancer=yes -e age_group=70_plus -c spinal_metastasis
+    """
+    dx = _model(setting, priors).diagnose(_parse_evidence(evidence))
+    condition = condition or dx.leading_serious
+    ex = dx.explain(condition)
+    summary = dx.summary(condition)
+    if as_json:
+        out = {"setting": dx.setting, "condition": condition, "prior": ex.attrs["prior"],
+               "posterior": ex.attrs["posterior"], "contributions": _records(ex, ""), "summary": summary}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        from .display import explanation_text
+
+        click.echo(explanation_text(ex))
+        click.echo("")
+        click.echo(summary)
+
+
+@cli.command("next-test")
+@_evidence_option
+@click.option("-c", "--condition", default=None,
+              help="Condition whose probability matters (default: the leading serious one).")
+@click.option("--threshold", type=float, default=None,
+              help="Decision threshold on that condition (e.g. 0.05); adds the probability that the result "
+              "moves the patient across it, and ranks by it.")
+@click.option("--include-risk-factors", is_flag=True, help="Also rank unobserved risk factors (history questions).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many to show.")
+@_setting_option
+@_json_option
+@_priors_option
+def next_test(evidence: tuple[str, ...], condition: str | None, threshold: float | None, include_risk_factors: bool,
+              top: int, setting: str, as_json: bool, priors: str | None) -> None:
+    """Which finding or test to observe next: expected value of information.
+
+    For each unobserved finding or test: the probability of each result, the posterior of the
+    condition after it, the expected reduction in entropy over the serious conditions (bits)
+    and the expected change in the condition's probability.
+
+    Example: bayesnet next-test -e iv_drug_use=yes -e fever=yes --threshold 0.1
+    """
+    nt = _model(setting, priors).next_tests(_parse_evidence(evidence), condition=condition, threshold=threshold,
+                                           include_risk_factors=include_risk_factors)
+    shown = nt.head(top)
+    if as_json:
+        focus, outcomes = nt.attrs["focus"], nt.attrs["outcomes"]
+        candidates = _records(shown.drop(columns="results"), "variable")
+        for cand in candidates:
+            rows = outcomes[outcomes["variable"] == cand["variable"]]
+            cand["results"] = [{"state": r.state, "probability": float(r.probability),
+                                "posterior": float(getattr(r, focus))} for r in rows.itertuples()]
+        out = {"setting": setting, "condition": focus, "posterior": nt.attrs["current"],
+               "threshold": threshold, "entropy_bits": nt.attrs["entropy"], "candidates": candidates}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        from .display import next_tests_text
+
+        click.echo(next_tests_text(shown))
 
 
 @cli.command()
