@@ -27,7 +27,6 @@ True
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import pathlib
 import resource
@@ -47,18 +46,18 @@ from bayesnet.engine import compile_network
 __all__ = [
     "DEFAULT_NETWORKS",
     "QUICK_ROWS",
+    "bench_back_pain",
+    "bench_network",
     "example_models_dir",
-    "load_reference",
+    "format_table",
     "forward_sample",
+    "load_reference",
+    "machine",
+    "main",
     "mixed_scenarios",
     "pick_targets",
-    "to_pyagrum",
-    "bench_network",
-    "bench_back_pain",
-    "machine",
     "run",
-    "format_table",
-    "main",
+    "to_pyagrum",
 ]
 
 #: largest difference from pgmpy accepted as exact
@@ -491,13 +490,13 @@ def run(
     """
     results = []
     for name in names:
-        kwargs = dict(
-            n_rows=_rows_for(name, quick, rows),
-            n_ref=n_ref if n_ref is not None else (50 if quick else 200),
-            seed=seed,
-            pyagrum=pyagrum,
-            n_single=100 if quick else 500,
-        )
+        kwargs = {
+            "n_rows": _rows_for(name, quick, rows),
+            "n_ref": n_ref if n_ref is not None else (50 if quick else 200),
+            "seed": seed,
+            "pyagrum": pyagrum,
+            "n_single": 100 if quick else 500,
+        }
         if name in BACK_PAIN:
             res = bench_back_pain(BACK_PAIN[name], **kwargs)
         else:

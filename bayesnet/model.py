@@ -300,6 +300,40 @@ class BackPainModel:
 
         return next_tests(self, evidence, **kwargs)
 
+    def what_if(self, variables, **kwargs) -> pd.DataFrame:
+        """Posteriors over a grid of scenarios (every combination of ``variables``' states), tidy.
+
+        See :func:`bayesnet.whatif.what_if` (``evidence``, ``settings``, ``conditions``, ``tidy``).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> df = bayesnet.load_model().what_if(["fever", "iv_drug_use"], settings=["primary_care", "emergency"])
+        >>> len(df)  # 2 settings x 4 scenarios x 9 conditions
+        72
+        """
+        from .whatif import what_if
+
+        return what_if(self, variables, **kwargs)
+
+    def sweep(self, variable: str, **kwargs) -> pd.DataFrame:
+        """Posteriors as one variable takes each of its states (see :func:`bayesnet.whatif.sweep`)."""
+        from .whatif import sweep
+
+        return sweep(self, variable, **kwargs)
+
+    def scenario_grid(self, variables, **kwargs) -> pd.DataFrame:
+        """A table of scenarios, one per combination of states (see :func:`bayesnet.whatif.scenario_grid`)."""
+        from .whatif import scenario_grid
+
+        return scenario_grid(self, variables, **kwargs)
+
+    def sample_cohort(self, n: int, **kwargs) -> pd.DataFrame:
+        """A synthetic cohort drawn from the network (see :func:`bayesnet.whatif.sample_cohort`)."""
+        from .whatif import sample_cohort
+
+        return sample_cohort(self, n, **kwargs)
+
     def __repr__(self) -> str:
         n = len(self.tables.states)
         return f"<BackPainModel setting={self.setting!r}: {n} variables, {len(self.conditions)} conditions>"
