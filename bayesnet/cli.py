@@ -196,6 +196,42 @@ def next_test(evidence: tuple[str, ...], condition: str | None, threshold: float
 
 
 @cli.command()
+@_evidence_option
+@click.option("-c", "--condition", default=None, help="Condition whose posterior is examined (default: the leading "
+              "serious one).")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="How many parameters to show.")
+@_setting_option
+@_json_option
+@_priors_option
+def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, setting: str, as_json: bool,
+                priors: str | None) -> None:
+    """Which published numbers matter for this patient: one-way sensitivity (tornado data).
+
+    Each parameter is moved to the low and to the high end of its published interval, the others
+    held at their estimates; the table lists the condition's posterior at both ends, sorted by the
+    swing between them.
+
+    Example: bayesnet sensitivity -e dyspnoea=yes -e d_dimer=negative -c pulmonary_embolism
+    """
+    model = _model(setting, priors)
+    ev = _parse_evidence(evidence)
+    if condition is None:
+        condition = model.diagnose(ev).leading_serious
+    tor = model.sensitivity(ev, condition)
+    shown = tor.head(top)
+    if as_json:
+        cols = ["node", "parameter", "grade", "source", "value", "low", "high", "posterior_low", "posterior_high",
+                "swing"]
+        out = {"setting": setting, "condition": condition, "posterior": tor.attrs["base"],
+               "parameters": _records(shown[cols].set_index("node"), "node")}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        from .display import sensitivity_text
+
+        click.echo(sensitivity_text(shown))
+
+
+@cli.command()
 @click.option("--setting", default=None, help="Only numbers measured for this setting (matches the parameter name).")
 @click.option("--grade", type=click.Choice(["A", "B", "C"]), default=None, help="Only numbers of this grade.")
 @click.option("--variables", "show_variables", is_flag=True, help="List the variables and their states instead.")

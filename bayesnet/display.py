@@ -10,7 +10,7 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Diagnosis
 
-__all__ = ["ranking_text", "ranking_html", "format_probability", "explanation_text", "next_tests_text", "uncertainty_text"]
+__all__ = ["ranking_text", "ranking_html", "format_probability", "explanation_text", "next_tests_text", "uncertainty_text", "sensitivity_text"]
 
 _BAR_WIDTH = 24
 
@@ -147,4 +147,21 @@ def uncertainty_text(dx: Diagnosis, unc: pd.DataFrame, draws: int) -> str:
         lines.append(f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} {interval:>22}")
     lines.append("")
     lines.append("Research and teaching tool, not a medical device.")
+    return "\n".join(lines)
+
+
+def sensitivity_text(tor: pd.DataFrame) -> str:
+    """Plain-text tornado table of :meth:`BackPainModel.sensitivity`."""
+    cond = tor.attrs.get("condition", "")
+    lines = [
+        f"Sensitivity of P({cond}) = {format_probability(tor.attrs.get('base', float('nan')))} "
+        "to each published number (moved to the ends of its interval)",
+        "",
+        f"{'node':<24} {'parameter':<34} {'grade':>5} {'at low':>9} {'at high':>9} {'swing':>9}",
+    ]
+    for r in tor.itertuples():
+        lines.append(
+            f"{r.node:<24} {r.parameter[:34]:<34} {r.grade:>5} {format_probability(r.posterior_low):>9} "
+            f"{format_probability(r.posterior_high):>9} {r.swing:>9.2g}"
+        )
     return "\n".join(lines)

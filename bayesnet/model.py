@@ -300,6 +300,66 @@ class BackPainModel:
 
         return next_tests(self, evidence, **kwargs)
 
+    def uncertainty(self, evidence: Mapping | None = None, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
+        """Each posterior with a 95% interval from the uncertainty of the published numbers.
+
+        Parameter sets are drawn from distributions fitted to each number's interval (grade-C
+        numbers are wide) and the tables are rebuilt vectorised over draws; see
+        :func:`bayesnet.uncertainty.uncertainty` (``level``, ``progress``).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by condition: ``posterior`` (point estimate), ``low``, ``high`` (interval),
+            ``median``, ``mean``, ``sd``.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> u = bayesnet.load_model().uncertainty({"history_of_cancer": "yes"}, draws=200, seed=1)
+        >>> bool((u["low"] <= u["posterior"]).all() and (u["posterior"] <= u["high"]).all())
+        True
+        """
+        from .uncertainty import uncertainty
+
+        return uncertainty(self, evidence, draws=draws, seed=seed, **kwargs)
+
+    def uncertainty_batch(self, scenarios, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
+        """:meth:`uncertainty` for every row of a table of scenarios (see :func:`bayesnet.uncertainty.uncertainty_batch`)."""
+        from .uncertainty import uncertainty_batch
+
+        return uncertainty_batch(self, scenarios, draws=draws, seed=seed, **kwargs)
+
+    def sensitivity(self, evidence: Mapping | None, condition: str, **kwargs) -> pd.DataFrame:
+        """One-way sensitivity of a posterior to every parameter across its published interval.
+
+        Tornado data, sorted by swing; see :func:`bayesnet.sensitivity.sensitivity`.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> tor = bayesnet.load_model().sensitivity({"d_dimer": "negative", "dyspnoea": "yes"}, "pulmonary_embolism")
+        >>> tor.iloc[0]["node"]
+        'pulmonary_embolism'
+        """
+        from .sensitivity import sensitivity
+
+        return sensitivity(self, evidence, condition, **kwargs)
+
+    def most_probable(self, evidence: Mapping | None = None, k: int = 5) -> pd.DataFrame:
+        """The ``k`` most probable joint configurations of the conditions (see :func:`bayesnet.joint.most_probable`).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> mp = bayesnet.load_model().most_probable({"history_of_cancer": "yes", "age_group": "70_plus"}, k=3)
+        >>> mp.iloc[0]["present"]
+        'none (mechanical pain)'
+        """
+        from .joint import most_probable
+
+        return most_probable(self, evidence, k)
+
     def what_if(self, variables, **kwargs) -> pd.DataFrame:
         """Posteriors over a grid of scenarios (every combination of ``variables``' states), tidy.
 

@@ -163,7 +163,7 @@ def tornado(table: pd.DataFrame, ax: Any = None, top: int = 12) -> Any:
     interval; the vertical line is the posterior with every parameter at its estimate.
     """
     t = table.head(top)
-    base = float(table.attrs.get("posterior", np.nan))
+    base = float(table.attrs.get("base", np.nan))
     ax = _axes(ax, (8, 0.42 * len(t) + 1.4))
     y = np.arange(len(t))[::-1]
     lo = np.minimum(t["posterior_low"], t["posterior_high"]).to_numpy()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,18 +35,18 @@ import yaml
 from .errors import PriorsError, closest
 
 __all__ = [
-    "Param",
-    "RiskFactor",
-    "Effect",
-    "Cause",
-    "Condition",
-    "Finding",
-    "PriorSet",
-    "load_priors",
-    "default_priors_dir",
     "GRADES",
     "PROBABILITY_KINDS",
     "RATIO_KINDS",
+    "Cause",
+    "Condition",
+    "Effect",
+    "Finding",
+    "Param",
+    "PriorSet",
+    "RiskFactor",
+    "default_priors_dir",
+    "load_priors",
 ]
 
 GRADES = {"A": "primary study or meta-analysis", "B": "review or guideline quoting one", "C": "expert estimate"}
@@ -181,44 +182,76 @@ class PriorSet:
         """All variable names: risk factors, conditions, findings and tests."""
         return [*self.risk_factors, *self.conditions, *self.findings]
 
-    def replace_values(self, values: dict[tuple[str, str], float]) -> PriorSet:
+    def map_params(self, fn: Callable[[Param], Param]) -> PriorSet:
+        """Return a copy with ``fn`` applied to every parameter (value, interval, anything).
+
+        ``fn`` receives each :class:`Param` and returns its replacement. The ``no`` state of a
+        yes/no risk factor follows its ``yes`` state (value ``1 - p``, interval mirrored), as when
+        the priors are loaded; the ``controls`` of a risk-factor effect are mapped too.
+
+        Examples
+        --------
+        >>> ps = load_priors()
+        >>> len(ps.map_params(lambda p: p).params) == len(ps.params)
+        True
+        """
+        from dataclasses import replace
+
+        def complement(yes: Param, no: Param) -> Param:
+            return replace(no, value=1.0 - yes.value, low=1.0 - yes.high, high=1.0 - yes.low)
+
+        rfs = {}
+        for name, rf in self.risk_factors.items():
+            prevalence = {}
+            for setting, dist in rf.prevalence.items():
+                if rf.states == ("yes", "no"):
+                    yes = fn(dist["yes"])
+                    prevalence[setting] = {"yes": yes, "no": complement(yes, dist["no"])}
+                else:
+                    prevalence[setting] = {k: fn(p) for k, p in dist.items()}
+            rfs[name] = replace(rf, prevalence=prevalence)
+        conds = {
+            name: replace(
+                c,
+                prevalence={s: fn(p) for s, p in c.prevalence.items()},
+                effects=tuple(
+                    replace(e, param=fn(e.param), controls=None if e.controls is None else fn(e.controls))
+                    for e in c.effects
+                ),
+                causes=tuple(replace(k, param=fn(k.param)) for k in c.causes),
+            )
+            for name, c in self.conditions.items()
+        }
+        finds = {
+            name: replace(f, leak={k: fn(p) for k, p in f.leak.items()}, links={k: fn(p) for k, p in f.links.items()})
+            for name, f in self.findings.items()
+        }
+        out = PriorSet(self.directory, self.settings, rfs, conds, finds, self.digest)
+        out.params = [fn(p) for p in self.params]
+        return out
+
+    def replace_values(self, values: Mapping[tuple[str, str], float]) -> PriorSet:
         """Return a copy with some parameters' values replaced.
 
         Parameters
         ----------
-        values : dict
-            Maps ``(node, parameter)`` to the new value.
+        values : mapping
+            ``(node, parameter)`` -> new value. For a yes/no risk factor the ``no`` state becomes
+            ``1 - value``.
+
+        Examples
+        --------
+        >>> ps = load_priors().replace_values({("history_of_cancer", "prevalence[primary_care]"): 0.1})
+        >>> [round(ps.risk_factors["history_of_cancer"].prevalence["primary_care"][s].value, 3) for s in ("yes", "no")]
+        [0.1, 0.9]
         """
-        from dataclasses import replace
+        values = {k: float(v) for k, v in values.items()}
 
         def sub(p: Param) -> Param:
             key = (p.node, p.parameter)
             return p.with_value(values[key]) if key in values else p
 
-        rfs = {
-            n: replace(r, prevalence={s: {k: sub(p) for k, p in d.items()} for s, d in r.prevalence.items()})
-            for n, r in self.risk_factors.items()
-        }
-        conds = {
-            n: replace(
-                c,
-                prevalence={s: sub(p) for s, p in c.prevalence.items()},
-                effects=tuple(replace(e, param=sub(e.param)) for e in c.effects),
-                causes=tuple(replace(k, param=sub(k.param)) for k in c.causes),
-            )
-            for n, c in self.conditions.items()
-        }
-        finds = {
-            n: replace(
-                f,
-                leak={k: sub(p) for k, p in f.leak.items()},
-                links={k: sub(p) for k, p in f.links.items()},
-            )
-            for n, f in self.findings.items()
-        }
-        out = PriorSet(self.directory, self.settings, rfs, conds, finds, self.digest)
-        out.params = [sub(p) for p in self.params]
-        return out
+        return self.map_params(sub)
 
 
 def default_priors_dir() -> Path:

@@ -161,3 +161,29 @@ def test_reasoning_commands_bad_input(capsys, args, culprit):
     code, out, err = run(capsys, *args)
     assert code == 2 and out == ""
     assert culprit in err and len(err.strip().splitlines()) == 1
+
+
+def test_sensitivity_table_and_json(capsys, model):
+    args = ("sensitivity", "-e", "dyspnoea=yes", "-e", "d_dimer=negative", "-c", "pulmonary_embolism")
+    code, out, err = run(capsys, *args, "--top", "5")
+    assert code == 0 and err == ""
+    assert "d_dimer" in out and "swing" in out
+    code, out, _ = run(capsys, *args, "--json")
+    d = json.loads(out)
+    tor = model.sensitivity({"dyspnoea": "yes", "d_dimer": "negative"}, "pulmonary_embolism")
+    assert d["posterior"] == pytest.approx(tor.attrs["base"])
+    assert [p["node"] for p in d["parameters"]] == list(tor["node"].head(15))
+    assert all(p["source"] for p in d["parameters"])
+
+
+def test_diagnose_uncertainty(capsys):
+    args = ("diagnose", "-e", "history_of_cancer=yes", "--uncertainty", "200", "--seed", "3")
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "95% interval" in out
+    code, out, _ = run(capsys, *args, "--json")
+    d = json.loads(out)
+    assert d["uncertainty"] == {"draws": 200, "seed": 3, "level": 0.95}
+    for r in d["ranking"]:
+        assert r["low"] <= r["posterior"] <= r["high"]
+    code2, out2, _ = run(capsys, *args, "--json")
+    assert out2 == out  # same seed, same intervals

@@ -40,3 +40,12 @@ def test_next_tests_bars(model):
     for metric in ("expected_entropy_reduction", "expected_change", "p_cross"):
         ax = plots.next_tests(nt, metric=metric, top=5)
         assert len(ax.patches) == 5
+
+
+def test_tornado_and_intervals(model):
+    tor = model.sensitivity({"dyspnoea": "yes", "d_dimer": "negative"}, "pulmonary_embolism")
+    ax = plots.tornado(tor, top=8)
+    assert len(ax.get_yticklabels()) == 8
+    unc = model.uncertainty({"history_of_cancer": "yes"}, draws=100, seed=0)
+    ax = plots.intervals(unc)
+    assert len(ax.get_yticklabels()) == len(model.conditions)

@@ -1,0 +1,241 @@
+"""Vectorised tables and the exact evaluation over draws and scenarios (bayesnet.parametric, bayesnet.joint)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import SETTINGS
+
+import bayesnet
+from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError, UnknownNameError
+from bayesnet.inference import ReferenceInference
+from bayesnet.joint import NONE_LABEL, most_probable
+from bayesnet.network import build_network, build_tables
+from bayesnet.parametric import (
+    EvidenceBatch,
+    VectorTables,
+    build_vectorised,
+    condition_joint,
+    condition_posteriors,
+    parameter_space,
+    replace_parameters,
+)
+from bayesnet.uncertainty import draw_parameters
+
+
+def random_evidence(model, rng: np.random.Generator, *, soft: bool = True, conditions: bool = True) -> dict:
+    """A random scenario: risk factors, findings and tests, sometimes a condition, some soft entries."""
+    kinds = model.tables.kinds
+    states = model.tables.states
+    names = [v for v, k in kinds.items() if k != "condition"]
+    ev: dict = {}
+    for v in rng.choice(names, size=rng.integers(0, 12), replace=False):
+        if soft and rng.random() < 0.2:
+            w = rng.random(len(states[v])) + 0.05
+            ev[str(v)] = dict(zip(states[v], map(float, w), strict=True))
+        else:
+            ev[str(v)] = str(rng.choice(states[v]))
+    if conditions and rng.random() < 0.3:
+        c = str(rng.choice(model.serious_conditions))
+        ev[c] = str(rng.choice(["yes", "no"]))
+    return ev
+
+
+def tables_close(a, b, tol=1e-10) -> float:
+    worst = 0.0
+    for v, arr in b.cpts.items():
+        worst = max(worst, float(np.max(np.abs(np.asarray(a.cpts[v]) - arr))))
+    assert worst < tol, worst
+    return worst
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_point_values_rebuild_the_model_tables(models, setting):
+    model = models[setting]
+    space = parameter_space(model)
+    vt = build_vectorised(space, space.values)
+    assert vt.valid.all() and not vt.problems
+    tables_close(vt.draw(0), model.tables)
+    for c, b in model.tables.baselines.items():
+        assert abs(vt.baselines[c][0] - b) < 1e-9
+    # only this setting's numbers are parameters
+    other = next(s for s in SETTINGS if s != setting)
+    assert not any(f"[{other}]" in p for _, p in space.keys)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_drawn_tables_equal_build_tables(models, setting):
+    model = models[setting]
+    draws = draw_parameters(model, draws=40, seed=11)
+    vt, space = draws.tables, draws.space
+    assert vt.valid.all()
+    for i in (0, 7, 19, 39):
+        ref = build_tables(space.priors_for(draws.values[i]), setting)
+        tables_close(vt.draw(i), ref)
+
+
+def test_flagged_sets_are_exactly_those_build_tables_rejects(model):
+    space = parameter_space(model)
+    rng = np.random.default_rng(5)
+    values = np.tile(space.values, (30, 1))
+    for j, p in enumerate(space.params):  # uniform over each interval: many inconsistent sets
+        values[:, j] = rng.uniform(p.low, p.high, 30)
+    for g in space.groups:
+        values[:, g] /= values[:, g].sum(axis=1, keepdims=True)
+    vt = build_vectorised(space, values)
+    assert 0 < vt.valid.sum() < 30
+    for i in range(12):
+        if vt.valid[i]:
+            tables_close(vt.draw(i), build_tables(space.priors_for(values[i]), model.setting))
+        else:
+            with pytest.raises(PriorsError):
+                build_tables(space.priors_for(values[i]), model.setting)
+
+
+def test_replace_parameters_keeps_yes_no_factors_and_controls_consistent(priors):
+    key = ("history_of_cancer", "prevalence[primary_care]")
+    ps = replace_parameters(priors, {key: 0.1})
+    dist = ps.risk_factors["history_of_cancer"].prevalence["primary_care"]
+    assert dist["yes"].value == pytest.approx(0.1) and dist["no"].value == pytest.approx(0.9)
+    eff = next(e for e in priors.conditions["spinal_metastasis"].effects if e.controls is not None)
+    ckey = (eff.controls.node, eff.controls.parameter)
+    ps = replace_parameters(priors, {ckey: 0.03})
+    new = next(e for e in ps.conditions["spinal_metastasis"].effects if e.controls is not None)
+    assert new.controls.value == pytest.approx(0.03)
+    # the original is untouched
+    assert priors.risk_factors["history_of_cancer"].prevalence["primary_care"]["no"].value == pytest.approx(0.96)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_point_posteriors_equal_pgmpy(models, setting):
+    model = models[setting]
+    vt = VectorTables.from_tables(model.tables)
+    rng = np.random.default_rng(SETTINGS.index(setting) + 100)
+    evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(25)]
+    post = condition_posteriors(vt, evs, model.conditions)  # one chunk of 25 scenarios
+    for i, ev in enumerate(evs):
+        ref = model.marginals(ev, method="pgmpy")
+        want = np.array([ref[c][0] for c in model.conditions])
+        assert np.max(np.abs(post[0, i] - want)) < 1e-9, (ev, post[0, i] - want)
+        single = condition_posteriors(vt, [ev], model.conditions)[0, 0]  # hard evidence sliced out
+        assert np.max(np.abs(single - want)) < 1e-9, (ev, single - want)
+
+
+def test_posteriors_of_random_draws_equal_pgmpy_on_their_own_network(model):
+    draws = draw_parameters(model, draws=30, seed=4)
+    rng = np.random.default_rng(8)
+    evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(6)]
+    post = condition_posteriors(draws.tables, evs, model.conditions)
+    singles = [condition_posteriors(draws.tables, [ev], model.conditions)[:, 0] for ev in evs]
+    for i in (2, 17, 29):
+        ref = ReferenceInference(build_network(draws.tables.draw(i)))
+        for j, ev in enumerate(evs):
+            m = ref.marginals(ev, model.conditions)
+            want = np.array([m[c][0] for c in model.conditions])
+            assert np.max(np.abs(post[i, j] - want)) < 1e-9
+            assert np.max(np.abs(singles[j][i] - want)) < 1e-9
+
+
+def test_batches_chunks_and_single_scenarios_agree(model):
+    draws = draw_parameters(model, draws=25, seed=2)
+    rng = np.random.default_rng(3)
+    evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(15)]
+    whole = condition_posteriors(draws.tables, evs)
+    tiny = condition_posteriors(draws.tables, evs, chunk_elements=5_000)  # many small chunks
+    assert np.allclose(whole, tiny, rtol=0, atol=1e-14)
+    for j in (0, 6, 14):
+        one = condition_posteriors(draws.tables, [evs[j]])
+        assert np.allclose(one[:, 0], whole[:, j], rtol=0, atol=1e-14)
+    batch = EvidenceBatch.from_evidence(evs, model.tables.states)
+    assert np.array_equal(condition_posteriors(draws.tables, batch), whole)
+
+
+def test_joint_is_normalised_and_gives_mechanical_pain(model):
+    vt = VectorTables.from_tables(model.tables)
+    ev = model.check_evidence({"fever": "yes", "age_group": "70_plus"})
+    joint, z = condition_joint(vt, ev)
+    assert joint.shape == (1, 1) + (2,) * len(vt.calibrated_conditions)
+    assert joint.sum() == pytest.approx(1.0, abs=1e-12)
+    none = joint[(0, 0) + (1,) * len(vt.calibrated_conditions)]
+    post = condition_posteriors(vt, [ev], ["mechanical_pain"])[0, 0, 0]
+    assert post == pytest.approx(none, abs=1e-14)
+    assert z[0, 0] == pytest.approx(np.exp(model.engine.log_evidence_dict({"fever": "yes", "age_group": "70_plus"})))
+
+
+def test_impossible_evidence_gives_nan_in_the_evaluator(model):
+    vt = VectorTables.from_tables(model.tables)
+    ev = model.check_evidence({"mechanical_pain": "yes", "dvt": "yes"})
+    assert np.isnan(condition_posteriors(vt, [ev])).all()
+
+
+# ---------------------------------------------------------------------------- most_probable
+
+
+def pgmpy_joint(ve, model, evidence):
+    hard = {k: v for k, v in evidence.items() if isinstance(v, str)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ve.query(model.serious_conditions, evidence=hard or None, joint=True, show_progress=False)
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {},
+        {"history_of_cancer": "yes", "night_pain": "yes", "spinal_tenderness": "yes", "age_group": "70_plus"},
+        {"saddle_anaesthesia": "yes", "urinary_retention": "yes", "neuro_deficit": "yes"},
+        {"iv_drug_use": "yes", "fever": "yes", "esr_crp": "elevated", "mechanical_pain": "no"},
+    ],
+)
+def test_most_probable_equals_pgmpy_joint(model, ve, evidence):
+    top = most_probable(model, evidence, k=6)
+    q = pgmpy_joint(ve["primary_care"], model, evidence)
+    assert list(top.columns) == ["rank", "probability", "present", "n_present", *model.serious_conditions]
+    assert top["rank"].tolist() == list(range(1, len(top) + 1))
+    assert top["probability"].is_monotonic_decreasing
+    assert top["probability"].sum() <= 1 + 1e-12
+    for _, row in top.iterrows():
+        assign = {c: row[c] for c in model.serious_conditions}
+        assert row["probability"] == pytest.approx(q.get_value(**assign), abs=1e-9)
+        names = [c for c in model.serious_conditions if row[c] == "yes"]
+        assert row["present"] == (" + ".join(names) if names else NONE_LABEL)
+    # nothing better was left out
+    values = np.sort(np.asarray(q.values).reshape(-1))[::-1]
+    assert np.allclose(top["probability"].to_numpy(), values[: len(top)], atol=1e-9)
+
+
+def test_most_probable_lists_metastasis_with_fracture(model):
+    ev = {"history_of_cancer": "yes", "age_group": "70_plus", "night_pain": "yes", "xray_fracture": "positive"}
+    top = most_probable(model, ev, k=5)
+    assert "spinal_metastasis + compression_fracture" in top["present"].tolist()
+
+
+def test_most_probable_soft_evidence_and_zero_rows(model):
+    top = most_probable(model, {"fever": {"yes": 0.8, "no": 0.2}}, k=3)
+    assert len(top) == 3
+    only = most_probable(model, {"mechanical_pain": "yes"}, k=5)
+    assert only["present"].tolist() == [NONE_LABEL]
+    assert only["probability"].iloc[0] == pytest.approx(1.0)
+    assert len(most_probable(model, k=1000)) == 2 ** len(model.serious_conditions)
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, True, "3"])
+def test_most_probable_rejects_bad_k(model, k):
+    with pytest.raises(BayesNetError, match="k must be a positive integer"):
+        most_probable(model, {}, k=k)
+
+
+def test_most_probable_bad_evidence(model):
+    with pytest.raises(UnknownNameError, match="did you mean 'fever'"):
+        most_probable(model, {"fevr": "yes"})
+    with pytest.raises(ImpossibleEvidenceError):
+        most_probable(model, {"mechanical_pain": "yes", "dvt": "yes"})
+
+
+def test_evaluator_accepts_only_validated_evidence(model):
+    vt = VectorTables.from_tables(model.tables)
+    with pytest.raises(bayesnet.EvidenceError):
+        condition_posteriors(vt, {"fever": "yes"})
+    assert isinstance(condition_posteriors(vt, [model.check_evidence(None)]), np.ndarray)

@@ -1,0 +1,164 @@
+"""Parameter uncertainty: fitted distributions, draws and posterior intervals (bayesnet.uncertainty)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesnet
+from bayesnet.bench import mixed_scenarios
+from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.parametric import map_parameters, parameter_space
+from bayesnet.priors import PROBABILITY_KINDS
+from bayesnet.uncertainty import (
+    DEFAULT_SD,
+    draw_parameters,
+    fit_parameter,
+    fitted_distributions,
+    uncertainty,
+    uncertainty_batch,
+)
+
+PT = ["posterior", "low", "high"]
+
+
+@pytest.fixture(scope="module")
+def scenarios(model):
+    observable = [v for v, k in model.tables.kinds.items() if k != "condition"]
+    return mixed_scenarios(model.network, 40, seed=7, observable=observable)
+
+
+def test_fitted_quantiles_are_the_published_bounds(model):
+    space = parameter_space(model)
+    for p in space.params:
+        f = fit_parameter(p)
+        lo, hi = f.interval(0.95)
+        assert f.from_normal(np.array([0.0]))[0] == pytest.approx(p.value, rel=1e-12)  # the median
+        prob = p.kind in PROBABILITY_KINDS
+        if not prob or 0 < p.low:
+            assert lo == pytest.approx(p.low, rel=1e-9)
+        if not prob or p.high < 1:
+            assert hi == pytest.approx(p.high, rel=1e-9)
+        else:  # interval reaching 1: mirrored on the logit scale
+            assert f.basis.startswith("published interval (upper bound at 1")
+            assert f.sd_high == pytest.approx(f.sd_low) and p.value < hi < 1
+
+
+def test_defaults_for_missing_intervals_and_fixed_values(model):
+    p = parameter_space(model).params[0]
+    bare = dataclasses.replace(p, low=math.nan, high=math.nan, grade="C")
+    f = fit_parameter(bare)
+    assert f.sd_low == f.sd_high == DEFAULT_SD["C"] and "grade C" in f.basis
+    fixed = fit_parameter(dataclasses.replace(p, value=0.0, low=0.0, high=0.1))
+    assert fixed.scale == "fixed" and np.all(fixed.from_normal(np.array([-2.0, 3.0])) == 0.0)
+    table = fitted_distributions(model)
+    assert len(table) == len(parameter_space(model)) and {"scale", "sd_low", "sd_high", "basis"} <= set(table)
+
+
+def test_draws_are_reproducible_consistent_and_sum_to_one(model):
+    a = draw_parameters(model, draws=60, seed=5)
+    b = draw_parameters(model, draws=60, seed=5)
+    c = draw_parameters(model, draws=60, seed=6)
+    assert np.array_equal(a.values, b.values) and not np.array_equal(a.values, c.values)
+    assert a.tables.valid.all() and a.rejected == 0
+    for g in a.space.groups:
+        assert np.allclose(a.values[:, g].sum(axis=1), 1.0)
+    # the groups that broke a constraint were redrawn, and that is reported
+    assert sum(a.redrawn.values()) > 0
+    assert all(":" in reason for reason in a.redrawn)
+
+
+def test_uncertainty_frame(model):
+    ev = {"history_of_cancer": "yes", "age_group": "70_plus", "night_pain": "yes", "fever": {"yes": 0.7, "no": 0.3}}
+    res = uncertainty(model, ev, draws=150, seed=2)
+    assert set(res.index) == set(model.conditions) and res.index.name == "condition"
+    assert list(res.columns[:3]) == PT
+    assert res["posterior"].is_monotonic_decreasing
+    dx = model.diagnose(ev).ranking
+    assert np.allclose(res["posterior"], dx.loc[res.index, "posterior"], atol=1e-12)
+    assert ((res["low"] <= res["posterior"]) & (res["posterior"] <= res["high"])).all()
+    assert not res.isna().any().any()
+    assert res.attrs["draws"] == 150 and res.attrs["seed"] == 2 and res.attrs["level"] == 0.95
+    assert res.attrs["excluded_draws"] == 0
+    again = uncertainty(model, ev, draws=150, seed=2)
+    pd.testing.assert_frame_equal(res, again)
+    narrower = uncertainty(model, ev, draws=150, seed=2, level=0.5)
+    assert ((narrower["high"] - narrower["low"]) <= (res["high"] - res["low"]) + 1e-15).all()
+
+
+def test_batch_rows_equal_single_scenarios_and_contain_the_point(model, scenarios):
+    res = uncertainty_batch(model, scenarios, draws=120, seed=9)
+    assert res.index.equals(scenarios.index)
+    assert res.columns.names == ["condition", "statistic"]
+    assert list(res.columns.get_level_values(0).unique()) == model.conditions
+    point = res.xs("posterior", axis=1, level=1)
+    direct = model.posteriors(scenarios)[model.conditions]
+    assert np.allclose(point.to_numpy(), direct.to_numpy(), atol=1e-12)
+    lo, hi = res.xs("low", axis=1, level=1), res.xs("high", axis=1, level=1)
+    assert ((lo <= point) & (point <= hi)).to_numpy().all()  # property over 40 random scenarios
+    for label in scenarios.index[[0, 13, 39]]:
+        row = {k: v for k, v in scenarios.loc[label].items() if isinstance(v, str)}
+        one = uncertainty(model, row, draws=120, seed=9)
+        for c in model.conditions:
+            assert np.allclose(res.loc[label, c].to_numpy(), one.loc[c, PT].to_numpy(), rtol=0, atol=1e-12)
+    long = uncertainty_batch(model, scenarios.iloc[:3], draws=120, seed=9, long=True)
+    assert list(long.columns[:5]) == ["scenario", "condition", *PT] and len(long) == 3 * len(model.conditions)
+
+
+def test_narrower_parameter_intervals_give_narrower_posterior_intervals(model, scenarios):
+    def halve(p):
+        if not p.has_interval:
+            return p
+        return dataclasses.replace(p, low=p.value - (p.value - p.low) / 2, high=p.value + (p.high - p.value) / 2)
+
+    narrow = bayesnet.BackPainModel(map_parameters(model.priors, halve), model.setting)
+    few = scenarios.iloc[:12]
+    wide_res = uncertainty_batch(model, few, draws=200, seed=1)
+    narrow_res = uncertainty_batch(narrow, few, draws=200, seed=1)
+    assert np.allclose(wide_res.xs("posterior", axis=1, level=1), narrow_res.xs("posterior", axis=1, level=1))
+
+    def width(r):
+        return (r.xs("high", axis=1, level=1) - r.xs("low", axis=1, level=1)).to_numpy()
+
+    ratio = width(narrow_res) / width(wide_res)
+    assert np.all(ratio < 1.0) and np.median(ratio) < 0.7
+
+
+@pytest.mark.parametrize("draws", [0, -3, 2.5, True, "10"])
+def test_bad_draws(model, draws):
+    with pytest.raises(BayesNetError, match="draws must be a positive integer"):
+        uncertainty(model, {}, draws=draws)
+
+
+@pytest.mark.parametrize("level", [0, 1, 1.5, -0.1, "0.9", None])
+def test_bad_level(model, level):
+    with pytest.raises(BayesNetError, match="level must"):
+        uncertainty(model, {}, draws=10, level=level)
+
+
+def test_bad_evidence_and_rows(model):
+    with pytest.raises(UnknownNameError, match="did you mean 'fever'"):
+        uncertainty(model, {"fevr": "yes"}, draws=10)
+    with pytest.raises(ImpossibleEvidenceError):
+        uncertainty(model, {"mechanical_pain": "yes", "dvt": "yes"}, draws=10)
+    df = pd.DataFrame({"fever": ["yes", "maybe"]}, index=["ok", "bad"])
+    with pytest.raises(UnknownNameError, match="row 'bad'"):
+        uncertainty_batch(model, df, draws=10)
+    df = pd.DataFrame({"mechanical_pain": ["no", "yes"], "dvt": ["yes", "yes"]}, index=["p", "q"])
+    with pytest.raises(ImpossibleEvidenceError) as info:
+        uncertainty_batch(model, df, draws=10)
+    assert info.value.rows == ["q"]
+    with pytest.raises(EvidenceError, match="DataFrame"):
+        uncertainty_batch(model, "fever=yes", draws=10)
+    with pytest.raises(BayesNetError, match="seed"):
+        uncertainty(model, {}, draws=10, seed=-1)
+
+
+def test_progress_bar_and_list_input(model, capsys):
+    res = uncertainty_batch(model, [{"fever": "yes"}, {"d_dimer": "negative"}], draws=20, progress=True)
+    assert res.shape == (2, 3 * len(model.conditions))
+    assert isinstance(uncertainty(model, None, draws=20, progress=True), pd.DataFrame)
