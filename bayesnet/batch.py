@@ -63,6 +63,8 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
     column names.
     """
     states = model.tables.states
+    # name rows by their 0-based position in the whole input, so messages point at the right row
+    chunk = chunk.set_axis(pd.RangeIndex(first_row, first_row + len(chunk)), axis=0)
     unknown = [c for c in chunk.columns if c not in states]
     known = chunk[[c for c in chunk.columns if c in states]]
     out = model.posteriors(known, errors="report")
@@ -82,7 +84,6 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
         for i in np.flatnonzero(bad_any):
             errors[i] = "; ".join(m for m in [errors[i], *messages[i]] if m)
         out.loc[bad_any, :] = np.nan
-    # the engine names rows by the chunk's index, which pandas numbers from the start of the file
     out.insert(0, "row", np.arange(first_row, first_row + len(chunk)))
     out["error"] = errors
     return out.reset_index(drop=True), unknown

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 
 __all__ = [
     "BayesNetError",
-    "PriorsError",
-    "UnknownNameError",
     "EvidenceError",
     "ImpossibleEvidenceError",
+    "PriorsError",
+    "UnknownNameError",
     "closest",
 ]
 
@@ -86,6 +86,7 @@ class UnknownNameError(BayesNetError, KeyError):
     def __init__(self, kind: str, name: object, choices: Iterable[str], context: str = ""):
         self.kind = kind
         self.name = name
+        self.context = context
         self.choices = [str(c) for c in choices]
         self.suggestions = closest(name, self.choices)
         msg = f"unknown {kind} {name!r}"
@@ -99,6 +100,10 @@ class UnknownNameError(BayesNetError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise print the message quoted
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple:
+        # rebuilt from the original arguments, so it survives pickling (e.g. from a Dask worker)
+        return (type(self), (self.kind, self.name, self.choices, self.context))
 
 
 class EvidenceError(BayesNetError, ValueError):

@@ -8,15 +8,17 @@ and suggests the closest valid name, so users never see pgmpy's ``KeyError``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .errors import EvidenceError, UnknownNameError
 
-__all__ = ["Evidence", "normalise_evidence", "parse_assignment"]
+__all__ = ["Evidence", "normalise_evidence", "parse_assignment", "split_soft"]
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,88 @@ def parse_assignment(text: str) -> tuple[str, str]:
     if not name or not state:
         raise EvidenceError(f"evidence must be written name=state; got {text!r}")
     return name, state
+
+
+def _soft_cell(value: object) -> Mapping | None:
+    """The likelihood mapping of a soft-evidence cell, or ``None`` for an ordinary cell."""
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise EvidenceError(f"cannot read likelihoods {value!r} as JSON ({exc.msg})") from None
+        if not isinstance(parsed, Mapping):
+            raise EvidenceError(f"likelihoods must be a JSON object such as {{\"yes\": 0.8, \"no\": 0.2}}; got {value!r}")
+        return parsed
+    return None
+
+
+def split_soft(
+    frame: pd.DataFrame, states: Mapping[str, tuple[str, ...]]
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[int, str]]:
+    """Separate soft-evidence cells from a table of scenarios.
+
+    A cell holding a mapping ``{state: likelihood}`` (or, as read from a CSV file, the same as a
+    JSON object: ``{"yes": 0.8, "no": 0.2}``) is a finding reported with uncertainty.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per scenario; columns are variables.
+    states : mapping
+        The model's variables and their states.
+
+    Returns
+    -------
+    hard : DataFrame
+        ``frame`` with soft cells replaced by NaN (the same object when there are none).
+    likelihoods : dict
+        Variable -> array ``(rows, states)``: the soft likelihoods, ones elsewhere.
+    errors : dict
+        Row position -> message, for malformed soft cells (those rows must not be trusted).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"fever": [{"yes": 0.8, "no": 0.2}, "no"]})
+    >>> hard, lik, errors = split_soft(df, {"fever": ("yes", "no")})
+    >>> hard["fever"].tolist(), lik["fever"].tolist(), errors
+    ([nan, 'no'], [[1.0, 0.25], [1.0, 1.0]], {})
+    """
+    likelihoods: dict[str, np.ndarray] = {}
+    errors: dict[int, str] = {}
+    hard = frame
+    for pos, col in enumerate(frame.columns):
+        series = frame.iloc[:, pos]
+        if col not in states or not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+            continue
+        try:
+            uniques = pd.unique(series.dropna())
+            candidates = any(isinstance(u, str) and u.lstrip().startswith("{") for u in uniques)
+        except TypeError:  # unhashable cells: dicts
+            candidates = True
+        if not candidates:
+            continue
+        values = series.to_numpy()
+        soft_rows = []
+        for r, value in enumerate(values):
+            try:
+                mapping = _soft_cell(value)
+                if mapping is None:
+                    continue
+                vec = _likelihood(str(col), mapping, states[col])
+            except (EvidenceError, UnknownNameError) as exc:
+                errors[r] = f"{errors[r]}; {exc}" if r in errors else f"row {frame.index[r]!r}, column {col!r}: {exc}"
+                soft_rows.append(r)
+                continue
+            if col not in likelihoods:
+                likelihoods[col] = np.ones((len(frame), len(states[col])))
+            likelihoods[col][r] = vec
+            soft_rows.append(r)
+        if soft_rows:
+            if hard is frame:
+                hard = frame.copy()
+            column = hard.iloc[:, pos].to_numpy(dtype=object, copy=True)
+            column[soft_rows] = np.nan
+            hard[col] = column
+    return hard, likelihoods, errors

@@ -208,7 +208,9 @@ class BackPainModel:
         ----------
         scenarios : DataFrame
             One row per scenario; columns are variable ids, values are state names;
-            NaN/None means not observed. Rows may observe different variables.
+            NaN/None means not observed. Rows may observe different variables. A cell may
+            also hold soft evidence: a dict ``{state: likelihood}`` or the same as a JSON
+            string (``'{"yes": 0.8, "no": 0.2}'``, as read from a CSV file).
         errors : {"raise", "report"}, default "raise"
             ``raise``: a bad state or an impossible row raises, naming the row.
             ``report``: such rows get NaN posteriors and a message in an ``error`` column;
@@ -235,13 +237,27 @@ class BackPainModel:
             raise EvidenceError(f"scenarios must be a pandas DataFrame; got {type(scenarios).__name__}")
         if errors not in ("raise", "report"):
             raise UnknownNameError("errors option", errors, ["raise", "report"])
+        from .evidence import split_soft
+
         conds = self.conditions
+        hard, soft, soft_errors = split_soft(scenarios, self.tables.states)
         if errors == "raise":
-            post = self.engine.posteriors(scenarios, targets=conds, chunk_size=chunk_size)
+            if soft_errors:
+                from .errors import EvidenceError
+
+                raise EvidenceError(soft_errors[min(soft_errors)])
+            post = self.engine.posteriors(hard, targets=conds, chunk_size=chunk_size, likelihoods=soft or None)
             return pd.DataFrame({c: post[(c, "yes")].to_numpy() for c in conds}, index=scenarios.index)
-        res = self.engine.evaluate(scenarios, targets=conds, chunk_size=chunk_size)
+        res = self.engine.evaluate(hard, targets=conds, chunk_size=chunk_size, likelihoods=soft or None)
         out = pd.DataFrame({c: res.posteriors[(c, "yes")].to_numpy() for c in conds}, index=scenarios.index)
         out["error"] = res.errors.to_numpy()
+        if soft_errors:
+            rows = sorted(soft_errors)
+            out.iloc[rows, : len(conds)] = np.nan
+            err = out["error"].to_numpy(dtype=object).copy()
+            for r in rows:
+                err[r] = "; ".join(m for m in (soft_errors[r], err[r]) if m and m != "evidence has probability zero")
+            out["error"] = err
         return out
 
     def prior_probabilities(self) -> dict[str, float]:

@@ -59,9 +59,25 @@ def test_batch_parquet_round_trip(model, scenarios, tmp_path):
     pq_in = tmp_path / "in.parquet"
     df.to_parquet(pq_in, index=False)
     out_path = tmp_path / "out.parquet"
-    report = run_batch(model, pq_in, out_path, chunk_rows=4, progress=False)
+    report = run_batch(model, pq_in, out_path, chunk_rows=2, progress=False)
     out = pd.read_parquet(out_path)
     assert len(out) == 6 and report.failed == 2
+    # messages name the row in the whole file, not in its chunk
+    assert [r for r, _ in report.errors] == [2, 3]
+    assert out.loc[2, "error"].startswith("row 2,") and "row 2" not in out.loc[3, "error"]
+
+
+def test_batch_soft_evidence_cells(model, tmp_path):
+    df = pd.DataFrame({"fever": ['{"yes": 0.8, "no": 0.2}', "yes", '{"yes": 0.8, "maybe": 1}'],
+                       "iv_drug_use": ["yes", "yes", "yes"]})
+    path = tmp_path / "soft.csv"
+    df.to_csv(path, index=False)
+    report = run_batch(model, path, tmp_path / "out.csv", chunk_rows=2, progress=False)
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
+    assert report.failed == 1 and "unknown state 'maybe'" in out.loc[2, "error"]
+    soft = model.diagnose({"fever": {"yes": 0.8, "no": 0.2}, "iv_drug_use": "yes"}).ranking["posterior"]
+    for c in model.conditions:
+        assert out.loc[0, c] == pytest.approx(soft[c], abs=1e-12)
 
 
 def test_batch_command_exit_status(scenarios, tmp_path, capsys):

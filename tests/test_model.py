@@ -165,6 +165,22 @@ def test_soft_evidence_matches_pgmpy_virtual_evidence(model, ve):
         assert dx.ranking.loc[c, "posterior"] == pytest.approx(expected, abs=1e-9)
 
 
+def test_batch_soft_evidence_matches_pgmpy_virtual_evidence(model, ve):
+    from pgmpy.factors.discrete import TabularCPD
+
+    df = pd.DataFrame({"fever": [{"yes": 0.8, "no": 0.2}, "yes", {"yes": 0.1, "no": 0.9}],
+                       "age_group": ["70_plus", "70_plus", None]})
+    post = model.posteriors(df)
+    for i, w in ((0, [0.8, 0.2]), (2, [0.1, 0.9])):
+        virt = [TabularCPD("fever", 2, [[w[0]], [w[1]]], state_names={"fever": ["yes", "no"]})]
+        ev = {"age_group": "70_plus"} if i == 0 else None
+        for c in ("epidural_abscess", "vertebral_osteomyelitis", "mechanical_pain"):
+            expected = query(ve["primary_care"], c, ev, virtual=virt)["yes"]
+            assert post.iloc[i][c] == pytest.approx(expected, abs=1e-9)
+    hard = model.diagnose({"fever": "yes", "age_group": "70_plus"}).ranking["posterior"]
+    assert post.iloc[1]["dvt"] == pytest.approx(hard["dvt"], abs=1e-12)
+
+
 def test_soft_evidence_one_hot_equals_hard(model):
     a = model.diagnose({"fever": {"yes": 1.0, "no": 0.0}}).ranking["posterior"]
     b = model.diagnose({"fever": "yes"}).ranking["posterior"]
