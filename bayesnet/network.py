@@ -30,7 +30,7 @@ from .conversions import effect_log_odds_ratios, leak_probability, link_sensitiv
 from .errors import PriorsError, UnknownNameError
 from .priors import PriorSet
 
-__all__ = ["Tables", "build_tables", "build_network", "KINDS"]
+__all__ = ["KINDS", "Tables", "ancestors", "build_network", "build_tables"]
 
 KINDS = ("risk_factor", "condition", "finding", "test")
 
@@ -67,14 +67,7 @@ class Tables:
         Sums the product of the tables of the variables' ancestors with one ``einsum``; used for
         calibration and in tests.
         """
-        needed: list[str] = []
-        stack = list(variables)
-        while stack:
-            v = stack.pop()
-            if v in needed:
-                continue
-            needed.append(v)
-            stack.extend(self.parents[v])
+        needed = ancestors(variables, self.parents)
         letters = {v: i for i, v in enumerate(needed)}
         operands: list = []
         for v in needed:
@@ -82,6 +75,23 @@ class Tables:
             operands.append([letters[v], *(letters[p] for p in self.parents[v])])
         operands.append([letters[v] for v in variables])
         return np.einsum(*operands, optimize="greedy")
+
+
+def ancestors(variables: list[str], parents: dict[str, list[str]]) -> list[str]:
+    """``variables`` and all their ancestors (each once), in discovery order.
+
+    >>> ancestors(["c"], {"a": [], "b": ["a"], "c": ["b"]})
+    ['c', 'b', 'a']
+    """
+    needed: list[str] = []
+    stack = list(variables)
+    while stack:
+        v = stack.pop()
+        if v in needed:
+            continue
+        needed.append(v)
+        stack.extend(parents[v])
+    return needed
 
 
 def _condition_order(priors: PriorSet) -> list[str]:

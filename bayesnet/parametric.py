@@ -62,7 +62,7 @@ from scipy.special import expit, logit, logsumexp
 
 from .errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from .evidence import Evidence
-from .network import Tables, _condition_order
+from .network import Tables, _condition_order, ancestors
 from .priors import Param, PriorSet
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -330,14 +330,7 @@ class VectorTables:
 
     def marginal(self, variables: Sequence[str]) -> np.ndarray:
         """Exact joint of ``variables`` for every draw, shape ``(n, *cards)``."""
-        needed: list[str] = []
-        stack = list(variables)
-        while stack:
-            v = stack.pop()
-            if v in needed:
-                continue
-            needed.append(v)
-            stack.extend(self.parents[v])
+        needed = ancestors(list(variables), self.parents)
         if len(needed) > 50:
             raise BayesNetError("too many ancestors for one einsum (more than 50 variables)")
         letters = {v: i + 1 for i, v in enumerate(needed)}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import bayesnet  # noqa: E402
-from bayesnet.bench import mixed_scenarios  # noqa: E402
+import bayesnet
+from bayesnet.bench import mixed_scenarios
 
 
 def write_scenarios(path: pathlib.Path, rows: int, chunk: int = 500_000, seed: int = 0) -> None:
@@ -37,6 +36,21 @@ def write_scenarios(path: pathlib.Path, rows: int, chunk: int = 500_000, seed: i
         scen.to_csv(path, mode="w" if done == 0 else "a", header=done == 0, index=False)
         done += n
         print(f"  wrote {done:,} rows", file=sys.stderr, flush=True)
+
+
+def _hwm_mb(pid: int) -> float:
+    """Peak resident memory of a running process (Linux ``VmHWM``; 0 where unavailable).
+
+    Read from ``/proc`` rather than ``ru_maxrss``: a child's ``ru_maxrss`` also counts the pages
+    it shared with this (large) parent between ``fork`` and ``exec``.
+    """
+    try:
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,10 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     exe = pathlib.Path(sys.executable).with_name("bayesnet")
     cmd = [str(exe), "batch", str(src), "-o", str(out), "--chunk-size", str(args.chunk_size), "--no-progress"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    err_path = pathlib.Path(tmp.name) / "stderr.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        peak_mb = 0.0
+        while proc.poll() is None:
+            peak_mb = max(peak_mb, _hwm_mb(proc.pid))
+            time.sleep(0.2)
     wall = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "")
+    stderr = err_path.read_text().strip()
+    print(stderr.splitlines()[-1] if stderr else "")
     print(
         f"rows {args.rows:,}; input {os.path.getsize(src) / 2**30:.2f} GiB; output {os.path.getsize(out) / 2**30:.2f} GiB;"
         f" wall {wall:.0f} s ({args.rows / wall:,.0f} rows/s); peak RSS {peak_mb:,.0f} MB; exit status {proc.returncode}"
