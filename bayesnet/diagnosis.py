@@ -47,21 +47,17 @@ class Diagnosis:
         self.model = model
         self.setting = model.setting
         self.evidence = evidence
-        prior = model.prior_probabilities()
-        rows = []
-        for c in model.conditions:
-            p0, p1 = prior[c], posteriors[c]
-            rows.append(
-                {
-                    "condition": c,
-                    "prior": p0,
-                    "posterior": p1,
-                    "likelihood_ratio": _odds_ratio(p1, p0),
-                    "serious": model.priors.conditions[c].serious,
-                }
-            )
-        self.ranking = (
-            pd.DataFrame(rows).set_index("condition").sort_values("posterior", ascending=False, kind="stable")
+        conds = model.conditions
+        prior = model._prior_vector()
+        post = np.array([posteriors[c] for c in conds], dtype=float)
+        serious = np.array([model.priors.conditions[c].serious for c in conds])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = (post / (1.0 - post)) / (prior / (1.0 - prior))
+        lr = np.where(post >= 1.0, np.inf, np.where(post <= 0.0, 0.0, lr))
+        order = np.argsort(-post, kind="stable")
+        self.ranking = pd.DataFrame(
+            {"prior": prior[order], "posterior": post[order], "likelihood_ratio": lr[order], "serious": serious[order]},
+            index=pd.Index(np.asarray(conds, dtype=object)[order], dtype=object, name="condition"),
         )
 
     @property

@@ -91,14 +91,18 @@ class BackPainModel:
         self._reference_inference: ReferenceInference | None = None
         self._engine = None
         self._prior_cache: dict[str, float] | None = None
+        self._prior_array: np.ndarray | None = None
+        self._conditions: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ description
     @property
     def conditions(self) -> list[str]:
         """Condition ids, mechanical pain first, then the serious conditions."""
-        conds = [v for v, k in self.tables.kinds.items() if k == "condition"]
-        non_serious = [c for c in conds if not self.priors.conditions[c].serious]
-        return non_serious + [c for c in conds if self.priors.conditions[c].serious]
+        if self._conditions is None:
+            conds = [v for v, k in self.tables.kinds.items() if k == "condition"]
+            non_serious = [c for c in conds if not self.priors.conditions[c].serious]
+            self._conditions = (*non_serious, *(c for c in conds if self.priors.conditions[c].serious))
+        return list(self._conditions)
 
     @property
     def serious_conditions(self) -> list[str]:
@@ -266,6 +270,13 @@ class BackPainModel:
             m = self.marginals(None)
             self._prior_cache = {c: float(m[c][0]) for c in self.conditions}
         return dict(self._prior_cache)
+
+    def _prior_vector(self) -> np.ndarray:
+        """Prior P(yes) of each condition, in ``conditions`` order (cached; do not modify)."""
+        if self._prior_array is None:
+            prior = self.prior_probabilities()
+            self._prior_array = np.array([prior[c] for c in self.conditions])
+        return self._prior_array
 
     def diagnose(self, evidence: Mapping | None = None):
         """Rank the conditions given what is known about a patient.
