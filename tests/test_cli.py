@@ -187,3 +187,22 @@ def test_diagnose_uncertainty(capsys):
         assert r["low"] <= r["posterior"] <= r["high"]
     code2, out2, _ = run(capsys, *args, "--json")
     assert out2 == out  # same seed, same intervals
+
+
+def test_bench_json_reports_ratios_and_exactness(capsys):
+    code, out, err = run(capsys, "bench", "--networks", "asia", "--networks", "back_pain", "--rows", "300",
+                         "--ref", "5", "--no-pyagrum", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert {"cpu", "cores", "pgmpy", "numpy"} <= set(d["machine"])
+    names = [r["network"] for r in d["results"]]
+    assert names == ["asia", "back_pain"]
+    for r in d["results"]:
+        assert r["max_abs_diff_pgmpy"] < 1e-9
+        assert r["vs_pgmpy"] > 0 and r["engine_rows_per_s"] > 0
+    assert d["results"][1]["targets"][0] == "mechanical_pain" and d["results"][1]["diagnose_us"] > 0
+
+
+def test_bench_unknown_network(capsys):
+    code, out, err = run(capsys, "bench", "--networks", "alarn")
+    assert code == 2 and "alarm" in err
