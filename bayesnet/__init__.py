@@ -18,12 +18,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackPainModel",
-    "load_model",
-    "load_priors",
     "BayesNetError",
     "EvidenceError",
     "ImpossibleEvidenceError",
     "PriorsError",
     "UnknownNameError",
     "__version__",
+    "load_model",
+    "load_priors",
 ]

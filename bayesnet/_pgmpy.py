@@ -10,9 +10,9 @@ import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    from pgmpy import readwrite
     from pgmpy.factors.discrete import TabularCPD
     from pgmpy.inference import VariableElimination
     from pgmpy.models import DiscreteBayesianNetwork
-    import pgmpy.readwrite as readwrite
 
-__all__ = ["TabularCPD", "VariableElimination", "DiscreteBayesianNetwork", "readwrite"]
+__all__ = ["DiscreteBayesianNetwork", "TabularCPD", "VariableElimination", "readwrite"]

@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `bayesnet sources | head`
         return 0
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, no traceback
+    except Exception as exc:
         if os.environ.get("BAYESNET_DEBUG"):
             raise
         click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set BAYESNET_DEBUG=1 for a traceback)", err=True)
@@ -476,4 +476,4 @@ def run() -> None:  # pragma: no cover - used by `python -m bayesnet`
     sys.exit(main())
 
 
-__all__ = ["cli", "main", "EXPORT_FORMATS", "Path"]
+__all__ = ["EXPORT_FORMATS", "Path", "cli", "main"]

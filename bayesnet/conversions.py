@@ -18,14 +18,14 @@ from .errors import PriorsError
 from .priors import Effect, Finding, Param, RiskFactor
 
 __all__ = [
-    "odds",
-    "from_odds",
-    "logit",
-    "expit",
     "effect_log_odds_ratios",
+    "expit",
+    "from_odds",
     "leak_probability",
     "link_sensitivity",
+    "logit",
     "noisy_or_link",
+    "odds",
 ]
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownNameError
 from .display import format_probability
+from .errors import UnknownNameError
 from .evidence import Evidence
 
 if TYPE_CHECKING:  # pragma: no cover

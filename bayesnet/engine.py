@@ -100,11 +100,11 @@ from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameE
 from bayesnet.junction_tree import JunctionTree, build_junction_tree, merge_cliques
 
 __all__ = [
-    "compile_network",
-    "CompiledNetwork",
-    "EngineResult",
     "DEFAULT_MEMORY_BUDGET",
     "IMPOSSIBLE_MESSAGE",
+    "CompiledNetwork",
+    "EngineResult",
+    "compile_network",
 ]
 
 #: Default upper bound (bytes) on the working memory of one chunk of rows.
@@ -160,7 +160,7 @@ class EngineResult:
 class _Plan:
     """Precomputed reading plan of one layout for one tuple of target variables."""
 
-    __slots__ = ("targets", "reads", "edges", "starts", "cards", "total", "prior")
+    __slots__ = ("cards", "edges", "prior", "reads", "starts", "targets", "total")
 
     def __init__(self, targets, reads, edges, starts, cards, total, prior):
         self.targets: tuple[int, ...] = targets

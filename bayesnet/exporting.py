@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import BayesNetError, UnknownNameError
 
-__all__ = ["export_network", "read_network", "FORMATS"]
+__all__ = ["FORMATS", "export_network", "read_network"]
 
 FORMATS = {
     "bif": ("BIFWriter", "write_bif", "BIFReader"),

@@ -44,10 +44,10 @@ import networkx as nx
 
 __all__ = [
     "JunctionTree",
-    "moral_graph",
-    "triangulate",
     "build_junction_tree",
     "merge_cliques",
+    "moral_graph",
+    "triangulate",
 ]
 
 

@@ -44,7 +44,7 @@ from .errors import EvidenceError, UnknownNameError
 if TYPE_CHECKING:  # pragma: no cover
     from .model import BackPainModel
 
-__all__ = ["next_tests", "outcomes", "binary_entropy"]
+__all__ = ["binary_entropy", "next_tests", "outcomes"]
 
 SORT_KEYS = ("entropy", "change", "cross")
 
@@ -189,9 +189,10 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     >>> list(nt.columns)[:4]
     ['kind', 'expected_entropy_reduction', 'expected_change', 'p_cross']
     """
-    if threshold is not None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
-            raise EvidenceError(f"threshold must be a probability strictly between 0 and 1; got {threshold!r}")
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0
+    ):
+        raise EvidenceError(f"threshold must be a probability strictly between 0 and 1; got {threshold!r}")
     if sort_by is None:
         sort_by = "cross" if threshold is not None else "entropy"
     if sort_by not in SORT_KEYS:

@@ -21,7 +21,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("BAYESNET_PROFILE", "fast"))
 
-from helpers import SETTINGS  # noqa: E402
+from helpers import SETTINGS
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import query
 
 from bayesnet.cli import main
 from bayesnet.exporting import read_network
-
-from helpers import query
 
 
 def run(capsys, *args):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -33,13 +33,13 @@ BIG = ["alarm", "insurance", "hepar2", "win95pts", "hailfinder", "water", "andes
 CLAIMED = SMALL + BIG
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> DiscreteBayesianNetwork:
     """Load a bundled BIF network with renormalised CPDs (cached per session)."""
     return load_reference(name, normalize=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled(name: str) -> CompiledNetwork:
     return compile_network(load(name))
 

@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import query
 
 import bayesnet
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
-
-from helpers import query
 
 SERIOUS = [
     "spinal_metastasis", "multiple_myeloma", "epidural_abscess", "vertebral_osteomyelitis",
@@ -93,7 +92,7 @@ def test_ranking_shape(model):
     assert list(r.columns[:3]) == ["prior", "posterior", "likelihood_ratio"]
     assert set(r.index) == set(model.conditions)
     assert r["posterior"].is_monotonic_decreasing
-    odds = lambda p: p / (1 - p)  # noqa: E731
+    odds = lambda p: p / (1 - p)
     for c, row in r.iterrows():
         assert row.likelihood_ratio == pytest.approx(odds(row.posterior) / odds(row.prior), rel=1e-9), c
 

@@ -6,11 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from helpers import SETTINGS, query
 
 from bayesnet.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity
 from bayesnet.network import build_tables
-
-from helpers import SETTINGS, query
 
 TOL = 1e-9
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import query
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bayesnet.errors import EvidenceError, UnknownNameError
 from bayesnet.next_tests import binary_entropy, outcomes
-from helpers import query
 
 LOW_RISK_PE = {
     "dyspnoea": "yes", "pleuritic_chest_pain": "yes", "haemoptysis": "no", "unilateral_leg_swelling": "no",

@@ -5,10 +5,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from helpers import SETTINGS
 from hypothesis import given
 from hypothesis import strategies as st
-
-from helpers import SETTINGS
 
 OBSERVABLE_KINDS = ("risk_factor", "finding", "test")
 
