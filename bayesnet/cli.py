@@ -442,6 +442,12 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
     return engine
 
 
+# commands that live next to what they drive (their modules import heavy libraries lazily)
+from .explorer import explore  # noqa: E402
+
+cli.add_command(explore)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error)."""
     try:

@@ -1,0 +1,200 @@
+"""The teaching explorer without a browser: widgets drive the displayed numbers, which equal the API's."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+import bayesnet
+from bayesnet.display import format_probability
+from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.explorer import (
+    LEADING,
+    PANEL_MISSING,
+    UNKNOWN,
+    Explorer,
+    build_explorer,
+    explore,
+    get_model,
+    main,
+    ranking_html,
+    serve,
+)
+
+_ROW = re.compile(r'<tr[^>]*data-condition="([a-z_]+)" data-posterior="([^"]+)" data-prior="([^"]+)"')
+
+
+def shown(ex: Explorer) -> dict[str, tuple[float, float]]:
+    """condition -> (posterior, prior) as carried by the displayed differential."""
+    return {c: (float(post), float(prior)) for c, post, prior in _ROW.findall(ex.ranking_pane.object)}
+
+
+def shown_evidence(ex: Explorer) -> dict:
+    m = re.search(r'class="bn-ranking" data-setting="([a-z_]+)" data-evidence="([^"]*)"', ex.ranking_pane.object)
+    return {"setting": m.group(1), "evidence": json.loads(html.unescape(m.group(2)))}
+
+
+@pytest.fixture(scope="module")
+def explorer() -> Explorer:
+    return build_explorer()
+
+
+def test_build_explorer_shows_the_prior_differential(explorer):
+    explorer.reset()
+    api = bayesnet.load_model().diagnose({}).ranking
+    disp = shown(explorer)
+    assert list(disp) == list(api.index)  # same order: sorted by posterior
+    for cond, (post, prior) in disp.items():
+        assert post == api.loc[cond, "posterior"] and prior == api.loc[cond, "prior"]
+    assert shown_evidence(explorer) == {"setting": "primary_care", "evidence": {}}
+    assert set(explorer.widgets) == {v for v, k in get_model().tables.kinds.items() if k != "condition"}
+    assert all(w.value == UNKNOWN for w in explorer.widgets.values())
+
+
+def test_toggling_a_red_flag_updates_every_output_to_the_api_values(explorer):
+    explorer.reset()
+    explorer.widgets["history_of_cancer"].value = "yes"
+    explorer.widgets["age_group"].value = "70_plus"
+    ev = {"history_of_cancer": "yes", "age_group": "70_plus"}
+    model = bayesnet.load_model()
+    dx = model.diagnose(ev)
+    assert explorer.evidence == ev
+    assert shown_evidence(explorer)["evidence"] == ev
+    post, _ = shown(explorer)["spinal_metastasis"]
+    assert post == dx.ranking.loc["spinal_metastasis", "posterior"]  # exact: repr round-trips
+    assert f"<b>{format_probability(post)}</b>" in explorer.ranking_pane.object
+    # explanation of the leading serious condition, with the API's summary
+    lead = dx.leading_serious
+    assert f'class="bn-explanation" data-condition="{lead}"' in explorer.explanation_pane.object
+    assert html.escape(dx.summary(lead)) in explorer.explanation_pane.object
+    # next best tests for it
+    nt = model.next_tests(ev, condition=lead)
+    rows = re.findall(r'<tr data-variable="([a-z_0-9]+)" data-gain', explorer.next_tests_pane.object)
+    assert rows == list(nt.index[:5])
+    assert explorer.last_update_ms < 2000
+
+
+def test_explaining_a_chosen_condition(explorer):
+    explorer.set_evidence({"dyspnoea": "yes", "unilateral_leg_swelling": "yes"})
+    explorer.condition_widget.value = "dvt"
+    try:
+        assert 'class="bn-explanation" data-condition="dvt"' in explorer.explanation_pane.object
+        assert 'data-focus="dvt"' in explorer.next_tests_pane.object
+        assert 'class="bn-row bn-serious bn-lead" data-condition="dvt"' in explorer.ranking_pane.object
+    finally:
+        explorer.condition_widget.value = LEADING
+
+
+def test_switching_setting_changes_priors_and_keeps_evidence(explorer):
+    explorer.set_evidence({"fever": "yes"})
+    primary = shown(explorer)
+    explorer.setting_widget.value = "emergency"
+    try:
+        emergency = shown(explorer)
+        api = bayesnet.load_model("emergency").diagnose({"fever": "yes"}).ranking
+        assert shown_evidence(explorer) == {"setting": "emergency", "evidence": {"fever": "yes"}}
+        assert emergency["epidural_abscess"][1] > primary["epidural_abscess"][1]
+        for cond, (post, prior) in emergency.items():
+            assert post == api.loc[cond, "posterior"] and prior == api.loc[cond, "prior"]
+    finally:
+        explorer.setting_widget.value = "primary_care"
+
+
+def test_reset_button_clears_evidence(explorer):
+    explorer.set_evidence({"fever": "yes", "iv_drug_use": "yes", "esr_crp": "elevated"})
+    explorer.reset_button.clicks += 1  # what a click in the page does
+    assert explorer.evidence == {}
+    assert all(w.value == UNKNOWN for w in explorer.widgets.values())
+    assert all(post == prior for post, prior in shown(explorer).values())
+    assert "Nothing is known about the patient yet" in explorer.explanation_pane.object
+
+
+def test_bad_evidence_is_rejected_with_the_usual_errors(explorer):
+    with pytest.raises(UnknownNameError, match="did you mean 'fever'"):
+        explorer.set_evidence({"fevr": "yes"})
+    with pytest.raises(BayesNetError, match="is a condition"):
+        explorer.set_evidence({"dvt": "yes"})
+    with pytest.raises(UnknownNameError, match="setting"):
+        Explorer("emergancy")
+
+
+def test_models_are_cached_per_setting():
+    assert get_model("emergency") is get_model("emergency")
+    assert get_model("emergency") is not get_model("primary_care")
+
+
+def test_initial_evidence_and_repr():
+    ex = Explorer("emergency", evidence={"saddle_anaesthesia": "yes"}, top_tests=3)
+    assert ex.diagnosis.leading_serious == "cauda_equina_syndrome"
+    assert ex.next_tests_pane.object.count("<tr data-variable=") == 3
+    assert repr(ex) == "<Explorer setting='emergency' evidence={'saddle_anaesthesia': 'yes'}>"
+    assert ex.__panel__() is ex.layout
+
+
+def test_ranking_html_escapes_and_marks_every_condition():
+    dx = bayesnet.load_model().diagnose({"fever": "yes"})
+    text = ranking_html(dx)
+    assert text.count("data-posterior=") == len(dx.ranking)
+    assert 'data-evidence="{&quot;fever&quot;: &quot;yes&quot;}"' in text
+
+
+def test_explore_help():
+    res = CliRunner().invoke(explore, ["--help"])
+    assert res.exit_code == 0, res.output
+    for opt in ("--port", "--setting", "--address", "--show / --no-browser", "5006", "127.0.0.1"):
+        assert opt in res.output
+
+
+def test_explore_bad_setting_is_one_line(capsys):
+    assert main(["--setting", "emergancy", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'emergency'" in err
+
+
+def test_missing_panel_gives_one_clear_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "panel", None)  # `import panel` now raises ImportError
+    with pytest.raises(BayesNetError, match=re.escape("pip install 'bayesnet[app]'")):
+        explore.main(args=["--port", "0"], standalone_mode=False)
+    with pytest.raises(BayesNetError, match="not installed"):
+        Explorer()
+    assert main(["--port", "0"]) == 2
+    assert capsys.readouterr().err == f"error: {PANEL_MISSING}\n"
+
+
+def test_served_page_answers_over_http():
+    thread = serve(port=0, threaded=True, verbose=False)
+    try:
+        assert thread.url.startswith("http://127.0.0.1:")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(thread.url, timeout=30) as resp:
+                    status, page = resp.status, resp.read().decode()
+                break
+            except OSError:  # not listening yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert status == 200 and "<title>bayesnet explorer</title>" in page
+        assert "bk-root" in page or "bokeh" in page.lower()
+    finally:
+        thread.stop()
+
+
+def test_port_in_use_is_one_line(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
