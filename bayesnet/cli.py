@@ -1,4 +1,5 @@
-"""Command line: ``bayesnet diagnose | explain | next-test | sensitivity | sources | export | batch | bench``.
+"""Command line: ``bayesnet diagnose | explain | next-test | sensitivity | sources | export | batch | bench |
+explore | figures | validate``.
 
 Exit status: 0 on success; 2 on bad input (one line on stderr naming the culprit and, where one
 exists, the closest valid name); 1 for anything else.
@@ -444,8 +445,10 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
 
 # commands that live next to what they drive (their modules import heavy libraries lazily)
 from .explorer import explore  # noqa: E402
+from .figures import figures_command  # noqa: E402
 
 cli.add_command(explore)
+cli.add_command(figures_command)
 
 
 def main(argv: list[str] | None = None) -> int:

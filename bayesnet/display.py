@@ -165,3 +165,212 @@ def sensitivity_text(tor: pd.DataFrame) -> str:
             f"{format_probability(r.posterior_high):>9} {r.swing:>9.2g}"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- HTML tables for Jupyter
+# Light renderers of the analysis tables (explain, next_tests, uncertainty, sensitivity), with inline
+# bars. They return HTML strings and leave the DataFrames untouched; in a notebook:
+#     from IPython.display import HTML
+#     HTML(explanation_html(dx.explain("spinal_metastasis")))
+
+_UP, _DOWN, _GREY = "#c0392b", "#2471a3", "#7f8c8d"
+_TRACK = 140  # bar width in pixels
+_CELL = "padding:1px 6px"
+
+
+def _td(text: object, align: str = "right", extra: str = "") -> str:
+    return f"<td style='text-align:{align};{_CELL};{extra}'>{html.escape(str(text))}</td>"
+
+
+def _th(text: str, align: str = "right") -> str:
+    return f"<th style='text-align:{align};{_CELL}'>{html.escape(text)}</th>"
+
+
+def _bar_html(fraction: float, colour: str, width: int = _TRACK) -> str:
+    """A left-aligned bar filling ``fraction`` (0-1) of a grey track."""
+    f = 0.0 if pd.isna(fraction) else max(0.0, min(1.0, float(fraction)))
+    return (
+        f"<td style='{_CELL}'><div style='background:#eee;width:{width}px;height:10px'>"
+        f"<div style='background:{colour};width:{100 * f:.1f}%;height:10px'></div></div></td>"
+    )
+
+
+def _diverging_html(value: float, scale: float, width: int = _TRACK) -> str:
+    """A bar from the centre of the track: right (red) for positive values, left (blue) for negative."""
+    f = 0.0 if not scale or pd.isna(value) else max(-1.0, min(1.0, float(value) / scale))
+    half = 50 * abs(f)
+    left = 50.0 if f >= 0 else 50.0 - half
+    colour = _UP if f >= 0 else _DOWN
+    return (
+        f"<td style='{_CELL}'><div style='position:relative;background:#eee;width:{width}px;height:10px'>"
+        f"<div style='position:absolute;left:50%;top:-2px;width:1px;height:14px;background:#555'></div>"
+        f"<div style='position:absolute;left:{left:.1f}%;width:{half:.1f}%;height:10px;background:{colour}'></div>"
+        "</div></td>"
+    )
+
+
+def _table_html(title: str, head: list[str], rows: list[str], note: str = "") -> str:
+    heads = "".join(_th(h, "left" if i == 0 else "right") for i, h in enumerate(head))
+    foot = f"<small>{html.escape(note)}</small>" if note else ""
+    return (
+        f"<div><b>{html.escape(title)}</b>"
+        f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}</div>"
+    )
+
+
+def explanation_html(ex: pd.DataFrame) -> str:
+    """HTML table of :meth:`Diagnosis.explain` with a diverging bar per finding (for Jupyter).
+
+    Bars run right (red) for findings that raise the odds and left (blue) for those that lower
+    them, scaled to the largest contribution.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "fever": "no"})
+    >>> explanation_html(dx.explain("spinal_metastasis")).startswith("<div><b>Why spinal metastasis")
+    True
+    """
+    cond = str(ex.attrs.get("condition", "condition"))
+    title = (
+        f"Why {cond.replace('_', ' ')}: {format_probability(ex.attrs.get('prior', float('nan')))} -> "
+        f"{format_probability(ex.attrs.get('posterior', float('nan')))}"
+    )
+    scale = float(ex["contribution"].abs().max()) if len(ex) else 0.0
+    rows = [
+        "<tr>"
+        + _td(r.variable, "left")
+        + _td(r.state, "left")
+        + _td(f"{r.contribution:+.2f}")
+        + _td(f"x{r.likelihood_ratio:.3g}")
+        + _td(format_probability(r.posterior_without))
+        + _diverging_html(r.contribution, scale)
+        + "</tr>"
+        for r in ex.itertuples()
+    ]
+    if not rows:
+        rows = ["<tr><td colspan='6' style='text-align:left'>(no evidence)</td></tr>"]
+    return _table_html(
+        title,
+        ["finding", "state", "log-odds", "odds", "without it", ""],
+        rows,
+        "log-odds = change in log-odds when the finding is removed (its weight of evidence given the rest); "
+        "odds = the factor it multiplies the odds by.",
+    )
+
+
+def next_tests_html(nt: pd.DataFrame, top: int | None = 12) -> str:
+    """HTML table of :meth:`BackPainModel.next_tests` with a bar of the expected information gain.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
+    >>> "mri_infection" in next_tests_html(nt, top=3)
+    True
+    """
+    t = nt if top is None else nt.head(top)
+    focus = str(nt.attrs.get("focus", ""))
+    threshold = nt.attrs.get("threshold")
+    cross = "p_cross" in t.columns
+    scale = float(t["expected_entropy_reduction"].max()) if len(t) else 0.0
+    rows = []
+    for v, r in t.iterrows():
+        colour = _UP if r.kind == "test" else _DOWN if r.kind == "finding" else _GREY
+        cells = [
+            _td(v, "left"), _td(r.kind), _td(f"{r.expected_entropy_reduction:.3f}"),
+            _bar_html(r.expected_entropy_reduction / scale if scale else 0.0, colour),
+            _td(f"{r.expected_change:.3f}"),
+        ]
+        if cross:
+            cells.append(_td(f"{r.p_cross:.2f}"))
+        cells.append(_td(r.results, "left", "font-size:smaller"))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = ["variable", "kind", "bits", "", f"E|change| in P({focus})"]
+    if cross:
+        head.append(f"P(cross {threshold})")
+    head.append(f"results: P(result) -> P({focus})")
+    current = nt.attrs.get("current")
+    title = f"Next best observations (focus: {focus.replace('_', ' ')}"
+    title += f", now {format_probability(current)})" if current is not None else ")"
+    return _table_html(
+        title, head, rows,
+        "bits = expected fall in the summed entropy of the serious conditions; red: tests, blue: findings.",
+    )
+
+
+def _log_position(p: float, lo: float) -> float:
+    """Position of ``p`` on a log10 track from ``lo`` to 1, in percent."""
+    import math
+
+    p = min(max(float(p), lo), 1.0)
+    return 100.0 * (math.log10(p) - math.log10(lo)) / -math.log10(lo)
+
+
+def uncertainty_html(unc: pd.DataFrame) -> str:
+    """HTML table of :meth:`BackPainModel.uncertainty`: each interval drawn on a log-scale track.
+
+    The shaded span is the interval, the dark tick the point estimate; the track runs from the
+    smallest lower bound (rounded down to a power of ten) to 100%.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> u = bayesnet.load_model().uncertainty({"history_of_cancer": "yes"}, draws=100, seed=0)
+    >>> uncertainty_html(u).count("<tr>")
+    10
+    """
+    import math
+
+    level = float(unc.attrs.get("level", 0.95))
+    t = unc.sort_values("posterior", ascending=False)
+    floor = max(1e-9, float(t["low"].clip(lower=1e-9).min())) if len(t) else 1e-4
+    lo = 10.0 ** math.floor(math.log10(floor))
+    rows = []
+    for cond, r in t.iterrows():
+        a, b, p = _log_position(r.low, lo), _log_position(r.high, lo), _log_position(r.posterior, lo)
+        track = (
+            f"<td style='{_CELL}'><div style='position:relative;background:#eee;width:{_TRACK * 1.5:.0f}px;"
+            f"height:10px'><div style='position:absolute;left:{a:.1f}%;width:{max(b - a, 0.5):.1f}%;height:10px;"
+            f"background:#e6a29a'></div><div style='position:absolute;left:{p:.1f}%;top:-2px;width:2px;"
+            f"height:14px;background:{_UP}'></div></div></td>"
+        )
+        rows.append(
+            "<tr>" + _td(cond, "left") + _td(format_probability(r.posterior)) + _td(format_probability(r.low))
+            + _td(format_probability(r.high)) + track + "</tr>"
+        )
+    draws = unc.attrs.get("draws")
+    title = f"Posteriors with {level:.0%} intervals" + (f" ({draws} draws of the published numbers)" if draws else "")
+    return _table_html(
+        title, ["condition", "posterior", "low", "high", f"log scale, {format_probability(lo)} to 100%"], rows,
+        "interval from the uncertainty of the published numbers (grade-C numbers carry wide intervals).",
+    )
+
+
+def sensitivity_html(tor: pd.DataFrame, top: int | None = 12) -> str:
+    """HTML tornado table of :meth:`BackPainModel.sensitivity` (swing bars, largest first).
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> tor = bayesnet.load_model().sensitivity({"dyspnoea": "yes"}, "pulmonary_embolism")
+    >>> sensitivity_html(tor, top=3).count("<tr>")
+    4
+    """
+    t = tor if top is None else tor.head(top)
+    cond = str(tor.attrs.get("condition", ""))
+    scale = float(t["swing"].max()) if len(t) else 0.0
+    rows = [
+        "<tr>" + _td(r.node, "left") + _td(r.parameter, "left") + _td(r.grade)
+        + _td(format_probability(r.posterior_low)) + _td(format_probability(r.posterior_high))
+        + _td(f"{r.swing:.2g}") + _bar_html(r.swing / scale if scale else 0.0, _GREY) + "</tr>"
+        for r in t.itertuples()
+    ]
+    return _table_html(
+        f"Sensitivity of P({cond.replace('_', ' ')}) = {format_probability(tor.attrs.get('base', float('nan')))}",
+        ["node", "parameter", "grade", "at low end", "at high end", "swing", ""], rows,
+        "each number moved to the ends of its published interval, the others at their estimates.",
+    )
+
+
+__all__ += ["explanation_html", "next_tests_html", "sensitivity_html", "uncertainty_html"]

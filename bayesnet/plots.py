@@ -1,8 +1,9 @@
-"""Matplotlib figures of results: ranking, explanation waterfall, next tests, tornado, intervals.
+"""Matplotlib figures of results: ranking, explanation waterfall, next tests, tornado, intervals, network.
 
 Every function takes the DataFrame (or result) the analysis returned, draws on ``ax`` when given
 (a new figure otherwise) and returns the ``Axes``, so figures compose in notebooks and scripts.
-Nothing here computes probabilities.
+Nothing here computes probabilities (:func:`network`, given evidence as a mapping, asks
+``model.diagnose`` for them).
 
 Examples
 --------
@@ -26,7 +27,7 @@ import pandas as pd
 
 from .display import format_probability
 
-__all__ = ["ranking", "waterfall", "next_tests", "tornado", "intervals"]
+__all__ = ["intervals", "network", "next_tests", "ranking", "tornado", "waterfall"]
 
 UP, DOWN, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
 
@@ -195,4 +196,260 @@ def intervals(table: pd.DataFrame, ax: Any = None) -> Any:
     level = table.attrs.get("level", 0.95)
     ax.set_xlabel(f"posterior probability with its {level:.0%} interval (log scale)")
     ax.set_title("How sure: uncertainty from the published numbers")
+    return ax
+
+
+# ---------------------------------------------------------------------------------- network drawing
+#: fill and border colour of each layer of the back-pain network
+LAYER_COLOURS = {
+    "risk_factor": ("#d5e8d4", "#5a8f4e"),
+    "condition": ("#f8cecc", "#b85450"),
+    "finding": ("#dae8fc", "#6c8ebf"),
+    "test": ("#fff2cc", "#b59b3a"),
+}
+_LAYER_TITLES = {"risk_factor": "risk factors", "condition": "conditions", "finding": "findings", "test": "tests"}
+_GENERIC_COLOURS = [("#d5e8d4", "#5a8f4e"), ("#f8cecc", "#b85450"), ("#dae8fc", "#6c8ebf"), ("#fff2cc", "#b59b3a"),
+                    ("#e1d5e7", "#9673a6"), ("#ffe6cc", "#d79b00")]
+
+
+def _network_layers(model: Any) -> tuple[Any, list[str], list[list[Any]]]:
+    """The DAG, a title per layer and the nodes of each layer (model order)."""
+    import networkx as nx
+
+    tables = getattr(model, "tables", None)
+    if tables is not None and hasattr(tables, "kinds"):
+        kinds = list(_LAYER_TITLES)
+        layers = [[v for v, k in tables.kinds.items() if k == kind] for kind in kinds]
+        graph = nx.DiGraph([(p, v) for v in tables.kinds for p in tables.parents[v]])
+        graph.add_nodes_from(tables.kinds)
+        return graph, kinds, layers
+    graph = nx.DiGraph(model.network.edges() if hasattr(model, "network") else model.edges())
+    graph.add_nodes_from(model.network.nodes() if hasattr(model, "network") else model.nodes())
+    layers = [sorted(g, key=str) for g in nx.topological_generations(graph)]
+    return graph, [f"layer {i}" for i in range(len(layers))], layers
+
+
+def _crossings(graph: Any, layer_of: dict, pos: dict) -> int:
+    """Cost of an ordering: crossing pairs of edges between layers (straight segments), plus, for each
+    edge within a layer, the number of nodes it has to pass."""
+    segs = np.array([(layer_of[u], pos[u], layer_of[v], pos[v]) for u, v in graph.edges() if layer_of[u] != layer_of[v]])
+    cost = 0
+    for u, v in graph.edges():
+        if layer_of[u] == layer_of[v]:
+            lo_, hi_ = sorted((pos[u], pos[v]))
+            cost += sum(1 for w, i in layer_of.items() if i == layer_of[u] and lo_ < pos[w] < hi_)
+    if len(segs) < 2:
+        return cost
+    x1, y1, x2, y2 = segs.T
+    # two segments cross when their x-ranges overlap and the order of their heights swaps over the overlap
+    lo, hi = np.maximum.outer(x1, x1), np.minimum.outer(x2, x2)
+    ok = hi > lo
+
+    def height(x: np.ndarray) -> np.ndarray:
+        t = (x - x1[:, None]) / (x2 - x1)[:, None]
+        return y1[:, None] + t * (y2 - y1)[:, None]
+
+    a_lo, a_hi = height(lo), height(hi)
+    d_lo, d_hi = a_lo - a_lo.T, a_hi - a_hi.T
+    cross = ok & (d_lo * d_hi < -1e-12)
+    return cost + int(np.triu(cross, 1).sum())
+
+
+def _order_layers(graph: Any, layers: list[list[Any]], sweeps: int = 12) -> list[list[Any]]:
+    """Reorder the nodes of each layer to reduce edge crossings.
+
+    Barycentre sweeps (each node moves to the mean height of its neighbours in the previous
+    layers, then in the next ones), keeping the best ordering seen, then swaps of neighbouring
+    nodes while they lower the cost. Deterministic.
+    """
+    layer_of = {v: i for i, layer in enumerate(layers) for v in layer}
+
+    def positions(order: list[list[Any]]) -> dict:
+        return {v: (j + 0.5) / len(layer) for layer in order for j, v in enumerate(layer)}
+
+    def cost(order: list[list[Any]]) -> int:
+        return _crossings(graph, layer_of, positions(order))
+
+    order = [list(layer) for layer in layers]
+    best, best_cost = [list(layer) for layer in order], cost(order)
+    for sweep in range(sweeps):
+        down = sweep % 2 == 0
+        idx = range(1, len(order)) if down else range(len(order) - 2, -1, -1)
+        for i in idx:
+            pos = positions(order)
+
+            def key(v: Any, i: int = i, pos: dict = pos, down: bool = down) -> float:
+                nbrs = graph.predecessors(v) if down else graph.successors(v)
+                ys = [pos[u] for u in nbrs if (layer_of[u] < i if down else layer_of[u] > i)]
+                return float(np.mean(ys)) if ys else pos[v]
+
+            order[i] = sorted(order[i], key=key)
+        c = cost(order)
+        if c < best_cost:
+            best, best_cost = [list(layer) for layer in order], c
+    improved = True
+    while improved:
+        improved = False
+        for layer in best:
+            for j in range(len(layer) - 1):
+                layer[j], layer[j + 1] = layer[j + 1], layer[j]
+                c = cost(best)
+                if c < best_cost:
+                    best_cost, improved = c, True
+                else:
+                    layer[j], layer[j + 1] = layer[j + 1], layer[j]
+    return best
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def network(
+    model: Any,
+    evidence: Any = None,
+    ax: Any = None,
+    *,
+    posteriors: bool = True,
+    title: str | None = None,
+    fontsize: float = 8,
+    wrap: int = 18,
+) -> Any:
+    """Draw the network in layers, left to right: risk factors, conditions, findings, tests.
+
+    Each layer has its own colour and the nodes of each layer are ordered to reduce edge
+    crossings (barycentre heuristic). Given a scenario, observed nodes get a thick border and
+    their state, and each condition gets a bar of its posterior probability (with the prior).
+
+    Parameters
+    ----------
+    model : BackPainModel or pgmpy.models.DiscreteBayesianNetwork
+        Another pgmpy network is drawn in its topological generations (no posteriors).
+    evidence : mapping or Diagnosis, optional
+        A scenario: ``{variable: state}`` (``model.diagnose`` is called for the posteriors) or a
+        :class:`~bayesnet.diagnosis.Diagnosis` already computed.
+    ax : matplotlib Axes, optional
+    posteriors : bool, default True
+        Draw the posterior bars on the condition nodes when a scenario is given.
+    title : str, optional
+    fontsize : float, default 8
+    wrap : int, default 18
+        Node labels are wrapped at this many characters.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Node labels carry ``gid`` ``"node:<name>"`` and posterior bars ``"posterior:<condition>"``.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> from bayesnet import plots
+    >>> model = bayesnet.load_model()
+    >>> ax = plots.network(model, {"history_of_cancer": "yes", "age_group": "70_plus"})
+    >>> sum(1 for t in ax.texts if (t.get_gid() or "").startswith("node:"))
+    52
+    """
+    from matplotlib.patches import Rectangle
+
+    graph, kinds, layers = _network_layers(model)
+    layers = _order_layers(graph, layers)
+    height = max(len(layer) for layer in layers)
+    size = (3.6 * len(layers) + 0.4, 0.42 * height + 1.4)
+    ax = _axes(ax, size)
+
+    dx = None
+    observed: dict[Any, str] = {}
+    if evidence is not None:
+        if hasattr(evidence, "ranking") and hasattr(evidence, "evidence"):
+            dx = evidence
+        elif hasattr(model, "diagnose"):
+            dx = model.diagnose(evidence)
+        else:
+            observed = {k: str(v) for k, v in dict(evidence).items()}
+        if dx is not None:
+            observed = {k: str(v) for k, v in dx.evidence.hard.items()}
+            for k, w in dx.evidence.soft_dicts.items():
+                observed[k] = "~" + ", ".join(f"{s} {p:.2g}" for s, p in w.items())
+
+    xy: dict[Any, tuple[float, float]] = {}
+    for i, layer in enumerate(layers):
+        for j, v in enumerate(layer):
+            xy[v] = (float(i), height * (1 - (j + 0.5) / len(layer)))
+
+    texts = {}
+    for i, (kind, layer) in enumerate(zip(kinds, layers, strict=True)):
+        fill, border = LAYER_COLOURS.get(kind, _GENERIC_COLOURS[i % len(_GENERIC_COLOURS)])
+        ax.text(i, height + 0.35, _LAYER_TITLES.get(kind, kind), ha="center", va="bottom",
+                fontsize=fontsize + 3, fontweight="bold", color=border)
+        for v in layer:
+            label = _wrap(_label(v), wrap)
+            seen = v in observed
+            if seen:
+                label += f"\n= {observed[v]}" if not observed[v].startswith("~") else f"\n{observed[v]}"
+            t = ax.text(*xy[v], label, ha="center", va="center", fontsize=fontsize, zorder=3,
+                        fontweight="bold" if seen else "normal", linespacing=1.1,
+                        bbox={"boxstyle": "round,pad=0.3", "facecolor": fill,
+                              "edgecolor": "black" if seen else border, "linewidth": 2.2 if seen else 0.8,
+                              "linestyle": "--" if seen and observed[v].startswith("~") else "-"})
+            t.set_gid(f"node:{v}")
+            texts[v] = t
+
+    layer_of = {v: i for i, layer in enumerate(layers) for v in layer}
+    for u, v in graph.edges():
+        same = layer_of[u] == layer_of[v]
+        skip = abs(layer_of[v] - layer_of[u]) > 1
+        rad = 0.0
+        if same:  # bow edges within a layer to the left of the column so they do not run through the boxes
+            rad = 0.45 if xy[v][1] < xy[u][1] else -0.45
+        lit = u in observed or v in observed
+        ax.annotate(
+            "", xy=xy[v], xytext=xy[u], zorder=1,
+            arrowprops={
+                "arrowstyle": "-|>", "mutation_scale": 8, "shrinkA": 0, "shrinkB": 0,
+                "patchA": texts[u].get_bbox_patch(), "patchB": texts[v].get_bbox_patch(),
+                "connectionstyle": f"arc3,rad={rad}",
+                "color": "#333333" if lit else "#9a9a9a",
+                "alpha": 0.9 if lit else (0.35 if skip else 0.55),
+                "linewidth": 1.0 if lit else 0.7,
+                "linestyle": ":" if skip else "-",
+            },
+        )
+
+    if dx is not None and posteriors:
+        width = 0.42
+        r = dx.ranking
+        for c in r.index:
+            if c not in xy:
+                continue
+            x, y = xy[c]
+            post, prior = float(r.loc[c, "posterior"]), float(r.loc[c, "prior"])
+            by = y - 0.62
+            colour = UP if bool(r.loc[c, "serious"]) else NEUTRAL
+            ax.add_patch(Rectangle((x - width / 2, by), width, 0.22, facecolor="white", edgecolor="#555555",
+                                   linewidth=0.6, zorder=4))
+            bar = Rectangle((x - width / 2, by), width * min(max(post, 0.0), 1.0), 0.22, facecolor=colour,
+                            edgecolor="none", zorder=5)
+            bar.set_gid(f"posterior:{c}")
+            ax.add_patch(bar)
+            ax.plot([x - width / 2 + width * prior] * 2, [by - 0.05, by + 0.27], color="black", lw=1.0, zorder=6)
+            ax.text(x + width / 2 + 0.03, by + 0.11, f"{format_probability(post)}", ha="left", va="center",
+                    fontsize=fontsize - 0.5, zorder=6, color=colour, fontweight="bold")
+
+    notes = ["dotted: links that skip a layer", "curved: links within a layer"]
+    if dx is not None and posteriors:
+        notes.insert(0, "bar: posterior (linear scale), tick: prior")
+    if "mechanical_pain" in xy:
+        notes.append("mechanical pain = none of the serious conditions")
+    ax.text(len(layers) - 1 + 0.6, -0.7 if dx is not None else -0.25, "; ".join(notes), ha="right", va="top",
+            fontsize=fontsize - 1, color="#555555")
+    ax.set_xlim(-0.62, len(layers) - 1 + 0.62)
+    ax.set_ylim(-1.1 if dx is not None else -0.6, height + 1.0)
+    ax.set_axis_off()
+    if title is None and dx is not None:
+        title = f"Scenario ({_label(dx.setting)}): observed nodes in bold"
+    if title:
+        ax.set_title(title, fontsize=fontsize + 4)
     return ax

@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from bayesnet import plots  # noqa: E402
+from bayesnet import plots
 
 EVIDENCE = {"history_of_cancer": "yes", "age_group": "70_plus", "fever": "no"}
 
@@ -49,3 +49,142 @@ def test_tornado_and_intervals(model):
     unc = model.uncertainty({"history_of_cancer": "yes"}, draws=100, seed=0)
     ax = plots.intervals(unc)
     assert len(ax.get_yticklabels()) == len(model.conditions)
+
+
+# ---------------------------------------------------------------------------------- network drawing
+def _nodes(ax) -> dict:
+    return {t.get_gid()[5:]: t for t in ax.texts if (t.get_gid() or "").startswith("node:")}
+
+
+def test_network_layers_colours_and_labels(model):
+    ax = plots.network(model)
+    nodes = _nodes(ax)
+    assert set(nodes) == set(model.tables.kinds)
+    order = list(plots.LAYER_COLOURS)
+    for v, t in nodes.items():
+        kind = model.tables.kinds[v]
+        x, _ = t.get_position()
+        assert x == order.index(kind)  # risk factors -> conditions -> findings -> tests, left to right
+        assert matplotlib.colors.same_color(t.get_bbox_patch().get_facecolor(), plots.LAYER_COLOURS[kind][0])
+        assert " ".join(t.get_text().split()) == v.replace("_", " ")  # wrapped, not cut
+    n_edges = sum(len(p) for p in model.tables.parents.values())
+    arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation" and c.arrow_patch is not None]
+    assert len(arrows) == n_edges
+    assert not any((t.get_gid() or "").startswith("posterior:") for t in ax.patches)
+
+
+def test_network_labels_fit_inside_the_figure(model, tmp_path):
+    ax = plots.network(model)
+    fig = ax.figure
+    fig.savefig(tmp_path / "network.png", dpi=60)
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for t in _nodes(ax).values():
+        ext = t.get_bbox_patch().get_window_extent(renderer)
+        assert box.x0 <= ext.x0 and ext.x1 <= box.x1 and box.y0 <= ext.y0 and ext.y1 <= box.y1, t.get_text()
+
+
+def test_network_ordering_reduces_crossings(model):
+    graph, _, layers = plots._network_layers(model)
+    layer_of = {v: i for i, layer in enumerate(layers) for v in layer}
+
+    def cost(order):
+        pos = {v: (j + 0.5) / len(layer) for layer in order for j, v in enumerate(layer)}
+        return plots._crossings(graph, layer_of, pos)
+
+    ordered = plots._order_layers(graph, layers)
+    assert [sorted(a) for a in ordered] == [sorted(b) for b in layers]
+    assert cost(ordered) < 0.6 * cost(layers)
+    assert plots._order_layers(graph, layers) == ordered  # deterministic
+
+
+def test_network_crossings_counts_a_simple_cross():
+    import networkx as nx
+
+    g = nx.DiGraph([("a", "d"), ("b", "c")])
+    layer_of = {"a": 0, "b": 0, "c": 1, "d": 1}
+    assert plots._crossings(g, layer_of, {"a": 0.25, "b": 0.75, "c": 0.25, "d": 0.75}) == 1
+    assert plots._crossings(g, layer_of, {"a": 0.25, "b": 0.75, "c": 0.75, "d": 0.25}) == 0
+
+
+def test_network_scenario_marks_evidence_and_posteriors(model):
+    evidence = {"saddle_anaesthesia": "yes", "urinary_retention": "yes", "fever": {"yes": 0.8, "no": 0.2}}
+    dx = model.diagnose(evidence)
+    ax = plots.network(model, evidence)
+    nodes = _nodes(ax)
+    for v in evidence:
+        assert nodes[v].get_fontweight() == "bold"
+        assert nodes[v].get_bbox_patch().get_linewidth() > 2
+    assert "= yes" in nodes["saddle_anaesthesia"].get_text()
+    assert "~" in nodes["fever"].get_text() and nodes["fever"].get_bbox_patch().get_linestyle() == "--"
+    assert nodes["dvt"].get_fontweight() == "normal"
+    bars = {p.get_gid()[10:]: p for p in ax.patches if (p.get_gid() or "").startswith("posterior:")}
+    assert set(bars) == set(model.conditions)
+    widths = {c: b.get_width() for c, b in bars.items()}
+    top = max(widths, key=widths.get)
+    assert top == dx.ranking.index[0] == "cauda_equina_syndrome"
+    ratio = widths["cauda_equina_syndrome"] / dx.ranking.loc["cauda_equina_syndrome", "posterior"]
+    for c in model.conditions:  # linear in the posterior
+        assert widths[c] == pytest.approx(ratio * dx.ranking.loc[c, "posterior"])
+    # a Diagnosis gives the same drawing without recomputing
+    ax2 = plots.network(model, dx, posteriors=False)
+    assert not [p for p in ax2.patches if (p.get_gid() or "").startswith("posterior:")]
+
+
+def test_network_of_any_pgmpy_network():
+    from bayesnet.bench import load_reference
+
+    net = load_reference("asia")
+    ax = plots.network(net, {"smoke": "yes"})
+    nodes = _nodes(ax)
+    assert set(nodes) == set(net.nodes())
+    assert nodes["smoke"].get_fontweight() == "bold"
+    assert nodes["asia"].get_position()[0] == 0 and nodes["dysp"].get_position()[0] == 3
+
+
+# ---------------------------------------------------------------------------------- HTML tables (display)
+def _check_html(text: str) -> None:
+    from html.parser import HTMLParser
+
+    class Balanced(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack = []
+
+        def handle_starttag(self, tag, attrs):
+            self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack[-1] == tag, (tag, self.stack)
+            self.stack.pop()
+
+    p = Balanced()
+    p.feed(text)
+    assert not p.stack
+
+
+def test_html_tables_are_well_formed(model):
+    from bayesnet import display
+
+    ev = {"iv_drug_use": "yes", "fever": "yes", "esr_crp": "normal"}
+    dx = model.diagnose(ev)
+    ex = dx.explain("epidural_abscess")
+    text = display.explanation_html(ex)
+    _check_html(text)
+    assert text.count("<tr>") == len(ex) + 1
+    assert "esr_crp" in text and "#2471a3" in text and "#c0392b" in text  # bars both ways
+    _check_html(display.explanation_html(model.diagnose({}).explain("dvt")))
+    nt = model.next_tests(ev, threshold=0.05)
+    text = display.next_tests_html(nt, top=5)
+    _check_html(text)
+    assert text.count("<tr>") == 6 and "P(cross 0.05)" in text
+    unc = model.uncertainty(ev, draws=50, seed=0)
+    text = display.uncertainty_html(unc)
+    _check_html(text)
+    assert text.count("<tr>") == len(model.conditions) + 1
+    tor = model.sensitivity(ev, "epidural_abscess")
+    text = display.sensitivity_html(tor, top=4)
+    _check_html(text)
+    assert text.count("<tr>") == 5
+    # the DataFrames are untouched
+    assert type(ex).__name__ == type(nt).__name__ == type(unc).__name__ == "DataFrame"

@@ -1,0 +1,74 @@
+"""``make_figures`` regenerates every figure; ``bayesnet figures`` is its command (bayesnet.figures)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bayesnet.figures import FIGURES, figures_command, make_figures, speed_figure
+
+EXPECTED = [
+    "network.png", "network_cancer.png", "ranking_cancer.png", "ranking_infection.png", "ranking_clot.png",
+    "waterfall_metastasis.png", "next_tests_infection.png", "tornado_pe.png", "uncertainty_cancer.png",
+    "whatif_heatmap.png", "engine_speed.png",
+]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    return out, make_figures(out, quick=True)
+
+
+def test_every_figure_is_written(quick):
+    out, paths = quick
+    assert [f"{stem}.png" for stem in FIGURES] == EXPECTED
+    assert [p.name for p in paths] == [*EXPECTED, "engine_speed.json"]
+    for name in EXPECTED:
+        path = out / name
+        assert path.exists() and path.stat().st_size > 10_000, name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((out / "engine_speed.json").read_text())
+    assert [r["network"] for r in saved["results"]] == ["back_pain", "asia"]
+    assert max(r["max_abs_diff_pgmpy"] for r in saved["results"]) < 1e-9
+
+
+def test_saved_benchmark_is_redrawn(quick):
+    out, _ = quick
+    saved = json.loads((out / "engine_speed.json").read_text())
+    fig = speed_figure(saved["results"], saved["machine"])
+    ax = fig.axes[0]
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["back pain", "asia"]
+    assert len(ax.patches) in (4, 6)  # engine and pgmpy (and pyAgrum when installed) per network
+
+
+def test_figures_are_deterministic(tmp_path):
+    from bayesnet import figures
+    from bayesnet.model import load_model
+
+    model = load_model()
+    first = figures._save(figures._whatif(model), tmp_path, "a", ("png",))[0].read_bytes()
+    second = figures._save(figures._whatif(model), tmp_path, "b", ("png",))[0].read_bytes()
+    assert first == second
+
+
+def test_command_rejects_a_bad_benchmark_file_before_drawing(tmp_path):
+    bad = tmp_path / "bench.json"
+    bad.write_text('{"results": [{"no network": 1}]}')
+    out = tmp_path / "out"
+    res = CliRunner().invoke(figures_command, ["--outdir", str(out), "--bench-json", str(bad)])
+    assert res.exit_code == 2
+    assert "bayesnet bench --json" in res.output
+    assert not out.exists()
+    bad.write_text("{not json")
+    res = CliRunner().invoke(figures_command, ["--outdir", str(out), "--bench-json", str(bad)])
+    assert res.exit_code == 2 and "is not JSON" in res.output
+
+
+def test_command_help_lists_its_options():
+    res = CliRunner().invoke(figures_command, ["--help"])
+    assert res.exit_code == 0
+    for option in ("--outdir", "--quick", "--bench-json", "--format"):
+        assert option in res.output
