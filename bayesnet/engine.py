@@ -600,6 +600,18 @@ def _combine_small(factors: list[np.ndarray], clique_size: int) -> list[np.ndarr
     return fs
 
 
+class _Unhashable:
+    """Stands in for an unhashable evidence cell so that it is reported as a bad value of its row."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 def _as_list(targets: Any) -> list | None:
     if targets is None:
         return None
@@ -1170,7 +1182,12 @@ class CompiledNetwork:
         codes_list: list[np.ndarray] = []
         problems: dict[int, list] = {}
         for pos_col, v in enumerate(var_idx):
-            fcodes, uniques = pd.factorize(evidence.iloc[:, pos_col], use_na_sentinel=True)
+            column = evidence.iloc[:, pos_col]
+            try:
+                fcodes, uniques = pd.factorize(column, use_na_sentinel=True)
+            except TypeError:  # unhashable cells (lists, sets, dicts): each is a bad value of its row
+                column = column.map(lambda x: x if isinstance(x, Hashable) else _Unhashable(x))
+                fcodes, uniques = pd.factorize(column, use_na_sentinel=True)
             table = np.empty(len(uniques) + 1, dtype=np.intp)
             table[-1] = -1  # factorize's NA code -1 maps to -1
             bad_u = []

@@ -215,7 +215,16 @@ def _build_condition(t: Tables, priors: PriorSet, name: str, setting: str) -> No
             file=p.file,
             entry=p.entry,
         )
-    b = brentq(lambda x: prevalence_at(x) - target, -60.0, 60.0, xtol=1e-14, rtol=1e-15, maxiter=500)
+    try:
+        b = brentq(lambda x: prevalence_at(x) - target, -60.0, 60.0, xtol=1e-14, rtol=1e-15, maxiter=500)
+    except (ValueError, RuntimeError):
+        p = cond.prevalence[setting]
+        raise PriorsError(
+            f"no baseline reproduces the prevalence {target:.4g} in {setting} with these risk-factor effects "
+            "(an odds ratio or a proportion is too extreme); check the effects of this condition",
+            file=p.file,
+            entry=p.entry,
+        ) from None
     t.baselines[name] = b
     p_yes = 1.0 - (1.0 - expit(b + eta)) * survive
     t.cpts[name] = np.stack([p_yes, 1.0 - p_yes])

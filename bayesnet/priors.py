@@ -345,12 +345,15 @@ class _Reader:
                 raise self.fail(f"{entry}.{name}", f"is a ratio ({kind}) and must be > 0; got {x!r}")
         if not math.isnan(low) and not low <= value <= high:
             raise self.fail(entry, f"interval [{low}, {high}] must contain the value {value}")
-        grade = str(obj["grade"]).strip().upper()
+        grade = obj["grade"].strip().upper() if isinstance(obj["grade"], str) else None
         if grade not in GRADES:
-            raise self.fail(f"{entry}.grade", f"must be one of A, B, C; got {obj['grade']!r}")
+            got = obj["grade"] if isinstance(obj["grade"], str | int | float | None) else type(obj["grade"]).__name__
+            raise self.fail(f"{entry}.grade", f"must be one of A, B, C; got {got!r}")
         note = obj.get("note", "")
         if note is None:
             note = ""
+        if not isinstance(note, str | int | float):
+            raise self.fail(f"{entry}.note", f"must be text; got a {type(note).__name__}")
         return Param(
             node=node,
             parameter=parameter,
@@ -389,6 +392,8 @@ def _read_yaml(directory: Path, name: str) -> Any:
         raise PriorsError(f"not valid YAML: {problem}", file=name, entry=where) from None
     except UnicodeDecodeError:
         raise PriorsError("not a UTF-8 text file", file=name) from None
+    except RecursionError:
+        raise PriorsError("nested too deeply to be a priors file", file=name) from None
     if data is None:
         raise PriorsError("file is empty", file=name)
     if not isinstance(data, dict):

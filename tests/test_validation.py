@@ -1,0 +1,416 @@
+"""Clinical validation set (priors/validation/) and `bayesnet validate`."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from bayesnet.errors import BayesNetError, PriorsError
+from bayesnet.parametric import VectorTables
+from bayesnet.validation import (
+    Target,
+    ValidationFileError,
+    calibration_plot,
+    default_validation_path,
+    event_probability,
+    load_validation,
+    summary_line,
+    validate,
+    validate_command,
+    wilson_interval,
+)
+
+DRAWS = 20  # few draws keep the tests quick; the command's default is 500
+
+
+@pytest.fixture(scope="module")
+def scenarios(priors):
+    return load_validation(priors=priors)
+
+
+@pytest.fixture(scope="module")
+def result(priors, scenarios):
+    return validate(priors, scenarios=scenarios, draws=DRAWS, seed=0)
+
+
+def _raw() -> dict:
+    return yaml.safe_load(default_validation_path().read_text(encoding="utf-8"))
+
+
+def _write(tmp_path: Path, data, name: str = "bad.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# the shipped file
+
+
+def test_shipped_file_loads(scenarios):
+    assert 12 <= len(scenarios) <= 25
+    ids = [s.id for s in scenarios]
+    assert len(ids) == len(set(ids))
+    for s in scenarios:
+        assert s.source and s.population and s.mapping and s.setting_reason
+        assert isinstance(s.independent, bool)
+        if not s.independent:
+            assert s.independence, s.id
+        p = s.published
+        assert p.low <= p.value <= p.high
+        if p.interval == "wilson":
+            lo, hi = wilson_interval(p.events, p.total)
+            assert (p.low, p.high) == pytest.approx((lo, hi))
+    assert sum(s.independent for s in scenarios) > len(scenarios) / 2, "prefer independent scenarios"
+
+
+def test_every_scenario_maps_to_existing_variables(scenarios, models):
+    for s in scenarios:
+        model = models[s.setting]
+        for var, states in [*s.evidence.items(), *s.tests.items(), *s.target.items]:
+            assert var in model.states, (s.id, var)
+            assert set(states) <= set(model.states[var]), (s.id, var, states)
+        if s.target.label in model.conditions:
+            assert s.target.items == ((s.target.label, ("yes",)),)
+
+
+def test_independent_sources_are_not_prior_sources(scenarios, priors):
+    """A scenario marked independent must not cite a paper (surname and year) used by a prior."""
+    prior_sources = {p.source for p in priors.params}
+    for s in scenarios:
+        if not s.independent:
+            continue
+        m = re.match(r"([A-Z][A-Za-z'-]+)\b[^,]*?\b((?:19|20)\d\d)", s.source)
+        if m is None:  # e.g. a study cited by journal only
+            continue
+        surname, year = m.groups()
+        clash = [src for src in prior_sources if surname in src and year in src]
+        assert not clash, (s.id, clash)
+
+
+# --------------------------------------------------------------------------------------------
+# validate()
+
+
+def test_validate_one_row_per_scenario_finite(result, scenarios):
+    assert list(result["id"]) == [s.id for s in scenarios]
+    num = result[["published", "low", "high", "model", "model_low", "model_high", "ratio"]].astype(float)
+    assert np.isfinite(num.to_numpy()).all()
+    prob = result["measure"] == "probability"
+    assert result.loc[prob, ["model", "model_low", "model_high"]].apply(lambda c: c.between(0, 1)).all().all()
+    assert (result["model_low"] <= result["model_high"]).all()
+    assert (result["excluded_draws"] == 0).all()
+    inside = (result["low"] <= result["model"]) & (result["model"] <= result["high"])
+    assert (result["inside"] == inside).all()
+    overlap = np.maximum(result["low"], result["model_low"]) <= np.minimum(result["high"], result["model_high"])
+    assert (result["overlap"] == overlap).all()
+    s = result.attrs["summary"]
+    assert s["scenarios"] == len(result) and s["inside"] == int(result["inside"].sum())
+    assert summary_line(result).startswith(f"{s['inside']} of {s['scenarios']} scenarios")
+
+
+def test_single_condition_matches_diagnose_and_uncertainty(scenarios, result, models):
+    checked = 0
+    for s in scenarios:
+        if s.measure != "probability" or s.target.label not in models[s.setting].conditions:
+            continue
+        if any(len(v) > 1 for v in s.evidence.values()):
+            continue
+        model = models[s.setting]
+        ev = {k: v[0] for k, v in s.evidence.items()}
+        row = result.set_index("id").loc[s.id]
+        assert row["model"] == pytest.approx(model.diagnose(ev).ranking.loc[s.target.label, "posterior"], abs=1e-12)
+        unc = model.uncertainty(ev, draws=DRAWS, seed=0)
+        assert row["model_low"] == pytest.approx(unc.loc[s.target.label, "low"], abs=1e-12)
+        assert row["model_high"] == pytest.approx(unc.loc[s.target.label, "high"], abs=1e-12)
+        checked += 1
+    assert checked >= 3
+
+
+def _ve_joint(ve, variables, evidence):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ve.query(variables, evidence=evidence or None, joint=True, show_progress=False)
+
+
+def test_any_of_conditions_matches_pgmpy(models, ve):
+    model = models["emergency"]
+    ev = {"dyspnoea": "yes", "age_group": "under_50", "tachycardia": "no"}
+    t = Target("any", (("pulmonary_embolism", ("yes",)), ("dvt", ("yes",))), "vte")
+    p = event_probability(VectorTables.from_tables(model.tables), {k: [v] for k, v in ev.items()}, t)[0]
+    f = _ve_joint(ve["emergency"], ["pulmonary_embolism", "dvt"], ev)
+    expected = 1.0 - f.get_value(pulmonary_embolism="no", dvt="no")
+    assert p == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_all_of_and_state_sets_match_pgmpy(models, ve):
+    model = models["emergency"]
+    vt = VectorTables.from_tables(model.tables)
+    t = Target("all", (("fever", ("yes",)), ("neuro_deficit", ("yes",))), "triad")
+    p = event_probability(vt, {"epidural_abscess": ["yes"]}, t)[0]
+    f = _ve_joint(ve["emergency"], ["fever", "neuro_deficit"], {"epidural_abscess": "yes"})
+    assert p == pytest.approx(f.get_value(fever="yes", neuro_deficit="yes"), rel=1e-9)
+    # a set of states ("one of") equals the sum over its members
+    t2 = Target("all", (("compression_fracture", ("yes",)),), "fracture")
+    both = event_probability(vt, {"age_group": ["50_to_69", "70_plus"]}, t2)[0]
+    f2 = _ve_joint(ve["emergency"], ["compression_fracture", "age_group"], {})
+    num = sum(f2.get_value(compression_fracture="yes", age_group=a) for a in ("50_to_69", "70_plus"))
+    den = sum(f2.get_value(compression_fracture=c, age_group=a) for c in ("yes", "no") for a in ("50_to_69", "70_plus"))
+    assert both == pytest.approx(num / den, rel=1e-9)
+
+
+def test_any_of_rare_event_keeps_its_digits(models):
+    """Summing disjoint pieces: no cancellation when the event is very rare."""
+    model = models["primary_care"]
+    vt = VectorTables.from_tables(model.tables)
+    ev = {"d_dimer": ["negative"], "age_group": ["under_50"], "unilateral_leg_swelling": ["no"]}
+    single = event_probability(vt, ev, Target("all", (("pulmonary_embolism", ("yes",)),), "pe"))[0]
+    both = event_probability(vt, ev, Target("any", (("pulmonary_embolism", ("yes",)), ("dvt", ("yes",))), "vte"))[0]
+    assert 0 < single < both < 1e-4
+    ranking = model.diagnose({k: v[0] for k, v in ev.items()}).ranking
+    assert single == pytest.approx(ranking.loc["pulmonary_embolism", "posterior"], rel=1e-12)
+
+
+def test_likelihood_ratio_is_the_change_in_odds(scenarios, result, models):
+    s = next(s for s in scenarios if s.measure == "likelihood_ratio")
+    model = models[s.setting]
+    vt = VectorTables.from_tables(model.tables)
+    p0 = event_probability(vt, s.evidence, s.target)[0]
+    p1 = event_probability(vt, {**s.evidence, **s.tests}, s.target)[0]
+    lr = (p1 / (1 - p1)) / (p0 / (1 - p0))
+    assert result.set_index("id").loc[s.id, "model"] == pytest.approx(lr, rel=1e-12)
+
+
+def test_draws_zero_gives_no_intervals(priors, scenarios):
+    df = validate(priors, scenarios=scenarios[:3], draws=0)
+    assert df["model_low"].isna().all() and df["model_high"].isna().all()
+    assert (df["overlap"] == df["inside"]).all()
+    assert "not computed" in summary_line(df)
+
+
+def test_validate_accepts_a_model_and_rejects_bad_arguments(models, scenarios):
+    df = validate(models["emergency"], scenarios=scenarios[:2], draws=0)
+    assert len(df) == 2
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(BayesNetError, match="draws"):
+            validate(models["emergency"], scenarios=scenarios[:1], draws=bad)
+    with pytest.raises(BayesNetError, match="seed"):
+        validate(models["emergency"], scenarios=scenarios[:1], draws=2, seed=-3)
+    with pytest.raises(BayesNetError, match="expected a BackPainModel"):
+        validate(42, scenarios=scenarios[:1], draws=0)
+
+
+def test_runtime_is_small(priors, scenarios):
+    start = time.perf_counter()
+    validate(priors, scenarios=scenarios, draws=DRAWS, seed=1)
+    assert time.perf_counter() - start < 20.0
+
+
+def test_calibration_plot(result):
+    ax = calibration_plot(result)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "inside" in ax.get_title()
+    lo, hi = ax.get_xlim()
+    assert 0 < lo < result["low"].min() and hi > result["high"].max()
+
+
+# --------------------------------------------------------------------------------------------
+# faulty validation files
+
+
+def _one(**changes) -> dict:
+    """The shipped file reduced to its 'sea_classic_triad' scenario, with changes."""
+    data = _raw()
+    sc = next(s for s in data["scenarios"] if s["id"] == "sea_classic_triad")
+    sc = {**sc, **changes}
+    return {"schema_version": 1, "scenarios": [sc]}
+
+
+@pytest.mark.parametrize(
+    ("data", "fragments"),
+    [
+        (_one(evidence={"fevr": "yes"}), ["(sea_classic_triad).evidence", "unknown variable 'fevr'", "did you mean 'fever'"]),
+        (_one(evidence={"fever": "maybe"}), ["evidence.fever", "unknown state 'maybe' of variable 'fever'"]),
+        (_one(evidence={"age_group": "under_5O"}), ["did you mean 'under_50'"]),
+        (_one(target={"condition": "spinal_metastasys"}), ["target.condition", "did you mean 'spinal_metastasis'"]),
+        (_one(target={"condition": "fever"}), ["'fever' is not a condition"]),
+        (_one(target={"any": ["dvt"]}), ["unknown key 'any'", "did you mean 'any_of'"]),
+        (_one(target={"any_of": ["dvt", "fever"]}), ["target.any_of[1]", "not a condition"]),
+        (_one(target={"all_of": {"epidural_abscess": "yes"}}), ["both observed and the target"]),
+        (_one(source=""), ["source", "non-empty"]),
+        (_one(source=None), ["missing required key 'source'"]),
+        (_one(published={"value": 0.2, "low": 0.3, "high": 0.1}), ["published", "must contain the value", "low > high"]),
+        (_one(published={"value": 1.4, "low": 0.1, "high": 1.5}), ["published.value", "must lie in [0, 1]"]),
+        (_one(published={"value": float("nan"), "low": 0.1, "high": 0.5}), ["published.value", "finite"]),
+        (_one(published={"value": "13%", "low": 0.1, "high": 0.5}), ["published.value", "must be a number"]),
+        (_one(published={"value": 0.2, "events": 8, "total": 63, "interval": "wilson"}), ["does not match the counts 8/63"]),
+        (_one(published={"value": 0.127, "events": 8, "total": 63, "interval": "wilson", "low": 0.01}),
+         ["published.low", "not the Wilson bound"]),
+        (_one(published={"value": 0.127, "interval": "wilson"}), ["Wilson interval is computed from 'events'"]),
+        (_one(published={"value": 0.127, "events": 80, "total": 63}), ["0 <= events <= total"]),
+        (_one(published={"value": 0.127, "lo": 0.1, "high": 0.2}), ["unknown key 'lo'", "did you mean 'low'"]),
+        (_one(independent=False, independence=None), ["independence", "independent: false needs a note"]),
+        (_one(independent="yes"), ["independent", "true or false"]),
+        (_one(setting="emergancy"), ["setting", "did you mean 'emergency'"]),
+        (_one(measure="likelihood_ratio"), ["tests", "needs 'tests'"]),
+        (_one(measure="odds"), ["unknown measure 'odds'"]),
+        (_one(id="Bad Id"), ["id", "lower-case"]),
+        (_one(colour="red"), ["unknown key 'colour'"]),
+        (_one(evidence={"fever": ["yes", "no"]}), ["every state of 'fever' is listed"]),
+        ({"schema_version": 1, "scenarios": []}, ["scenarios", "non-empty list"]),
+        ({"schema_version": 2, "scenarios": [1]}, ["unsupported version 2"]),
+        ({"scenario": []}, ["unknown key 'scenario'", "did you mean 'scenarios'"]),
+        ({"schema_version": 1, "scenarios": ["text"]}, ["scenarios[0]", "must be a mapping"]),
+        ("", ["file is empty"]),
+        ("- a\n- b\n", ["top level must be a mapping"]),
+        ("scenarios: [\n", ["not valid YAML"]),
+        ("a: 1\na: 2\n", ["duplicate key 'a'"]),
+        ("!!python/object/apply:os.system ['echo pwned']\n", ["not valid YAML"]),
+        ("x: !!python/name:os.system\n", ["not valid YAML"]),
+    ],
+)
+def test_faulty_files_name_file_and_entry(tmp_path, priors, data, fragments):
+    path = _write(tmp_path, data)
+    with pytest.raises(ValidationFileError) as info:
+        load_validation(path, priors)
+    msg = str(info.value)
+    assert msg.startswith("bad.yaml"), msg
+    assert "\n" not in msg
+    for frag in fragments:
+        assert frag in msg, (frag, msg)
+    assert isinstance(info.value, PriorsError) and isinstance(info.value, BayesNetError)
+
+
+def test_duplicate_ids(tmp_path, priors):
+    data = _one()
+    data["scenarios"].append(dict(data["scenarios"][0]))
+    with pytest.raises(ValidationFileError, match=r"id 'sea_classic_triad' is used twice"):
+        load_validation(_write(tmp_path, data), priors)
+
+
+def test_binary_and_missing_files(tmp_path, priors):
+    p = tmp_path / "bin.yaml"
+    p.write_bytes(b"\xff\xfe\x00scenarios")
+    with pytest.raises(ValidationFileError, match="not a UTF-8 text file"):
+        load_validation(p, priors)
+    with pytest.raises(ValidationFileError, match="file not found"):
+        load_validation(tmp_path / "nope.yaml", priors)
+    with pytest.raises(ValidationFileError, match="not a file"):
+        load_validation(tmp_path, priors)
+
+
+def test_bare_yes_no_are_accepted(tmp_path, priors):
+    text = default_validation_path().read_text(encoding="utf-8").replace('"yes"', "yes").replace('"no"', "no")
+    loaded = load_validation(_write(tmp_path, text), priors)
+    assert [s.evidence for s in loaded] == [s.evidence for s in load_validation(priors=priors)]
+
+
+def test_priors_copy_uses_its_own_validation_file(priors_copy):
+    from bayesnet.priors import load_priors
+
+    ps = load_priors(priors_copy)
+    path = priors_copy / "validation" / "scenarios.yaml"
+    data = _one()
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert [s.id for s in load_validation(priors=ps)] == ["sea_classic_triad"]
+
+
+# --------------------------------------------------------------------------------------------
+# the command
+
+
+def _run(capsys, args):
+    rv = validate_command.main(args, standalone_mode=False)
+    out, err = capsys.readouterr()
+    return rv, out, err
+
+
+def test_command_json_shape(capsys, scenarios):
+    rv, out, err = _run(capsys, ["--json", "--draws", "5", "--seed", "3"])
+    assert rv is None and err == ""
+    d = json.loads(out)
+    assert {"draws", "seed", "level", "summary", "scenarios"} <= set(d)
+    assert d["draws"] == 5 and d["seed"] == 3
+    assert {"scenarios", "inside", "overlap", "independent", "line"} <= set(d["summary"])
+    assert d["summary"]["scenarios"] == len(d["scenarios"]) == len(scenarios)
+    rec = d["scenarios"][0]
+    assert {"id", "setting", "target", "measure", "published", "low", "high", "model", "model_low", "model_high",
+            "inside", "overlap", "ratio", "independent", "source"} <= set(rec)
+    assert all(isinstance(r["inside"], bool) and isinstance(r["model"], float) for r in d["scenarios"])
+
+
+def test_command_table_summary_and_figure(capsys, tmp_path, scenarios):
+    fig = tmp_path / "cal.png"
+    rv, out, _ = _run(capsys, ["--draws", "5", "--figure", str(fig)])
+    assert rv is None
+    lines = out.strip().splitlines()
+    assert re.match(rf"\d+ of {len(scenarios)} scenarios: model value inside the published 95% interval; "
+                    rf"\d+ of {len(scenarios)} intervals overlap", lines[-2])
+    assert lines[-1] == f"wrote the calibration figure to {fig}"
+    assert fig.stat().st_size > 10_000
+    assert "sea_classic_triad" in out and "published [95% CI]" in out
+
+
+def test_command_draws_zero_json_has_nulls(capsys):
+    _, out, _ = _run(capsys, ["--json", "--draws", "0"])
+    d = json.loads(out)
+    assert all(r["model_low"] is None for r in d["scenarios"])
+
+
+def test_command_errors_are_bad_input(tmp_path, capsys, monkeypatch):
+    """Through bayesnet's main(): exit 2 and one stderr line (the lead registers the command)."""
+    from bayesnet import cli as cli_mod
+
+    monkeypatch.setitem(cli_mod.cli.commands, "validate", validate_command)
+    bad = _write(tmp_path, _one(evidence={"fevr": "yes"}))
+    for args, frag in [
+        (["validate", "--file", str(bad)], "did you mean 'fever'"),
+        (["validate", "--file", str(tmp_path / "missing.yaml")], "file not found"),
+        (["validate", "--draws", "-2"], "--draws"),
+        (["validate", "--figure", str(tmp_path / "x.gif")], "unsupported figure type"),
+        (["validate", "--figure", str(tmp_path / "no" / "x.png")], "does not exist"),
+        (["validate", "--priors", str(tmp_path / "nowhere")], "priors directory not found"),
+    ]:
+        code = cli_mod.main(args)
+        out, err = capsys.readouterr()
+        assert code == 2, (args, err)
+        assert len(err.strip().splitlines()) == 1 and frag in err, (args, err)
+    code = cli_mod.main(["validate", "--draws", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "scenarios: model value inside" in out
+
+
+def test_result_columns_are_documented(result):
+    assert list(result.columns) == ["id", "setting", "target", "measure", "published", "low", "high", "model",
+                                    "model_low", "model_high", "inside", "overlap", "ratio", "independent",
+                                    "source", "excluded_draws"]
+    assert isinstance(result, pd.DataFrame) and not math.isnan(result["ratio"].iloc[0])
+
+
+def test_event_probability_names_unknown_variables(models):
+    vt = VectorTables.from_tables(models["primary_care"].tables)
+    t = Target("all", (("dvt", ("yes",)),), "dvt")
+    with pytest.raises(BayesNetError, match="did you mean 'fever'"):
+        event_probability(vt, {"fevr": ["yes"]}, t)
+    with pytest.raises(BayesNetError, match="unknown state 'maybe'"):
+        event_probability(vt, {"fever": "maybe"}, t)
+    assert event_probability(vt, {"fever": "yes"}, t)[0] == pytest.approx(
+        event_probability(vt, {"fever": ["yes"]}, t)[0], rel=1e-15)
+
+
+def test_bayesnet_validate_command_runs(capsys):
+    """`bayesnet validate` itself (as registered in the CLI) runs and prints the summary line."""
+    from bayesnet.cli import main
+
+    assert main(["validate", "--draws", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "scenarios: model value inside the published 95% interval" in out
