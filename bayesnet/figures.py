@@ -15,6 +15,7 @@ next_tests_infection.png  what to ask or test next in the injection drug user wi
 tornado_pe.png            which published numbers P(pulmonary embolism) depends on (leg swelling case)
 uncertainty_cancer.png    95% intervals of the cancer patient's posteriors (parameter uncertainty)
 whatif_heatmap.png        P(spinal metastasis) over cancer history x weight loss x age, both settings
+validation.png            published post-test probabilities against the model's (bayesnet validate)
 engine_speed.png          posterior queries per second: compiled engine, pyAgrum, pgmpy
 engine_speed.json         the benchmark numbers behind engine_speed.png (when it was run here)
 ========================  ==========================================================================
@@ -65,7 +66,7 @@ BENCH_NETWORKS = ("back_pain", "asia", "alarm", "hepar2")
 #: file stems written by :func:`make_figures`, in order
 FIGURES = (
     "network", "network_cancer", "ranking_cancer", "ranking_infection", "ranking_clot", "waterfall_metastasis",
-    "next_tests_infection", "tornado_pe", "uncertainty_cancer", "whatif_heatmap", "engine_speed",
+    "next_tests_infection", "tornado_pe", "uncertainty_cancer", "whatif_heatmap", "validation", "engine_speed",
 )
 
 _TOOL_COLOURS = {"engine": "#c0392b", "pyAgrum": "#e6a23c", "pgmpy": "#2471a3"}
@@ -159,6 +160,15 @@ def _uncertainty(model: Any, draws: int) -> Any:
     fig, ax = _figure(_rows(len(unc), base=1.5))
     plots.intervals(unc, ax=ax)
     _titles(fig, ax, label, f"{draws} draws of the published numbers, seed 0")
+    return fig
+
+
+def _validation(draws: int) -> Any:
+    from .validation import calibration_plot, validate
+
+    df = validate(draws=draws, seed=0)
+    fig, ax = _figure((7.5, 7.0))
+    calibration_plot(df, ax=ax)
     return fig
 
 
@@ -358,6 +368,7 @@ def make_figures(
         "tornado_pe": lambda: _tornado(model),
         "uncertainty_cancer": lambda: _uncertainty(model, draws),
         "whatif_heatmap": lambda: _whatif(model),
+        "validation": lambda: _validation(200 if quick else 500),  # 500: the default of bayesnet validate
     }
     import matplotlib
 

@@ -12,7 +12,7 @@ from bayesnet.figures import FIGURES, figures_command, make_figures, speed_figur
 EXPECTED = [
     "network.png", "network_cancer.png", "ranking_cancer.png", "ranking_infection.png", "ranking_clot.png",
     "waterfall_metastasis.png", "next_tests_infection.png", "tornado_pe.png", "uncertainty_cancer.png",
-    "whatif_heatmap.png", "engine_speed.png",
+    "whatif_heatmap.png", "validation.png", "engine_speed.png",
 ]
 
 
