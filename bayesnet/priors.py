@@ -382,22 +382,41 @@ def _read_yaml(directory: Path, name: str) -> Any:
             f"file not found in priors directory {str(directory)!r}; expected {', '.join(_FILES)}",
             file=name,
         )
+    return read_yaml_mapping(path, name)
+
+
+#: YAML loaders that never construct Python objects (libyaml's C loader when available: ~10x faster)
+_SAFE_LOADERS = tuple(c for c in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None)) if c is not None)
+SAFE_LOADER = _SAFE_LOADERS[-1]
+
+
+def read_yaml_mapping(path: Path, name: str, error: type[PriorsError] = PriorsError,
+                      loader: type = SAFE_LOADER) -> dict:
+    """Parse a YAML file that must hold a mapping, with a safe loader only.
+
+    Every problem (invalid YAML, nesting beyond the recursion limit, not UTF-8, empty, not a
+    mapping) raises ``error`` naming the file, never a parser exception. ``loader`` must be a
+    safe loader (e.g. a subclass of ``yaml.SafeLoader`` refusing duplicate keys): no YAML tag
+    that could construct Python objects is ever honoured.
+    """
+    if not (isinstance(loader, type) and issubclass(loader, _SAFE_LOADERS)):
+        raise TypeError("read_yaml_mapping accepts only safe YAML loaders (subclasses of yaml.SafeLoader)")
     try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        text = path.read_bytes().decode("utf-8")
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "parse"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PriorsError(f"not valid YAML: {problem}", file=name, entry=where) from None
+        raise error(f"not valid YAML (safe subset only): {problem}", file=name, entry=where) from None
     except UnicodeDecodeError:
-        raise PriorsError("not a UTF-8 text file", file=name) from None
+        raise error("not a UTF-8 text file", file=name) from None
     except RecursionError:
-        raise PriorsError("nested too deeply to be a priors file", file=name) from None
+        raise error("not valid YAML: nested too deeply", file=name) from None
     if data is None:
-        raise PriorsError("file is empty", file=name)
+        raise error("file is empty", file=name)
     if not isinstance(data, dict):
-        raise PriorsError(f"top level must be a mapping; got {type(data).__name__}", file=name)
+        raise error(f"top level must be a mapping; got {type(data).__name__}", file=name)
     return data
 
 

@@ -53,6 +53,7 @@ import pandas as pd
 import yaml
 
 from .errors import BayesNetError, ImpossibleEvidenceError, PriorsError, closest
+from .priors import read_yaml_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import BackPainModel
@@ -247,24 +248,7 @@ def _read_file(path: Path) -> Any:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise ValidationFileError(f"file is too large ({size} bytes; at most {MAX_FILE_BYTES})", file=name)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFileError("not a UTF-8 text file", file=name) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "parse"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationFileError(f"not valid YAML (safe subset only): {problem}", file=name, entry=where) from None
-    except RecursionError:
-        raise ValidationFileError("not valid YAML: nested too deeply", file=name) from None
-    if data is None:
-        raise ValidationFileError("file is empty", file=name)
-    if not isinstance(data, dict):
-        raise ValidationFileError(f"top level must be a mapping; got {type(data).__name__}", file=name)
-    return data
+    return read_yaml_mapping(path, name, ValidationFileError, _UniqueKeyLoader)
 
 
 def _states_of(priors: PriorSet) -> dict[str, tuple[str, ...]]:

@@ -13,7 +13,6 @@ and ``BAYESNET_PROFILE=long`` (about twenty times more examples, on demand). The
 from __future__ import annotations
 
 import copy
-import types
 from pathlib import Path
 
 import numpy as np
@@ -397,17 +396,9 @@ def prior_data(priors_dir):
 
 
 @pytest.fixture
-def fast_yaml(monkeypatch):
-    """Parse priors with libyaml's safe loader during fuzzing (the pure-Python one takes 0.2 s per load)."""
-    import bayesnet.priors as priors_mod
-
-    if not hasattr(yaml, "CSafeLoader"):
-        return
-    shim = types.SimpleNamespace(
-        safe_load=lambda fh: yaml.load(fh, Loader=yaml.CSafeLoader),
-        YAMLError=yaml.YAMLError,
-    )
-    monkeypatch.setattr(priors_mod, "yaml", shim)
+def fast_yaml():
+    """Priors are parsed with libyaml's safe loader when available (bayesnet.priors.SAFE_LOADER)."""
+    return
 
 
 def _dump(data) -> str:
@@ -711,7 +702,7 @@ def test_no_executable_file_format_is_read(priors_dir):
         text = src.read_text(encoding="utf-8")
         for bad in ("pickle.load", "yaml.load(", "yaml.unsafe_load", "yaml.full_load", "eval(", "exec(",
                     "marshal.load", "shelve.open", "allow_pickle=True", "read_pickle"):
-            if bad == "yaml.load(" and "Loader=_UniqueKeyLoader" in text:
-                continue  # bayesnet.validation: a yaml.SafeLoader subclass
+            if bad == "yaml.load(" and "issubclass(loader, _SAFE_LOADERS)" in text:
+                continue  # bayesnet.priors.read_yaml_mapping: refuses any loader but the safe ones
             assert bad not in text, (src.name, bad)
     assert not any(p.suffix in (".pkl", ".pickle", ".npy", ".joblib") for p in priors_dir.rglob("*"))
