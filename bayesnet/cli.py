@@ -444,9 +444,9 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
 
 
 # commands that live next to what they drive (their modules import heavy libraries lazily)
-from .explorer import explore  # noqa: E402
-from .figures import figures_command  # noqa: E402
-from .validation import validate_command  # noqa: E402
+from .explorer import explore
+from .figures import figures_command
+from .validation import validate_command
 
 cli.add_command(explore)
 cli.add_command(figures_command)

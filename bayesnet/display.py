@@ -10,7 +10,7 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnosis import Diagnosis
 
-__all__ = ["ranking_text", "ranking_html", "format_probability", "explanation_text", "next_tests_text", "uncertainty_text", "sensitivity_text"]
+__all__ = ["explanation_text", "format_probability", "next_tests_text", "ranking_html", "ranking_text", "sensitivity_text", "uncertainty_text"]
 
 _BAR_WIDTH = 24
 
@@ -103,7 +103,7 @@ def explanation_text(ex: pd.DataFrame) -> str:
     ]
     for r in ex.itertuples():
         lines.append(
-            f"{r.variable:<26} {str(r.state):<12} {r.contribution:>+12.3f} {r.likelihood_ratio:>9.3g} "
+            f"{r.variable:<26} {r.state!s:<12} {r.contribution:>+12.3f} {r.likelihood_ratio:>9.3g} "
             f"{format_probability(r.posterior_without):>11}"
         )
     if not len(ex):
