@@ -28,6 +28,8 @@ def closest(name: object, choices: Iterable[str], n: int = 1) -> list[str]:
     >>> closest("fevr", ["fever", "night_sweats"])
     ['fever']
     """
+    if not isinstance(name, str | int | float | bool | None):
+        return []  # a list or mapping is no misspelt name (and its text could be huge)
     choices = [str(c) for c in choices]
     text = str(name)
     found = difflib.get_close_matches(text, choices, n=n, cutoff=0.5)

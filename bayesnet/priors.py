@@ -603,7 +603,7 @@ def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFa
                 e = f"{entry}.caused_by[{i}]"
                 c = r.mapping(c, e)
                 parent = c.get("condition")
-                if parent not in conds:
+                if not isinstance(parent, str) or parent not in conds:
                     raise r.fail(f"{e}.condition", _unknown("condition", parent, conds))
                 item = {k: v for k, v in c.items() if k != "condition"}
                 causes.append(Cause(parent, r.param(item, e, name, f"caused_by[{parent}]", "probability")))
@@ -623,6 +623,8 @@ def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFa
 
 
 def _unknown(kind: str, name: Any, choices) -> str:
+    if not isinstance(name, str | int | float | bool | None):  # a list or mapping: name its type, never expand it
+        return f"the {kind} must be a name; got a {type(name).__name__}"
     hint = closest(name, list(choices))
     return f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
@@ -630,7 +632,7 @@ def _unknown(kind: str, name: Any, choices) -> str:
 def _effect(r: _Reader, eff: Any, entry: str, node: str, rfs: dict[str, RiskFactor]) -> Effect:
     eff = r.mapping(eff, entry)
     factor = eff.get("factor")
-    if factor not in rfs:
+    if not isinstance(factor, str) or factor not in rfs:
         raise r.fail(f"{entry}.factor", _unknown("risk factor", factor, rfs))
     rf = rfs[factor]
     raw_states = eff.get("states", eff.get("state", rf.states[0]))
@@ -694,7 +696,7 @@ def _load_findings(data: dict, rfs: dict[str, RiskFactor], conds: dict[str, Cond
         if "by" in leak_spec:
             r.keys(leak_spec, f"{entry}.leak", {"by", "values"}, {"by", "values"})
             leak_by = leak_spec["by"]
-            if leak_by not in rfs:
+            if not isinstance(leak_by, str) or leak_by not in rfs:
                 raise r.fail(f"{entry}.leak.by", _unknown("risk factor", leak_by, rfs))
             vals = r.mapping(leak_spec["values"], f"{entry}.leak.values")
             for s in rfs[leak_by].states:
