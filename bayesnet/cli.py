@@ -423,7 +423,7 @@ def batch(
     for col in report.unknown_columns:
         click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
     for row, msg in report.errors:
-        click.echo(msg if msg.startswith("row ") else f"row {row}: {msg}", err=True)
+        click.echo(_one_line(msg if msg.startswith("row ") else f"row {row}: {msg}"), err=True)
     if report.failed > len(report.errors):
         click.echo(f"... and {report.failed - len(report.errors)} more failed rows (see the error column)", err=True)
     click.echo(f"scored {report.rows - report.failed} of {report.rows} rows; wrote {output}", err=True)
@@ -453,6 +453,16 @@ cli.add_command(figures_command)
 cli.add_command(validate_command)
 
 
+def _one_line(message: str) -> str:
+    """The message with control characters from the input (newline, CR...) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+def _error(message: str) -> None:
+    """Print one error line on stderr."""
+    click.echo(f"error: {_one_line(message)}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error)."""
     try:
@@ -466,20 +476,20 @@ def main(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         msg = exc.format_message().replace("\n", " ")
         hint = f" (see 'bayesnet {exc.ctx.info_name} --help')" if exc.ctx is not None and exc.ctx.parent else ""
-        click.echo(f"error: {msg}{hint}", err=True)
+        _error(f"{msg}{hint}")
         return 2
     except BayesNetError as exc:
-        click.echo(f"error: {exc}", err=True)
+        _error(str(exc))
         return 2
     except FileNotFoundError as exc:
-        click.echo(f"error: file not found: {exc.filename or exc}", err=True)
+        _error(f"file not found: {exc.filename or exc}")
         return 2
     except BrokenPipeError:  # e.g. `bayesnet sources | head`
         return 0
     except Exception as exc:
         if os.environ.get("BAYESNET_DEBUG"):
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set BAYESNET_DEBUG=1 for a traceback)", err=True)
+        _error(f"unexpected {type(exc).__name__}: {exc} (set BAYESNET_DEBUG=1 for a traceback)")
         return 1
 
 

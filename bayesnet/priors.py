@@ -327,10 +327,8 @@ class _Reader:
         if kind is None:
             raise self.fail(entry, "missing required key 'kind'")
         kinds = PROBABILITY_KINDS | RATIO_KINDS
-        if kind not in kinds:
-            hint = closest(kind, kinds)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise self.fail(f"{entry}.kind", f"unknown kind {kind!r}{extra}")
+        if not isinstance(kind, str) or kind not in kinds:
+            raise self.fail(f"{entry}.kind", _unknown("kind", kind, sorted(kinds)))
         value = self.number(obj["value"], f"{entry}.value")
         low = self.number(obj["low"], f"{entry}.low") if "low" in obj else math.nan
         high = self.number(obj["high"], f"{entry}.high") if "high" in obj else math.nan
