@@ -337,6 +337,13 @@ class _Layout:
                 evs[h].append(x)
         return evs
 
+    def _dirty(self, evs: list[list | None]) -> list[bool]:
+        """Cliques whose subtree holds evidence (the others reuse their cached prior tables)."""
+        dirty = [False] * len(self.phi)
+        for i in self.postorder:
+            dirty[i] = evs[i] is not None or any(dirty[ch] for ch in self.children[i])
+        return dirty
+
     def propagate(self, lik: Mapping[int, np.ndarray], b: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
         """Run collect/distribute for one chunk.
 
@@ -365,7 +372,7 @@ class _Layout:
         evs = self._group_evidence(lik)
         pots: list = [None] * n
         msgs: list = [None] * n
-        dirty = [False] * n
+        dirty = self._dirty(evs)
         zs = []
         zsc: list = [None] * n
         big = b >= 64
@@ -375,20 +382,12 @@ class _Layout:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             # collect: leaves first; clean subtrees reuse the cached prior tables
             for i, phi, kids, sax, sepax, pot0, msg0, logz0 in self.steps:
-                e = evs[i]
-                if e is None:
-                    for ch, _ in kids:
-                        if dirty[ch]:
-                            break
-                    else:
-                        pots[i] = pot0
-                        msgs[i] = msg0
-                        logconst += logz0
-                        continue
-                    factors = []
-                else:
-                    factors = e
-                dirty[i] = True
+                if not dirty[i]:
+                    pots[i] = pot0
+                    msgs[i] = msg0
+                    logconst += logz0
+                    continue
+                factors = evs[i] if evs[i] is not None else []
                 # batch-1 factors (clean children) go into the constant first: cheap
                 base = phi
                 for ch, shp in kids:
@@ -489,22 +488,19 @@ class _Layout:
         evs = self._group_evidence(lik)
         pots: list = [None] * n
         msgs: list = [None] * n
-        dirty = [False] * n
+        dirty = self._dirty(evs)
         add_reduce = np.add.reduce
         tiny = self.tiny
         logconst = 0.0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             for i, phi, kids, sax, _sepax, pot0, msg0, logz0 in self.steps:
+                if not dirty[i]:
+                    pots[i] = pot0
+                    msgs[i] = msg0  # normalised prior message: scale logz0 noted
+                    logconst += logz0
+                    continue
                 e = evs[i]
                 if e is None:
-                    for ch, _ in kids:
-                        if dirty[ch]:
-                            break
-                    else:
-                        pots[i] = pot0
-                        msgs[i] = msg0  # normalised prior message: scale logz0 noted
-                        logconst += logz0
-                        continue
                     pot = phi
                     owned = False
                 else:
@@ -512,7 +508,6 @@ class _Layout:
                     for x in e[1:]:
                         pot *= x
                     owned = True
-                dirty[i] = True
                 for ch, shp in kids:
                     x = msgs[ch].reshape(shp)
                     if owned and pot.shape[-1] >= x.shape[-1]:

@@ -179,38 +179,7 @@ def parameter_space(model: BackPainModel | PriorSet, setting: str | None = None)
         setting = model.setting if setting is None else setting
     if setting not in priors.settings:
         raise UnknownNameError("setting", setting, priors.settings)
-    used: list[Param] = []
-    for rf in priors.risk_factors.values():
-        dist = rf.prevalence[setting]
-        if rf.states == ("yes", "no"):
-            used.append(dist["yes"])
-        else:
-            used.extend(dist[s] for s in rf.states)
-    for c in priors.conditions.values():
-        if c.definition != "calibrated":
-            continue
-        used.append(c.prevalence[setting])
-        for e in c.effects:
-            used.append(e.param)
-            if e.controls is not None:
-                used.append(e.controls)
-        used.extend(k.param for k in c.causes)
-    for f in priors.findings.values():
-        used.extend(f.leak.values())
-        used.extend(f.links.values())
-    wanted = {(p.node, p.parameter) for p in used}
-    params: list[Param] = []
-    seen: set[tuple[str, str]] = set()
-    for p in priors.params:
-        key = (p.node, p.parameter)
-        if key in wanted and key not in seen:
-            params.append(p)
-            seen.add(key)
-    for p in used:  # anything the builder reads but params does not list (defensive)
-        key = (p.node, p.parameter)
-        if key not in seen:
-            params.append(p)
-            seen.add(key)
+    params = priors.params_for(setting)
     keys = [(p.node, p.parameter) for p in params]
     index = {k: i for i, k in enumerate(keys)}
     groups = []

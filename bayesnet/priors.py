@@ -230,6 +230,15 @@ class PriorSet:
         out.params = [fn(p) for p in self.params]
         return out
 
+    def params_for(self, setting: str) -> list[Param]:
+        """The parameters the network of one setting is built from, in file order.
+
+        >>> ps = load_priors()
+        >>> len(ps.params_for("primary_care")) < len(ps.params)
+        True
+        """
+        return _collect_params(self, setting)
+
     def replace_values(self, values: Mapping[tuple[str, str], float]) -> PriorSet:
         """Return a copy with some parameters' values replaced.
 
@@ -743,16 +752,21 @@ def _load_findings(data: dict, rfs: dict[str, RiskFactor], conds: dict[str, Cond
     return out
 
 
-def _collect_params(ps: PriorSet) -> list[Param]:
+def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
+    """Every sourced number, in file order; with ``setting``, only those the network of that setting reads."""
     params: list[Param] = []
     for rf in ps.risk_factors.values():
-        for by_state in rf.prevalence.values():
+        for name, by_state in rf.prevalence.items():
+            if setting is not None and name != setting:
+                continue
             if rf.states == ("yes", "no"):
                 params.append(by_state["yes"])
             else:
-                params.extend(by_state.values())
+                params.extend(by_state[st] for st in rf.states)
     for c in ps.conditions.values():
-        params.extend(c.prevalence.values())
+        if setting is not None and c.definition != "calibrated":
+            continue
+        params.extend(p for name, p in c.prevalence.items() if setting is None or name == setting)
         for e in c.effects:
             params.append(e.param)
             if e.controls is not None:

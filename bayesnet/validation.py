@@ -53,7 +53,8 @@ import pandas as pd
 import yaml
 
 from .errors import BayesNetError, ImpossibleEvidenceError, PriorsError, closest
-from .priors import read_yaml_mapping
+from .priors import _Reader as _PriorsReader
+from .priors import _show, read_yaml_mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import BackPainModel
@@ -234,11 +235,6 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _show(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _read_file(path: Path) -> Any:
     name = path.name
     if not path.exists():
@@ -262,10 +258,12 @@ def _states_of(priors: PriorSet) -> dict[str, tuple[str, ...]]:
     return states
 
 
-class _Reader:
+class _Reader(_PriorsReader):
+    """The priors reader's checks (mapping, keys, number...), plus the validation file's names."""
+
     def __init__(self, file: str, states: Mapping[str, tuple[str, ...]], settings: Sequence[str],
                  conditions: Sequence[str]):
-        self.file = file
+        super().__init__(file)
         self.states = states
         self.settings = list(settings)
         self.conditions = list(conditions)
@@ -273,18 +271,11 @@ class _Reader:
     def fail(self, entry: str, message: str) -> ValidationFileError:
         return ValidationFileError(message, file=self.file, entry=entry)
 
-    def text(self, obj: Any, entry: str) -> str:
+    def prose(self, obj: Any, entry: str) -> str:
+        """Non-empty text with its whitespace collapsed (titles, notes, sources)."""
         if not isinstance(obj, str) or not obj.strip():
             raise self.fail(entry, f"must be a non-empty text; got {_show(obj)}")
         return " ".join(obj.split())
-
-    def number(self, obj: Any, entry: str) -> float:
-        if isinstance(obj, bool) or not isinstance(obj, int | float):
-            raise self.fail(entry, f"must be a number; got {_show(obj)}")
-        x = float(obj)
-        if not math.isfinite(x):
-            raise self.fail(entry, f"must be a finite number; got {obj!r}")
-        return x
 
     def integer(self, obj: Any, entry: str) -> int:
         if isinstance(obj, bool) or not isinstance(obj, int):
@@ -468,20 +459,20 @@ class _Reader:
                             "the study shares with the priors")
         return Scenario(
             id=sid,
-            title=self.text(obj["title"], f"{entry}.title"),
+            title=self.prose(obj["title"], f"{entry}.title"),
             setting=setting,
-            setting_reason=self.text(obj["setting_reason"], f"{entry}.setting_reason"),
+            setting_reason=self.prose(obj["setting_reason"], f"{entry}.setting_reason"),
             evidence=evidence,
             target=target,
             measure=measure,
             published=published,
-            source=self.text(obj["source"], f"{entry}.source"),
-            population=self.text(obj["population"], f"{entry}.population"),
+            source=self.prose(obj["source"], f"{entry}.source"),
+            population=self.prose(obj["population"], f"{entry}.population"),
             independent=independent,
-            mapping=self.text(obj["mapping"], f"{entry}.mapping"),
-            independence=self.text(independence, f"{entry}.independence") if independence else "",
+            mapping=self.prose(obj["mapping"], f"{entry}.mapping"),
+            independence=self.prose(independence, f"{entry}.independence") if independence else "",
             tests=tests,
-            note=self.text(obj["note"], f"{entry}.note") if obj.get("note") is not None else "",
+            note=self.prose(obj["note"], f"{entry}.note") if obj.get("note") is not None else "",
             file=self.file,
             entry=entry,
         )
