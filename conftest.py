@@ -12,7 +12,7 @@ def _doctest_names(doctest_namespace):
     doctest_namespace.setdefault("np", np)
     doctest_namespace.setdefault("pd", pd)
     if "net" not in doctest_namespace:
-        from bayesnet.bench import load_reference
-        from bayesnet.engine import compile_network
+        from benchmarks.harness import load_reference
+        from bayesnet.inference.engine import compile_network
 
         doctest_namespace["net"] = compile_network(load_reference("asia"))

@@ -10,9 +10,9 @@ Examples
 ['cauda_equina_syndrome', 'compression_fracture', 'dvt']
 """
 
-from .errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
-from .model import BackPainModel, load_model
-from .priors import load_priors
+from bayesnet.data.priors import load_priors
+from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
+from bayesnet.model import BackPainModel, load_model
 
 __version__ = "0.1.0"
 

@@ -1,3 +1,3 @@
-from .cli import run
+from bayesnet.cli import run
 
 run()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import BayesNetError
+from bayesnet import __version__
+from bayesnet.errors import BayesNetError
 
 EXPORT_FORMATS = ("bif", "xmlbif", "xdsl", "net")
 
@@ -24,7 +24,7 @@ _PRIORS_HELP = "Folder of priors files to use instead of the shipped ones (see p
 
 
 def _model(setting: str, priors: str | None):
-    from .model import load_model
+    from bayesnet.model import load_model
 
     return load_model(setting=setting, priors=priors)
 
@@ -58,7 +58,7 @@ _priors_option = click.option("--priors", type=click.Path(), default=None, help=
 
 
 def _parse_evidence(evidence: tuple[str, ...]) -> dict[str, str]:
-    from .evidence import parse_assignment
+    from bayesnet.inference.evidence import parse_assignment
 
     ev: dict[str, str] = {}
     for item in evidence:
@@ -118,7 +118,7 @@ def diagnose(evidence: tuple[str, ...], setting: str, draws: int, seed: int, as_
     elif unc is None:
         click.echo(repr(dx))
     else:
-        from .display import uncertainty_text
+        from bayesnet.present.display import uncertainty_text
 
         click.echo(uncertainty_text(dx, unc, draws))
 
@@ -148,7 +148,7 @@ def explain(evidence: tuple[str, ...], condition: str | None, setting: str, as_j
                "posterior": ex.attrs["posterior"], "contributions": _records(ex, ""), "summary": summary}
         click.echo(json.dumps(out, indent=2))
     else:
-        from .display import explanation_text
+        from bayesnet.present.display import explanation_text
 
         click.echo(explanation_text(ex))
         click.echo("")
@@ -191,7 +191,7 @@ def next_test(evidence: tuple[str, ...], condition: str | None, threshold: float
                "threshold": threshold, "entropy_bits": nt.attrs["entropy"], "candidates": candidates}
         click.echo(json.dumps(out, indent=2))
     else:
-        from .display import next_tests_text
+        from bayesnet.present.display import next_tests_text
 
         click.echo(next_tests_text(shown))
 
@@ -227,7 +227,7 @@ def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, sett
                "parameters": _records(shown[cols].set_index("node"), "node")}
         click.echo(json.dumps(out, indent=2))
     else:
-        from .display import sensitivity_text
+        from bayesnet.present.display import sensitivity_text
 
         click.echo(sensitivity_text(shown))
 
@@ -245,10 +245,10 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
     high), the citation (source), the population it was measured in (setting) and the grade:
     A = primary study or meta-analysis, B = review or guideline quoting one, C = expert estimate.
     """
-    from .priors import default_priors_dir, load_priors
+    from bayesnet.data.priors import default_priors_dir, load_priors
 
     ps = load_priors(priors if priors is not None else default_priors_dir())
-    from .model import BackPainModel, sources_table
+    from bayesnet.model import BackPainModel, sources_table
 
     if show_variables:
         df = BackPainModel(ps, next(iter(ps.settings))).variables()
@@ -260,7 +260,7 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
             df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
         if setting is not None:
             if setting not in ps.settings:
-                from .errors import UnknownNameError
+                from bayesnet.errors import UnknownNameError
 
                 raise UnknownNameError("setting", setting, ps.settings)
             df = df[~df["parameter"].str.contains(r"prevalence\[", regex=True) | df["parameter"].str.contains(setting)]
@@ -288,7 +288,7 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
 @click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
 def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
     """Write the network to a file that other tools (GeNIe, Hugin, SamIam, pgmpy) can open."""
-    from .exporting import export_network
+    from bayesnet.io.exporting import export_network
 
     model = _model(setting, priors)
     path = export_network(model.network, fmt, output)
@@ -315,13 +315,13 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
     back-pain model every condition), their ratios, single-row latency, peak memory and the
     largest difference from pgmpy (exactness check, tolerance 1e-9).
     """
-    from . import bench as b
+    from bayesnet import bench as b
 
     names = list(networks) or list(b.DEFAULT_NETWORKS)
     available = [*b.BACK_PAIN, *sorted(p.name[: -len(".bif.gz")] for p in b.example_models_dir().glob("*.bif.gz"))]
     for name in names:
         if name not in available:
-            from .errors import UnknownNameError
+            from bayesnet.errors import UnknownNameError
 
             raise UnknownNameError("network", name, available)
 
@@ -404,7 +404,7 @@ def batch(
     engine = _batch_engine(engine, scheduler, workers)
     model = _model(setting, priors)
     if engine == "dask":
-        from .distributed import DEFAULT_WORKERS, run_batch_dask
+        from bayesnet.io.distributed import DEFAULT_WORKERS, run_batch_dask
 
         report = run_batch_dask(
             model,
@@ -417,7 +417,7 @@ def batch(
             connect_timeout=connect_timeout,
         )
     else:
-        from .batch import run_batch
+        from bayesnet.io.batch import run_batch
 
         report = run_batch(model, input_file, output, chunk_rows=chunk_size, progress=progress)
     for col in report.unknown_columns:
@@ -444,9 +444,9 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
 
 
 # commands that live next to what they drive (their modules import heavy libraries lazily)
-from .explorer import explore
-from .figures import figures_command
-from .validation import validate_command
+from bayesnet.present.explorer import explore
+from bayesnet.present.figures import figures_command
+from bayesnet.reasoning.validation import validate_command
 
 cli.add_command(explore)
 cli.add_command(figures_command)

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownNameError
-from .evidence import Evidence, normalise_evidence
-from .inference import ReferenceInference
-from .network import Tables, build_network, build_tables
-from .priors import PriorSet, default_priors_dir, load_priors
+from bayesnet.building.network import Tables, build_network, build_tables
+from bayesnet.data.priors import PriorSet, default_priors_dir, load_priors
+from bayesnet.errors import UnknownNameError
+from bayesnet.inference.evidence import Evidence, normalise_evidence
+from bayesnet.inference.reference import ReferenceInference
 
 __all__ = ["BackPainModel", "load_model", "sources_table"]
 
@@ -151,7 +151,7 @@ class BackPainModel:
 
     # ------------------------------------------------------------------ inference
     def check_evidence(self, evidence: Mapping | None) -> Evidence:
-        """Validate evidence (see :func:`bayesnet.evidence.normalise_evidence`)."""
+        """Validate evidence (see :func:`bayesnet.inference.evidence.normalise_evidence`)."""
         return normalise_evidence(evidence, self.tables.states)
 
     @property
@@ -165,7 +165,7 @@ class BackPainModel:
     def engine(self):
         """The compiled exact engine for this network (built on first use)."""
         if self._engine is None:
-            from .engine import compile_network
+            from bayesnet.inference.engine import compile_network
 
             self._engine = compile_network(self.network)
         return self._engine
@@ -184,7 +184,7 @@ class BackPainModel:
         evidence : mapping or Evidence, optional
         targets : list of str, optional
         method : {"engine", "pgmpy"}, default "engine"
-            ``engine`` uses the compiled junction tree (:mod:`bayesnet.engine`); ``pgmpy`` runs
+            ``engine`` uses the compiled junction tree (:mod:`bayesnet.inference.engine`); ``pgmpy`` runs
             pgmpy's variable elimination. Both are exact and agree to 1e-9 (tested).
         """
         ev = evidence if isinstance(evidence, Evidence) else self.check_evidence(evidence)
@@ -236,18 +236,18 @@ class BackPainModel:
         (2, 9)
         """
         if not isinstance(scenarios, pd.DataFrame):
-            from .errors import EvidenceError
+            from bayesnet.errors import EvidenceError
 
             raise EvidenceError(f"scenarios must be a pandas DataFrame; got {type(scenarios).__name__}")
         if errors not in ("raise", "report"):
             raise UnknownNameError("errors option", errors, ["raise", "report"])
-        from .evidence import split_soft
+        from bayesnet.inference.evidence import split_soft
 
         conds = self.conditions
         hard, soft, soft_errors = split_soft(scenarios, self.tables.states)
         if errors == "raise":
             if soft_errors:
-                from .errors import EvidenceError
+                from bayesnet.errors import EvidenceError
 
                 raise EvidenceError(soft_errors[min(soft_errors)])
             post = self.engine.posteriors(hard, targets=conds, chunk_size=chunk_size, likelihoods=soft or None)
@@ -304,7 +304,7 @@ class BackPainModel:
         >>> dx.leading_serious
         'cauda_equina_syndrome'
         """
-        from .diagnosis import Diagnosis
+        from bayesnet.reasoning.diagnosis import Diagnosis
 
         ev = self.check_evidence(evidence)
         post = self.marginals(ev)
@@ -313,7 +313,7 @@ class BackPainModel:
     def next_tests(self, evidence: Mapping | None = None, **kwargs):
         """Rank unobserved findings and tests by expected value of information.
 
-        See :func:`bayesnet.next_tests.next_tests` for the options (``condition``,
+        See :func:`bayesnet.reasoning.next_tests.next_tests` for the options (``condition``,
         ``threshold``, ``candidates``, ``include_risk_factors``, ``sort_by``).
 
         Examples
@@ -323,7 +323,7 @@ class BackPainModel:
         >>> nt.index[0]
         'mri_infection'
         """
-        from .next_tests import next_tests
+        from bayesnet.reasoning.next_tests import next_tests
 
         return next_tests(self, evidence, **kwargs)
 
@@ -332,7 +332,7 @@ class BackPainModel:
 
         Parameter sets are drawn from distributions fitted to each number's interval (grade-C
         numbers are wide) and the tables are rebuilt vectorised over draws; see
-        :func:`bayesnet.uncertainty.uncertainty` (``level``, ``progress``).
+        :func:`bayesnet.reasoning.uncertainty.uncertainty` (``level``, ``progress``).
 
         Returns
         -------
@@ -347,20 +347,20 @@ class BackPainModel:
         >>> bool((u["low"] <= u["posterior"]).all() and (u["posterior"] <= u["high"]).all())
         True
         """
-        from .uncertainty import uncertainty
+        from bayesnet.reasoning.uncertainty import uncertainty
 
         return uncertainty(self, evidence, draws=draws, seed=seed, **kwargs)
 
     def uncertainty_batch(self, scenarios, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
-        """:meth:`uncertainty` for every row of a table of scenarios (see :func:`bayesnet.uncertainty.uncertainty_batch`)."""
-        from .uncertainty import uncertainty_batch
+        """:meth:`uncertainty` for every row of a table of scenarios (see :func:`bayesnet.reasoning.uncertainty.uncertainty_batch`)."""
+        from bayesnet.reasoning.uncertainty import uncertainty_batch
 
         return uncertainty_batch(self, scenarios, draws=draws, seed=seed, **kwargs)
 
     def sensitivity(self, evidence: Mapping | None, condition: str, **kwargs) -> pd.DataFrame:
         """One-way sensitivity of a posterior to every parameter across its published interval.
 
-        Tornado data, sorted by swing; see :func:`bayesnet.sensitivity.sensitivity`.
+        Tornado data, sorted by swing; see :func:`bayesnet.reasoning.sensitivity.sensitivity`.
 
         Examples
         --------
@@ -369,12 +369,12 @@ class BackPainModel:
         >>> tor.iloc[0]["node"]
         'pulmonary_embolism'
         """
-        from .sensitivity import sensitivity
+        from bayesnet.reasoning.sensitivity import sensitivity
 
         return sensitivity(self, evidence, condition, **kwargs)
 
     def most_probable(self, evidence: Mapping | None = None, k: int = 5) -> pd.DataFrame:
-        """The ``k`` most probable joint configurations of the conditions (see :func:`bayesnet.joint.most_probable`).
+        """The ``k`` most probable joint configurations of the conditions (see :func:`bayesnet.reasoning.joint.most_probable`).
 
         Examples
         --------
@@ -383,14 +383,14 @@ class BackPainModel:
         >>> mp.iloc[0]["present"]
         'none (mechanical pain)'
         """
-        from .joint import most_probable
+        from bayesnet.reasoning.joint import most_probable
 
         return most_probable(self, evidence, k)
 
     def what_if(self, variables, **kwargs) -> pd.DataFrame:
         """Posteriors over a grid of scenarios (every combination of ``variables``' states), tidy.
 
-        See :func:`bayesnet.whatif.what_if` (``evidence``, ``settings``, ``conditions``, ``tidy``).
+        See :func:`bayesnet.reasoning.whatif.what_if` (``evidence``, ``settings``, ``conditions``, ``tidy``).
 
         Examples
         --------
@@ -399,25 +399,25 @@ class BackPainModel:
         >>> len(df)  # 2 settings x 4 scenarios x 9 conditions
         72
         """
-        from .whatif import what_if
+        from bayesnet.reasoning.whatif import what_if
 
         return what_if(self, variables, **kwargs)
 
     def sweep(self, variable: str, **kwargs) -> pd.DataFrame:
-        """Posteriors as one variable takes each of its states (see :func:`bayesnet.whatif.sweep`)."""
-        from .whatif import sweep
+        """Posteriors as one variable takes each of its states (see :func:`bayesnet.reasoning.whatif.sweep`)."""
+        from bayesnet.reasoning.whatif import sweep
 
         return sweep(self, variable, **kwargs)
 
     def scenario_grid(self, variables, **kwargs) -> pd.DataFrame:
-        """A table of scenarios, one per combination of states (see :func:`bayesnet.whatif.scenario_grid`)."""
-        from .whatif import scenario_grid
+        """A table of scenarios, one per combination of states (see :func:`bayesnet.reasoning.whatif.scenario_grid`)."""
+        from bayesnet.reasoning.whatif import scenario_grid
 
         return scenario_grid(self, variables, **kwargs)
 
     def sample_cohort(self, n: int, **kwargs) -> pd.DataFrame:
-        """A synthetic cohort drawn from the network (see :func:`bayesnet.whatif.sample_cohort`)."""
-        from .whatif import sample_cohort
+        """A synthetic cohort drawn from the network (see :func:`bayesnet.reasoning.whatif.sample_cohort`)."""
+        from bayesnet.reasoning.whatif import sample_cohort
 
         return sample_cohort(self, n, **kwargs)
 

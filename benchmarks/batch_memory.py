@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import bayesnet
-from bayesnet.bench import mixed_scenarios
+from benchmarks.harness import mixed_scenarios
 
 
 def write_scenarios(path: pathlib.Path, rows: int, chunk: int = 500_000, seed: int = 0) -> None:

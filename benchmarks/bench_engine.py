@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from bayesnet.bench import main
+from benchmarks.harness import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

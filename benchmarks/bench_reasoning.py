@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import bayesnet
-from bayesnet.bench import machine, mixed_scenarios
+from benchmarks.harness import machine, mixed_scenarios
 
 SCENARIO = {"iv_drug_use": "yes", "fever": "yes", "age_group": "50_to_69"}
 

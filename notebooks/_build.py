@@ -38,7 +38,7 @@ about real patients.*
 """),
     code("""
 import bayesnet
-from bayesnet import display, plots
+from bayesnet.present import display; from bayesnet.present import plots
 from IPython.display import HTML
 
 model = bayesnet.load_model(setting="primary_care")   # or "emergency"
@@ -147,8 +147,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import bayesnet
-from bayesnet import display, plots
-from bayesnet.display import format_probability
+from bayesnet.present import display; from bayesnet.present import plots
+from bayesnet.present.display import format_probability
 from IPython.display import HTML
 
 model = bayesnet.load_model()
@@ -289,7 +289,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 import bayesnet
-from bayesnet.display import format_probability
+from bayesnet.present.display import format_probability
 
 model = bayesnet.load_model()
 """),
@@ -411,8 +411,8 @@ estimates carry deliberately wide ones). How much do the answers depend on them?
 import pandas as pd
 
 import bayesnet
-from bayesnet import display, plots
-from bayesnet.display import format_probability
+from bayesnet.present import display; from bayesnet.present import plots
+from bayesnet.present.display import format_probability
 from IPython.display import HTML
 
 model = bayesnet.load_model()
@@ -477,7 +477,7 @@ ENGINE = [
     md("""
 # 5. The engine against pgmpy and pyAgrum
 
-`bayesnet.engine.compile_network` compiles any pgmpy `DiscreteBayesianNetwork` into a junction tree
+`bayesnet.inference.engine.compile_network` compiles any pgmpy `DiscreteBayesianNetwork` into a junction tree
 that answers many evidence scenarios at once, exactly. Here it is checked against pgmpy's variable
 elimination and pyAgrum's lazy propagation on networks bundled with pgmpy, on random evidence.
 """),
@@ -489,8 +489,8 @@ import numpy as np
 import pandas as pd
 
 import bayesnet
-from bayesnet import bench, plots
-from bayesnet.engine import compile_network
+from benchmarks import harness as bench; from bayesnet.present import plots
+from bayesnet.inference.engine import compile_network
 
 try:
     import pyagrum as gum

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import bayesnet
-from bayesnet.priors import default_priors_dir, load_priors
+from bayesnet.data.priors import default_priors_dir, load_priors
 
 # fast: CI's profile, derandomized so a run is reproducible (the same examples every time);
 # long (BAYESNET_PROFILE=long): twenty times more examples, freshly random on every run

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesnet.batch import run_batch
 from bayesnet.cli import main
+from bayesnet.io.batch import run_batch
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from helpers import query
 
 from bayesnet.cli import main
-from bayesnet.exporting import read_network
+from bayesnet.io.exporting import read_network
 
 
 def run(capsys, *args):

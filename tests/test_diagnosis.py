@@ -1,4 +1,4 @@
-"""Explanations: weights of evidence and the plain-language summary (bayesnet.diagnosis)."""
+"""Explanations: weights of evidence and the plain-language summary (bayesnet.reasoning.diagnosis)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bayesnet.diagnosis import log_odds
+from bayesnet.reasoning.diagnosis import log_odds
 
 # findings whose only parent is pulmonary_embolism: conditionally independent given it
 PE_ONLY = {"dyspnoea": "yes", "pleuritic_chest_pain": "yes", "haemoptysis": "no", "ctpa": "positive"}

@@ -14,11 +14,11 @@ distributed = pytest.importorskip("distributed")
 dd = pytest.importorskip("dask.dataframe")
 dask = pytest.importorskip("dask")
 
-from bayesnet.batch import run_batch
-from bayesnet.bench import forward_sample, mixed_scenarios
 from bayesnet.cli import main
-from bayesnet.distributed import _FAST_MALLOC, ModelSpec, _csv_blocksize, posteriors, run_batch_dask
 from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.io.batch import run_batch
+from bayesnet.io.distributed import _FAST_MALLOC, ModelSpec, _csv_blocksize, posteriors, run_batch_dask
+from benchmarks.harness import forward_sample, mixed_scenarios
 
 
 @pytest.fixture(scope="module")

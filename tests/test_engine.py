@@ -1,4 +1,4 @@
-"""Tests of the compiled junction-tree engine (bayesnet.engine) against pgmpy.
+"""Tests of the compiled junction-tree engine (bayesnet.inference.engine) against pgmpy.
 
 Reference networks are pgmpy's bundled BIF files, with their CPT columns
 renormalised (the files carry ~1e-7 rounding; exact answers then no longer
@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesnet._pgmpy import DiscreteBayesianNetwork, TabularCPD, VariableElimination
-from bayesnet.bench import forward_sample, load_reference
-from bayesnet.engine import IMPOSSIBLE_MESSAGE, CompiledNetwork, EngineResult, compile_network
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
-from bayesnet.junction_tree import build_junction_tree, merge_cliques
+from bayesnet.inference.engine import IMPOSSIBLE_MESSAGE, CompiledNetwork, EngineResult, compile_network
+from bayesnet.inference.junction_tree import build_junction_tree, merge_cliques
+from benchmarks.harness import forward_sample, load_reference
 
 TOL = 1e-9
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 import bayesnet
-from bayesnet.display import format_probability
 from bayesnet.errors import BayesNetError, UnknownNameError
-from bayesnet.explorer import (
+from bayesnet.present.display import format_probability
+from bayesnet.present.explorer import (
     LEADING,
     PANEL_MISSING,
     UNKNOWN,

@@ -1,6 +1,6 @@
 """The served explorer in a real headless browser (Debian's Chromium driven by Playwright).
 
-The server is the real command (``python -m bayesnet.explorer --port 0``, the same code as
+The server is the real command (``python -m bayesnet.present.explorer --port 0``, the same code as
 ``bayesnet explore``) in a subprocess. The page must load, clicking red flags must change the
 displayed posterior to the value the Python API gives, and the browser console must stay free of
 errors.
@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import bayesnet
-from bayesnet.display import format_probability
+from bayesnet.present.display import format_probability
 
 REQUIRED = os.environ.get("BAYESNET_REQUIRE_BROWSER") == "1"
 # Flags for a closed network and a root user: no sandbox, no background connections to Google.
@@ -78,11 +78,11 @@ def browser() -> Iterator:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    """``python -m bayesnet.explorer --port 0`` in a subprocess; yields the URL it prints."""
+    """``python -m bayesnet.present.explorer --port 0`` in a subprocess; yields the URL it prints."""
     log = tmp_path_factory.mktemp("explorer") / "server.log"
     with open(log, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bayesnet.explorer", "--port", "0", "--address", "127.0.0.1"],
+            [sys.executable, "-m", "bayesnet.present.explorer", "--port", "0", "--address", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=err, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         lines: list[str] = []

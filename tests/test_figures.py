@@ -1,4 +1,4 @@
-"""``make_figures`` regenerates every figure; ``bayesnet figures`` is its command (bayesnet.figures)."""
+"""``make_figures`` regenerates every figure; ``bayesnet figures`` is its command (bayesnet.present.figures)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bayesnet.figures import FIGURES, figures_command, make_figures, speed_figure
+from bayesnet.present.figures import FIGURES, figures_command, make_figures, speed_figure
 
 EXPECTED = [
     "network.png", "network_cancer.png", "ranking_cancer.png", "ranking_infection.png", "ranking_clot.png",
@@ -45,8 +45,8 @@ def test_saved_benchmark_is_redrawn(quick):
 
 
 def test_figures_are_deterministic(tmp_path):
-    from bayesnet import figures
     from bayesnet.model import load_model
+    from bayesnet.present import figures
 
     model = load_model()
     first = figures._save(figures._whatif(model), tmp_path, "a", ("png",))[0].read_bytes()

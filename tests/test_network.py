@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helpers import SETTINGS, query
 
-from bayesnet.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity
-from bayesnet.network import build_tables
+from bayesnet.building.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity
+from bayesnet.building.network import build_tables
 
 TOL = 1e-9
 

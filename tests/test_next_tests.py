@@ -1,4 +1,4 @@
-"""Next best test: expected value of information (bayesnet.next_tests)."""
+"""Next best test: expected value of information (bayesnet.reasoning.next_tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bayesnet.errors import EvidenceError, UnknownNameError
-from bayesnet.next_tests import binary_entropy, outcomes
+from bayesnet.reasoning.next_tests import binary_entropy, outcomes
 
 LOW_RISK_PE = {
     "dyspnoea": "yes", "pleuritic_chest_pain": "yes", "haemoptysis": "no", "unilateral_leg_swelling": "no",

@@ -1,4 +1,4 @@
-"""Vectorised tables and the exact evaluation over draws and scenarios (bayesnet.parametric, bayesnet.joint)."""
+"""Vectorised tables and the exact evaluation over draws and scenarios (bayesnet.building.parametric, bayesnet.reasoning.joint)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,13 @@ import pytest
 from helpers import SETTINGS
 
 import bayesnet
+from bayesnet.building.network import build_network, build_tables
+from bayesnet.building.parametric import VectorTables, build_vectorised, parameter_space, replace_parameters
 from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError, UnknownNameError
-from bayesnet.inference import ReferenceInference
-from bayesnet.joint import NONE_LABEL, most_probable
-from bayesnet.network import build_network, build_tables
-from bayesnet.parametric import (
-    EvidenceBatch,
-    VectorTables,
-    build_vectorised,
-    condition_joint,
-    condition_posteriors,
-    parameter_space,
-    replace_parameters,
-)
-from bayesnet.uncertainty import draw_parameters
+from bayesnet.inference.parametric_ve import EvidenceBatch, condition_joint, condition_posteriors
+from bayesnet.inference.reference import ReferenceInference
+from bayesnet.reasoning.joint import NONE_LABEL, most_probable
+from bayesnet.reasoning.uncertainty import draw_parameters
 
 
 def random_evidence(model, rng: np.random.Generator, *, soft: bool = True, conditions: bool = True) -> dict:

@@ -1,4 +1,4 @@
-"""Figures draw from result tables without error (bayesnet.plots)."""
+"""Figures draw from result tables without error (bayesnet.present.plots)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from bayesnet import plots
+from bayesnet.present import plots
 
 EVIDENCE = {"history_of_cancer": "yes", "age_group": "70_plus", "fever": "no"}
 
@@ -132,7 +132,7 @@ def test_network_scenario_marks_evidence_and_posteriors(model):
 
 
 def test_network_of_any_pgmpy_network():
-    from bayesnet.bench import load_reference
+    from benchmarks.harness import load_reference
 
     net = load_reference("asia")
     ax = plots.network(net, {"smoke": "yes"})
@@ -164,7 +164,7 @@ def _check_html(text: str) -> None:
 
 
 def test_html_tables_are_well_formed(model):
-    from bayesnet import display
+    from bayesnet.present import display
 
     ev = {"iv_drug_use": "yes", "fever": "yes", "esr_crp": "normal"}
     dx = model.diagnose(ev)

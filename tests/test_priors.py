@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from bayesnet.data.priors import GRADES, load_priors
 from bayesnet.errors import PriorsError
-from bayesnet.priors import GRADES, load_priors
 
 
 def test_every_parameter_is_sourced(priors):
@@ -116,7 +116,7 @@ def test_bare_number_rejected(priors_copy):
 
 
 def test_sensitivity_below_false_positive_rate_is_reported(priors_copy):
-    from bayesnet.network import build_tables
+    from bayesnet.building.network import build_tables
 
     _edit(priors_copy / "findings.yaml", "        value: 0.906\n", "        value: 0.02\n        low: 0.01\n        high: 0.03\n        # was\n")
     text = (priors_copy / "findings.yaml").read_text().replace(

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bayesnet
+from bayesnet.data.priors import load_priors
 from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError
-from bayesnet.priors import load_priors
 
 N = settings.default.max_examples  # 25 in the fast profile, 500 in the long one
 
@@ -397,7 +397,7 @@ def prior_data(priors_dir):
 
 @pytest.fixture
 def fast_yaml():
-    """Priors are parsed with libyaml's safe loader when available (bayesnet.priors.SAFE_LOADER)."""
+    """Priors are parsed with libyaml's safe loader when available (bayesnet.data.priors.SAFE_LOADER)."""
     return
 
 
@@ -655,7 +655,7 @@ def test_priors_note_must_be_text(priors_copy):
 
 
 def test_validation_loader_fuzz(priors, tmp_path_factory):
-    from bayesnet.validation import ValidationFileError, default_validation_path, load_validation
+    from bayesnet.reasoning.validation import ValidationFileError, default_validation_path, load_validation
 
     data = yaml.safe_load(default_validation_path().read_text(encoding="utf-8"))
     nodes = [p for p, _ in _leaves(data) if p]
@@ -685,7 +685,7 @@ def test_validation_loader_fuzz(priors, tmp_path_factory):
 
 
 def test_validation_file_tags_are_refused(priors, tmp_path):
-    from bayesnet.validation import ValidationFileError, load_validation
+    from bayesnet.reasoning.validation import ValidationFileError, load_validation
 
     marker = tmp_path / "executed"
     p = tmp_path / "v.yaml"
@@ -703,6 +703,6 @@ def test_no_executable_file_format_is_read(priors_dir):
         for bad in ("pickle.load", "yaml.load(", "yaml.unsafe_load", "yaml.full_load", "eval(", "exec(",
                     "marshal.load", "shelve.open", "allow_pickle=True", "read_pickle"):
             if bad == "yaml.load(" and "issubclass(loader, _SAFE_LOADERS)" in text:
-                continue  # bayesnet.priors.read_yaml_mapping: refuses any loader but the safe ones
+                continue  # bayesnet.data.priors.read_yaml_mapping: refuses any loader but the safe ones
             assert bad not in text, (src.name, bad)
     assert not any(p.suffix in (".pkl", ".pickle", ".npy", ".joblib") for p in priors_dir.rglob("*"))

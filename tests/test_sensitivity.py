@@ -1,4 +1,4 @@
-"""One-way sensitivity / tornado data (bayesnet.sensitivity)."""
+"""One-way sensitivity / tornado data (bayesnet.reasoning.sensitivity)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import bayesnet
+from bayesnet.building.network import build_tables
+from bayesnet.building.parametric import parameter_space
 from bayesnet.errors import ImpossibleEvidenceError, PriorsError, UnknownNameError
-from bayesnet.network import build_tables
-from bayesnet.parametric import parameter_space
-from bayesnet.sensitivity import one_way_values, sensitivity
+from bayesnet.reasoning.sensitivity import one_way_values, sensitivity
 
 PE_NEGATIVE_DDIMER = {"pleuritic_chest_pain": "yes", "dyspnoea": "yes", "tachycardia": "yes", "d_dimer": "negative"}
 

@@ -1,4 +1,4 @@
-"""Parameter uncertainty: fitted distributions, draws and posterior intervals (bayesnet.uncertainty)."""
+"""Parameter uncertainty: fitted distributions, draws and posterior intervals (bayesnet.reasoning.uncertainty)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import pandas as pd
 import pytest
 
 import bayesnet
-from bayesnet.bench import mixed_scenarios
+from bayesnet.building.parametric import map_parameters, parameter_space
+from bayesnet.data.priors import PROBABILITY_KINDS
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
-from bayesnet.parametric import map_parameters, parameter_space
-from bayesnet.priors import PROBABILITY_KINDS
-from bayesnet.uncertainty import (
+from bayesnet.reasoning.uncertainty import (
     DEFAULT_SD,
     draw_parameters,
     fit_parameter,
@@ -22,6 +21,7 @@ from bayesnet.uncertainty import (
     uncertainty,
     uncertainty_batch,
 )
+from benchmarks.harness import mixed_scenarios
 
 PT = ["posterior", "low", "high"]
 

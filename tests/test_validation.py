@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from bayesnet.building.parametric import VectorTables
 from bayesnet.errors import BayesNetError, PriorsError
-from bayesnet.parametric import VectorTables
-from bayesnet.validation import (
+from bayesnet.reasoning.validation import (
     Target,
     ValidationFileError,
     calibration_plot,
@@ -308,7 +308,7 @@ def test_bare_yes_no_are_accepted(tmp_path, priors):
 
 
 def test_priors_copy_uses_its_own_validation_file(priors_copy):
-    from bayesnet.priors import load_priors
+    from bayesnet.data.priors import load_priors
 
     ps = load_priors(priors_copy)
     path = priors_copy / "validation" / "scenarios.yaml"

@@ -1,4 +1,4 @@
-"""What-if helpers: scenario grids, sweeps and synthetic cohorts (bayesnet.whatif)."""
+"""What-if helpers: scenario grids, sweeps and synthetic cohorts (bayesnet.reasoning.whatif)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import bayesnet
-from bayesnet import whatif
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
-from bayesnet.whatif import sample_cohort, scenario_grid, sweep, what_if
+from bayesnet.reasoning import whatif
+from bayesnet.reasoning.whatif import sample_cohort, scenario_grid, sweep, what_if
 
 EXACT = 1e-12
 
@@ -57,7 +57,7 @@ def test_grid_chosen_states_and_not_observed(model):
 
 
 def test_grid_through_csv_and_batch_matches_what_if(model, tmp_path):
-    from bayesnet.batch import run_batch
+    from bayesnet.io.batch import run_batch
 
     grid = scenario_grid(model, {"fever": ["yes", None], "iv_drug_use": ["yes", "no"]}, evidence={"wbc": "elevated"})
     grid.to_csv(tmp_path / "grid.csv", index=False)
@@ -272,8 +272,8 @@ def test_cohort_posteriors_population_question(model, cohort):
 
 
 def test_bench_forward_sample_shares_the_sampler(model):
-    """bayesnet.bench.forward_sample (pgmpy network, one rng stream) uses the same sampling core."""
-    from bayesnet.bench import forward_sample
+    """benchmarks.harness.forward_sample (pgmpy network, one rng stream) uses the same sampling core."""
+    from benchmarks.harness import forward_sample
 
     full = forward_sample(model.network, 20_000, np.random.default_rng(0))
     assert set(full.columns) == set(model.states)

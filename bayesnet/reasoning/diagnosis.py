@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .display import format_probability
-from .errors import UnknownNameError
-from .evidence import Evidence
+from bayesnet.errors import UnknownNameError
+from bayesnet.inference.evidence import Evidence
+from bayesnet.present.display import format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = ["Diagnosis", "log_odds"]
 
@@ -194,12 +194,12 @@ class Diagnosis:
         }
 
     def __repr__(self) -> str:
-        from .display import ranking_text
+        from bayesnet.present.display import ranking_text
 
         return ranking_text(self)
 
     def _repr_html_(self) -> str:
-        from .display import ranking_html
+        from bayesnet.present.display import ranking_html
 
         return ranking_html(self)
 

@@ -1,7 +1,7 @@
 """Exact inference with pgmpy's variable elimination: the trusted reference.
 
 Every faster path in bayesnet is tested against :class:`ReferenceInference`. Evidence is
-validated (see :mod:`bayesnet.evidence`) before pgmpy sees it, and evidence of probability zero
+validated (see :mod:`bayesnet.inference.evidence`) before pgmpy sees it, and evidence of probability zero
 raises :class:`~bayesnet.errors.ImpossibleEvidenceError` instead of producing NaN.
 """
 
@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from .errors import ImpossibleEvidenceError
-from .evidence import Evidence
+from bayesnet.errors import ImpossibleEvidenceError
+from bayesnet.inference.evidence import Evidence
 
 __all__ = ["ReferenceInference"]
 
@@ -27,7 +27,7 @@ class ReferenceInference:
     """
 
     def __init__(self, network):
-        from ._pgmpy import VariableElimination
+        from bayesnet._pgmpy import VariableElimination
 
         self.network = network
         self._ve = VariableElimination(network)
@@ -44,7 +44,7 @@ class ReferenceInference:
         ImpossibleEvidenceError
             If the evidence has probability zero under the model.
         """
-        from ._pgmpy import TabularCPD
+        from bayesnet._pgmpy import TabularCPD
 
         out: dict[str, np.ndarray] = {}
         query = [t for t in targets if t not in evidence.hard]

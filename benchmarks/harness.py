@@ -3,7 +3,7 @@
 For each network, mixed random scenarios are drawn (a full configuration is
 forward-sampled with numpy and a random subset of it observed, so every
 scenario has non-zero probability; for the back-pain model only risk factors,
-findings and tests are observed).  The compiled engine (:mod:`bayesnet.engine`)
+findings and tests are observed).  The compiled engine (:mod:`bayesnet.inference.engine`)
 evaluates all of them; pgmpy's ``VariableElimination`` (one ``joint=False``
 query per row) and pyAgrum's ``LazyPropagation`` (when installed; one inference
 per row) evaluate the first rows, for the same targets (every condition of the
@@ -41,7 +41,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from bayesnet.engine import compile_network
+from bayesnet.inference.engine import compile_network
 
 __all__ = [
     "DEFAULT_NETWORKS",
@@ -125,11 +125,11 @@ def forward_sample(model: Any, n: int, rng: np.random.Generator) -> pd.DataFrame
 
     Notes
     -----
-    The sampling itself is :func:`bayesnet.whatif._sample_codes` (shared with
-    :func:`bayesnet.whatif.sample_cohort`); here each CPT is aligned to its parents' own state
+    The sampling itself is :func:`bayesnet.reasoning.whatif._sample_codes` (shared with
+    :func:`bayesnet.reasoning.whatif.sample_cohort`); here each CPT is aligned to its parents' own state
     order and one stream ``rng`` is used in topological order.
     """
-    from bayesnet.whatif import _sample_codes
+    from bayesnet.reasoning.whatif import _sample_codes
 
     order = list(nx.topological_sort(model))
     names: dict = {}

@@ -1,14 +1,14 @@
 """Interactive explorer for teaching: toggle what is known, watch the differential move.
 
 One Panel app serves both uses: displayed inline in Jupyter and served as a web page on
-localhost by ``bayesnet explore`` (or ``python -m bayesnet.explorer``). It needs the ``app``
+localhost by ``bayesnet explore`` (or ``python -m bayesnet.present.explorer``). It needs the ``app``
 extra (``pip install 'bayesnet[app]'``, which installs Panel); the rest of the package does not.
 
 Controls: the clinical setting; for every risk factor, finding and test a choice between
 ``unknown`` and each of its states, grouped by kind in collapsible cards; the condition to
 explain (by default the leading serious one); a reset button. Outputs, recomputed together after
 every change (20-40 ms in Python, of which exact inference is a few ms): the ranked differential with probability
-bars, the explanation of one condition (:meth:`~bayesnet.diagnosis.Diagnosis.summary` and the
+bars, the explanation of one condition (:meth:`~bayesnet.reasoning.diagnosis.Diagnosis.summary` and the
 weight of each finding), and the next best observations (:meth:`~bayesnet.model.BackPainModel.next_tests`).
 
 Every displayed number that a test may want to check carries a stable hook: each row of the
@@ -20,7 +20,7 @@ Examples
 --------
 In a notebook:
 
->>> from bayesnet.explorer import Explorer
+>>> from bayesnet.present.explorer import Explorer
 >>> ex = Explorer(setting="primary_care")  # doctest: +SKIP
 >>> ex  # doctest: +SKIP
 
@@ -48,14 +48,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .display import format_probability
-from .errors import BayesNetError
+from bayesnet.errors import BayesNetError
+from bayesnet.present.display import format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .diagnosis import Diagnosis
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
+    from bayesnet.reasoning.diagnosis import Diagnosis
 
 __all__ = [
     "Explorer",
@@ -118,7 +118,7 @@ def get_model(setting: str = "primary_care") -> BackPainModel:
     with _MODELS_LOCK:
         model = _MODELS.get(setting)
         if model is None:
-            from .model import load_model
+            from bayesnet.model import load_model
 
             model = load_model(setting)
             model.prior_probabilities()  # compiles the engine
@@ -577,7 +577,7 @@ def build_explorer(setting: str = "primary_care", **kwargs: Any) -> Explorer:
 
     Examples
     --------
-    >>> from bayesnet.explorer import build_explorer
+    >>> from bayesnet.present.explorer import build_explorer
     >>> build_explorer("emergency", evidence={"fever": "yes"})  # doctest: +SKIP
     """
     return Explorer(setting, **kwargs)
@@ -665,13 +665,13 @@ def explore(port: int, setting: str, address: str, show: bool) -> None:
 
     Toggle risk factors, findings and test results, switch the setting, and watch the ranked
     differential, the explanation and the next best test update at once. Needs Panel:
-    pip install 'bayesnet[app]'. In Jupyter, display bayesnet.explorer.Explorer() instead.
+    pip install 'bayesnet[app]'. In Jupyter, display bayesnet.present.explorer.Explorer() instead.
     """
     serve(setting=setting, port=port, address=address, show=show)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bayesnet.explorer``: the ``explore`` command with the package's exit statuses."""
+    """``python -m bayesnet.present.explorer``: the ``explore`` command with the package's exit statuses."""
     try:
         explore.main(args=argv, prog_name="bayesnet explore", standalone_mode=False)
         return 0

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 
-from .errors import PriorsError
-from .priors import Effect, Finding, Param, RiskFactor
+from bayesnet.data.priors import Effect, Finding, Param, RiskFactor
+from bayesnet.errors import PriorsError
 
 __all__ = [
     "effect_log_odds_ratios",
@@ -75,7 +75,7 @@ def effect_log_odds_ratios(effect: Effect, factor: RiskFactor, setting: str) -> 
     the share among cases as the likelihood ratio times the share among non-cases.
 
     >>> import math
-    >>> from bayesnet.priors import load_priors
+    >>> from bayesnet.data.priors import load_priors
     >>> ps = load_priors()
     >>> eff = ps.conditions["spinal_metastasis"].effects[0]
     >>> lor = effect_log_odds_ratios(eff, ps.risk_factors[eff.factor], "primary_care")

@@ -1,4 +1,4 @@
-"""Build the back-pain Bayesian network from a :class:`~bayesnet.priors.PriorSet`.
+"""Build the back-pain Bayesian network from a :class:`~bayesnet.data.priors.PriorSet`.
 
 Structure, in layers:
 
@@ -26,9 +26,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from .conversions import effect_log_odds_ratios, leak_probability, link_sensitivity, noisy_or_link
-from .errors import PriorsError, UnknownNameError
-from .priors import PriorSet
+from bayesnet.building.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity, noisy_or_link
+from bayesnet.data.priors import PriorSet
+from bayesnet.errors import PriorsError, UnknownNameError
 
 __all__ = ["KINDS", "Tables", "ancestors", "build_network", "build_tables"]
 
@@ -118,7 +118,7 @@ def build_tables(priors: PriorSet, setting: str) -> Tables:
     Parameters
     ----------
     priors : PriorSet
-        Validated priors (see :func:`bayesnet.priors.load_priors`).
+        Validated priors (see :func:`bayesnet.data.priors.load_priors`).
     setting : str
         One of ``priors.settings``.
 
@@ -258,12 +258,12 @@ def build_network(tables: Tables):
 
     Examples
     --------
-    >>> from bayesnet.priors import load_priors
+    >>> from bayesnet.data.priors import load_priors
     >>> net = build_network(build_tables(load_priors(), "primary_care"))
     >>> net.check_model()
     True
     """
-    from ._pgmpy import DiscreteBayesianNetwork, TabularCPD
+    from bayesnet._pgmpy import DiscreteBayesianNetwork, TabularCPD
 
     edges = [(p, v) for v in tables.cpts for p in tables.parents[v]]
     net = DiscreteBayesianNetwork(edges)

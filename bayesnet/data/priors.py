@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from .errors import PriorsError, closest
+from bayesnet.errors import PriorsError, closest
 
 __all__ = [
     "GRADES",
@@ -275,7 +275,7 @@ def default_priors_dir() -> Path:
     shipped = resources.files("bayesnet") / "_priors"
     if shipped.is_dir():
         return Path(str(shipped))
-    return Path(__file__).resolve().parent.parent / "priors"
+    return Path(__file__).resolve().parents[2] / "priors"
 
 
 # --------------------------------------------------------------------------------------------

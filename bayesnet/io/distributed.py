@@ -6,9 +6,9 @@ Two entry points:
   ``dask.dataframe.DataFrame`` and it returns a lazy Dask DataFrame (same partitions and
   index); give it a pandas DataFrame and a ``distributed.Client`` and it returns the pandas
   result, computed on the cluster.
-* :func:`run_batch_dask` -- the Dask counterpart of :func:`bayesnet.batch.run_batch`, behind
+* :func:`run_batch_dask` -- the Dask counterpart of :func:`bayesnet.io.batch.run_batch`, behind
   ``bayesnet batch --engine dask [--scheduler ADDRESS]``. The workers read the input file in
-  partitions, score them with :func:`bayesnet.batch.score_chunk` (and, for CSV output, format
+  partitions, score them with :func:`bayesnet.io.batch.score_chunk` (and, for CSV output, format
   them); this process appends them to one output file, in input order, a few partitions at a
   time.
 
@@ -16,7 +16,7 @@ How the model reaches the workers
 ---------------------------------
 A :class:`BackPainModel` pickles (125 kB, 225 kB once its engine is compiled), but there is no
 point in sending it with every task or compiling the junction tree for every partition. The
-workers receive a :class:`ModelSpec` instead: the model's :class:`~bayesnet.priors.PriorSet`
+workers receive a :class:`ModelSpec` instead: the model's :class:`~bayesnet.data.priors.PriorSet`
 (every sourced number; 68 kB pickled), its setting and a token (a hash of both). The spec enters
 the task graph once, as one shared key (``dask.delayed`` or a future scattered to every worker),
 so each worker fetches it once; :meth:`ModelSpec.load` then rebuilds the model from the same
@@ -55,12 +55,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .batch import DEFAULT_CHUNK_ROWS, BatchReport, _format, score_chunk
-from .errors import BayesNetError
+from bayesnet.errors import BayesNetError
+from bayesnet.io.batch import DEFAULT_CHUNK_ROWS, BatchReport, _format, score_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
-    from .priors import PriorSet
+    from bayesnet.data.priors import PriorSet
+    from bayesnet.model import BackPainModel
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_WORKERS", "ModelSpec", "posteriors", "run_batch_dask"]
 
@@ -161,7 +161,7 @@ class ModelSpec:
         with _MODELS_LOCK:  # one build per process even when a worker runs several threads
             model = _MODELS.pop(self.token, None)
             if model is None:
-                from .model import BackPainModel
+                from bayesnet.model import BackPainModel
 
                 model = BackPainModel(self.priors, self.setting)
                 _ = model.engine  # compile now, once
@@ -553,9 +553,9 @@ def run_batch_dask(
     """Score every scenario of ``input_path`` on a Dask cluster; write one output row per input row.
 
     Same output (``row``, one column per condition, ``error``), same per-row error handling and
-    same :class:`~bayesnet.batch.BatchReport` as :func:`bayesnet.batch.run_batch`. The workers
+    same :class:`~bayesnet.io.batch.BatchReport` as :func:`bayesnet.io.batch.run_batch`. The workers
     read the file in partitions (``dask.dataframe.read_csv(dtype=str)`` or ``read_parquet``, one
-    partition per row group), score them with :func:`bayesnet.batch.score_chunk` (numbering rows
+    partition per row group), score them with :func:`bayesnet.io.batch.score_chunk` (numbering rows
     from the start of the file: each partition's first row number is the previous one's plus
     its length, passed along as a future) and, for CSV output, format them as text; this process
     appends them in input order. At most ``window`` partitions are in flight at a time, so a file larger than

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import EvidenceError, UnknownNameError
+from bayesnet.errors import EvidenceError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = ["binary_entropy", "next_tests", "outcomes"]
 
@@ -126,7 +126,7 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     conds = model.conditions
     probs, log_ev = model.engine.propagate(lik, n_rows=n, targets=conds)
     if not np.isfinite(log_ev[0]):
-        from .errors import ImpossibleEvidenceError
+        from bayesnet.errors import ImpossibleEvidenceError
 
         raise ImpossibleEvidenceError("the evidence has probability zero under the model; "
                                       "remove a contradictory finding")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from .errors import BayesNetError, UnknownNameError
+from bayesnet.errors import BayesNetError, UnknownNameError
 
 __all__ = ["FORMATS", "export_network", "read_network"]
 
@@ -25,7 +25,7 @@ def export_network(network, fmt: str, path: str | Path) -> Path:
     Path
         The file written.
     """
-    from ._pgmpy import readwrite as rw
+    from bayesnet._pgmpy import readwrite as rw
 
     if fmt not in FORMATS:
         raise UnknownNameError("format", fmt, FORMATS)
@@ -41,7 +41,7 @@ def export_network(network, fmt: str, path: str | Path) -> Path:
 
 def read_network(path: str | Path, fmt: str):
     """Read a network written by :func:`export_network` back into pgmpy."""
-    from ._pgmpy import readwrite as rw
+    from bayesnet._pgmpy import readwrite as rw
 
     if fmt not in FORMATS:
         raise UnknownNameError("format", fmt, FORMATS)

@@ -27,7 +27,7 @@ events. The same formula runs on the point tables and, vectorised, on every para
 
 Examples
 --------
->>> from bayesnet.validation import load_validation, validate
+>>> from bayesnet.reasoning.validation import load_validation, validate
 >>> scenarios = load_validation()
 >>> len(scenarios) >= 12
 True
@@ -52,13 +52,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import BayesNetError, ImpossibleEvidenceError, PriorsError, closest
-from .priors import _Reader as _PriorsReader
-from .priors import _show, read_yaml_mapping
+from bayesnet.data.priors import _Reader as _PriorsReader
+from bayesnet.data.priors import _show, read_yaml_mapping
+from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError, closest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
-    from .priors import PriorSet
+    from bayesnet.data.priors import PriorSet
+    from bayesnet.model import BackPainModel
 
 __all__ = [
     "MEASURES",
@@ -179,7 +179,7 @@ class Scenario:
 
 def default_validation_path() -> Path:
     """The shipped validation file: ``validation/scenarios.yaml`` inside the priors directory."""
-    from .priors import default_priors_dir
+    from bayesnet.data.priors import default_priors_dir
 
     return default_priors_dir() / "validation" / "scenarios.yaml"
 
@@ -479,15 +479,15 @@ class _Reader(_PriorsReader):
 
 
 def _resolve_priors(priors: Any) -> PriorSet:
-    from .model import BackPainModel
-    from .priors import PriorSet, default_priors_dir, load_priors
+    from bayesnet.data.priors import PriorSet, default_priors_dir, load_priors
+    from bayesnet.model import BackPainModel
 
     if isinstance(priors, BackPainModel):
         return priors.priors
     if isinstance(priors, PriorSet):
         return priors
     if priors is None:
-        from .model import _cached_priors
+        from bayesnet.model import _cached_priors
 
         return _cached_priors(str(Path(default_priors_dir()).resolve()))
     if isinstance(priors, str | os.PathLike):
@@ -565,7 +565,7 @@ def _indicator(states: tuple[str, ...], allowed: Sequence[str]) -> np.ndarray:
 
 def _evidence_probabilities(vt: Any, rows: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
     """Z of every row of likelihoods under every draw of ``vt``: shape ``(n_draws, n_rows)``."""
-    from .parametric import EvidenceBatch, iter_condition_posteriors
+    from bayesnet.inference.parametric_ve import EvidenceBatch, iter_condition_posteriors
 
     n = len(rows)
     lik: dict[str, np.ndarray] = {}
@@ -588,7 +588,7 @@ def event_probability(vt: Any, evidence: Mapping[str, Sequence[str]], target: Ta
 
     Parameters
     ----------
-    vt : bayesnet.parametric.VectorTables
+    vt : bayesnet.building.parametric.VectorTables
         Tables of one or more parameter draws (``VectorTables.from_tables(model.tables)`` for
         the point values).
     evidence : mapping
@@ -603,14 +603,14 @@ def event_probability(vt: Any, evidence: Mapping[str, Sequence[str]], target: Ta
     Examples
     --------
     >>> import bayesnet
-    >>> from bayesnet.parametric import VectorTables
+    >>> from bayesnet.building.parametric import VectorTables
     >>> m = bayesnet.load_model()
     >>> t = Target("all", (("spinal_metastasis", ("yes",)),), "spinal_metastasis")
     >>> p = event_probability(VectorTables.from_tables(m.tables), {"history_of_cancer": ["yes"]}, t)
     >>> bool(abs(p[0] - m.diagnose({"history_of_cancer": "yes"}).ranking.loc["spinal_metastasis", "posterior"]) < 1e-12)
     True
     """
-    from .errors import UnknownNameError
+    from bayesnet.errors import UnknownNameError
 
     for v, s in [*evidence.items(), *target.items]:
         if v not in vt.states:
@@ -652,7 +652,7 @@ def _measure(vt: Any, sc: Scenario) -> np.ndarray:
 
 
 def _fmt(x: float, measure: str) -> str:
-    from .display import format_probability
+    from bayesnet.present.display import format_probability
 
     if x is None or not math.isfinite(x):
         return "-"
@@ -726,8 +726,8 @@ def validate(
     >>> bool(res["model"].between(0, 1).all() | (res["measure"] == "likelihood_ratio").any())
     True
     """
-    from .model import BackPainModel
-    from .uncertainty import _state, check_level
+    from bayesnet.model import BackPainModel
+    from bayesnet.reasoning.uncertainty import _state, check_level
 
     if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 0:
         raise BayesNetError(f"draws must be a non-negative integer; got {draws!r}")
@@ -745,7 +745,7 @@ def validate(
     for sc in scenarios:
         if sc.setting not in models:
             if sc.setting not in ps.settings:
-                from .errors import UnknownNameError
+                from bayesnet.errors import UnknownNameError
 
                 raise UnknownNameError("setting", sc.setting, ps.settings)
             models[sc.setting] = BackPainModel(ps, sc.setting)

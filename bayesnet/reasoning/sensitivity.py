@@ -3,13 +3,13 @@
 For one scenario and one condition, each parameter in turn is set to the low and then the high
 end of its 95% interval, all others staying at their point values, and the condition's
 posterior is recomputed exactly. All ``2 x n_params`` parameter sets are built at once with
-:func:`bayesnet.parametric.build_vectorised` and evaluated with one vectorised contraction, so a
+:func:`bayesnet.building.parametric.build_vectorised` and evaluated with one vectorised contraction, so a
 full tornado takes a fraction of a second.
 
 Rules
 -----
 * Parameters without a recorded interval use the 95% interval of the default-width distribution
-  of :mod:`bayesnet.uncertainty` (column ``bounds`` says which).
+  of :mod:`bayesnet.reasoning.uncertainty` (column ``bounds`` says which).
 * A state of a multi-state risk factor (an age band) moves with the other states rescaled in
   proportion so that they still sum to one (*proportional co-variation*, the usual scheme in
   Bayesian-network sensitivity analysis).
@@ -21,7 +21,7 @@ Rules
 Examples
 --------
 >>> import bayesnet
->>> from bayesnet.sensitivity import sensitivity
+>>> from bayesnet.reasoning.sensitivity import sensitivity
 >>> model = bayesnet.load_model()
 >>> tor = sensitivity(model, {"history_of_cancer": "yes", "night_pain": "yes"}, "spinal_metastasis")
 >>> tor.columns[:4].tolist()
@@ -41,13 +41,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownNameError
-from .evidence import Evidence
-from .parametric import ParameterSpace, build_vectorised, condition_posteriors, impossible_error
-from .uncertainty import _state, fit_parameter
+from bayesnet.building.parametric import ParameterSpace, build_vectorised
+from bayesnet.errors import UnknownNameError
+from bayesnet.inference.evidence import Evidence
+from bayesnet.inference.parametric_ve import condition_posteriors, impossible_error
+from bayesnet.reasoning.uncertainty import _state, fit_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = ["one_way_values", "parameter_bounds", "sensitivity"]
 
@@ -123,7 +124,7 @@ def one_way_values(space: ParameterSpace, columns: Iterable[int], targets: np.nd
     Examples
     --------
     >>> import bayesnet
-    >>> from bayesnet.parametric import parameter_space
+    >>> from bayesnet.building.parametric import parameter_space
     >>> space = parameter_space(bayesnet.load_model())
     >>> g = space.groups[0]
     >>> rows = one_way_values(space, [g[0]], np.array([0.5]))

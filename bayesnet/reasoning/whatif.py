@@ -7,7 +7,7 @@ Three questions researchers otherwise answer with hand-written loops:
 * :func:`what_if` / :func:`sweep` -- run such a grid through the model, in one or several
   settings, and return a tidy (long) table ready for seaborn: one row per scenario, setting and
   condition, with the prior, the posterior and the likelihood ratio (posterior odds / prior odds,
-  as in :attr:`Diagnosis.ranking <bayesnet.diagnosis.Diagnosis.ranking>`);
+  as in :attr:`Diagnosis.ranking <bayesnet.reasoning.diagnosis.Diagnosis.ranking>`);
 * :func:`sample_cohort` -- a synthetic population drawn from the network by vectorised ancestral
   sampling (every variable, conditions included), for population-level questions: how many
   patients with a positive D-dimer have a pulmonary embolism, how posteriors are distributed
@@ -21,7 +21,7 @@ A ``None`` in a list of states means "not observed" (NaN in the grid), which let
 Examples
 --------
 >>> import bayesnet
->>> from bayesnet.whatif import sample_cohort, sweep, what_if
+>>> from bayesnet.reasoning.whatif import sample_cohort, sweep, what_if
 >>> model = bayesnet.load_model()
 >>> res = what_if(model, {"age_group": ["under_50", "70_plus"], "fever": ["yes", "no"]},
 ...               evidence={"iv_drug_use": "yes"}, conditions=["epidural_abscess"])
@@ -53,11 +53,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
-from .evidence import Evidence, normalise_evidence
+from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference.evidence import Evidence, normalise_evidence
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = ["MAX_COHORT_CELLS", "MAX_ROWS", "sample_cohort", "scenario_grid", "sweep", "what_if"]
 
@@ -161,7 +161,7 @@ def _names(values: Any, valid: Sequence[str], kind: str) -> list[str]:
 def _check_size(rows: int, what: str, hint: str) -> None:
     if rows > MAX_ROWS:
         raise EvidenceError(
-            f"{what} would have {rows:,} rows, more than the limit of {MAX_ROWS:,} (bayesnet.whatif.MAX_ROWS); {hint}"
+            f"{what} would have {rows:,} rows, more than the limit of {MAX_ROWS:,} (bayesnet.reasoning.whatif.MAX_ROWS); {hint}"
         )
 
 
@@ -251,7 +251,7 @@ def _check_overlap(levels: Mapping[str, Any], evidence: Mapping[str, str]) -> No
 
 
 def _odds_ratio(post: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """Posterior odds / prior odds, as :class:`~bayesnet.diagnosis.Diagnosis` computes it."""
+    """Posterior odds / prior odds, as :class:`~bayesnet.reasoning.diagnosis.Diagnosis` computes it."""
     with np.errstate(divide="ignore", invalid="ignore"):
         lr = (post / (1.0 - post)) / (prior / (1.0 - prior))
     lr = np.where(post >= 1.0, np.inf, lr)
@@ -266,7 +266,7 @@ def _models_for(model: BackPainModel, settings: Any) -> dict[str, BackPainModel]
         if s == model.setting:
             out[s] = model
         else:
-            from .model import load_model
+            from bayesnet.model import load_model
 
             out[s] = load_model(s, priors=model.priors)
     return out
@@ -598,7 +598,7 @@ def sample_cohort(
     if n * len(cols) > MAX_COHORT_CELLS:
         raise EvidenceError(
             f"a cohort of {n:,} x {len(cols)} columns is over the limit of {MAX_COHORT_CELLS:,} cells "
-            "(bayesnet.whatif.MAX_COHORT_CELLS); ask for fewer columns, or sample in pieces with different seeds"
+            "(bayesnet.reasoning.whatif.MAX_COHORT_CELLS); ask for fewer columns, or sample in pieces with different seeds"
         )
     entropy = _entropy(seed)
 

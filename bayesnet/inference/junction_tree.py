@@ -3,7 +3,7 @@
 This module knows nothing about probabilities: it turns the *families* of a
 Bayesian network (each variable with its parents) and the variables'
 cardinalities into a junction tree, i.e. a tree of cliques with the running
-intersection property, ready for message passing (see :mod:`bayesnet.engine`).
+intersection property, ready for message passing (see :mod:`bayesnet.inference.engine`).
 
 Steps
 -----

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import BayesNetError, closest
+from bayesnet.errors import BayesNetError, closest
 
 __all__ = ["BatchReport", "run_batch", "score_chunk"]
 

@@ -27,7 +27,7 @@ canvas), so pyplot's global state and the notebook backend are left alone.
 
 Examples
 --------
->>> from bayesnet.figures import make_figures
+>>> from bayesnet.present.figures import make_figures
 >>> paths = make_figures("figures", quick=True)  # doctest: +SKIP
 >>> [p.name for p in paths][:2]  # doctest: +SKIP
 ['network.png', 'network_cancer.png']
@@ -44,8 +44,8 @@ from typing import Any
 import click
 import numpy as np
 
-from . import plots
-from .display import format_probability
+from bayesnet.present import plots
+from bayesnet.present.display import format_probability
 
 __all__ = ["BENCH_NETWORKS", "FIGURES", "PATIENTS", "figures_command", "make_figures", "speed_figure"]
 
@@ -164,7 +164,7 @@ def _uncertainty(model: Any, draws: int) -> Any:
 
 
 def _validation(draws: int) -> Any:
-    from .validation import calibration_plot, validate
+    from bayesnet.reasoning.validation import calibration_plot, validate
 
     df = validate(draws=draws, seed=0)
     fig, ax = _figure((7.5, 7.0))
@@ -252,10 +252,10 @@ def speed_figure(results: Sequence[Mapping], info: Mapping | None = None) -> Any
     Parameters
     ----------
     results : list of dict
-        :func:`bayesnet.bench.run` results (``network``, ``engine_rows_per_s``,
+        :func:`benchmarks.harness.run` results (``network``, ``engine_rows_per_s``,
         ``pyagrum_rows_per_s``, ``pgmpy_rows_per_s``, ``max_abs_diff_pgmpy``...).
     info : dict, optional
-        :func:`bayesnet.bench.machine` (shown under the title).
+        :func:`benchmarks.harness.machine` (shown under the title).
 
     Returns
     -------
@@ -300,7 +300,7 @@ def speed_figure(results: Sequence[Mapping], info: Mapping | None = None) -> Any
 def _bench(quick: bool, saved: tuple[list[dict], dict] | None) -> tuple[list[dict], dict, bool]:
     if saved is not None:
         return saved[0], saved[1], False
-    from . import bench
+    from benchmarks import harness as bench
 
     if quick:
         results = bench.run(("back_pain", "asia"), rows=1000, n_ref=5, quick=True)
@@ -347,7 +347,7 @@ def make_figures(
     --------
     >>> paths = make_figures("figures")  # doctest: +SKIP
     """
-    from .model import load_model
+    from bayesnet.model import load_model
 
     formats = tuple(formats)
     if not formats:

@@ -4,13 +4,13 @@ Marginal posteriors say how likely each condition is on its own; clinicians also
 *combinations* are likely, e.g. a spinal metastasis together with a pathological compression
 fracture (the network links them). :func:`most_probable` computes the exact joint posterior of
 the serious conditions (``2**8 = 256`` configurations; "none of them" is mechanical pain) with
-the vectorised contraction of :mod:`bayesnet.parametric`, and lists the ``k`` most probable
+the vectorised contraction of :mod:`bayesnet.building.parametric`, and lists the ``k`` most probable
 configurations.
 
 Examples
 --------
 >>> import bayesnet
->>> from bayesnet.joint import most_probable
+>>> from bayesnet.reasoning.joint import most_probable
 >>> model = bayesnet.load_model()
 >>> top = most_probable(model, {"history_of_cancer": "yes", "night_pain": "yes", "spinal_tenderness": "yes"}, k=3)
 >>> top["present"].tolist()
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .errors import BayesNetError
-from .evidence import Evidence
-from .parametric import condition_joint, impossible_error
-from .uncertainty import _state
+from bayesnet.errors import BayesNetError
+from bayesnet.inference.evidence import Evidence
+from bayesnet.inference.parametric_ve import condition_joint, impossible_error
+from bayesnet.reasoning.uncertainty import _state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = ["NONE_LABEL", "most_probable"]
 

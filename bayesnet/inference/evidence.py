@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import EvidenceError, UnknownNameError
+from bayesnet.errors import EvidenceError, UnknownNameError
 
 __all__ = ["Evidence", "normalise_evidence", "parse_assignment", "split_soft"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .diagnosis import Diagnosis
+    from bayesnet.reasoning.diagnosis import Diagnosis
 
 __all__ = ["explanation_text", "format_probability", "next_tests_text", "ranking_html", "ranking_text", "sensitivity_text", "uncertainty_text"]
 

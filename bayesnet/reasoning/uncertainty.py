@@ -3,8 +3,8 @@
 Every sourced number has a point value and, where published (or estimated, for grade-C expert
 numbers, with deliberately wide ranges), a 95% interval. :func:`uncertainty` draws whole
 parameter sets from distributions fitted to those intervals, rebuilds the network's tables for
-all draws at once (:func:`bayesnet.parametric.build_vectorised`), evaluates the posteriors
-exactly for every draw (:func:`bayesnet.parametric.condition_posteriors`) and reports each
+all draws at once (:func:`bayesnet.building.parametric.build_vectorised`), evaluates the posteriors
+exactly for every draw (:func:`bayesnet.building.parametric.condition_posteriors`) and reports each
 condition's posterior under the point values together with the central interval of the
 posteriors over the draws.
 
@@ -41,7 +41,7 @@ Some parameter sets cannot be turned into tables: a condition's prevalence at or
 causing conditions already produce, a sensitivity below the false-positive rate of the same
 finding, a derived probability outside [0, 1] (e.g. a likelihood ratio times a prevalence). The
 rule is **rejection sampling of the parameter group the constraint concerns**, inside the
-vectorised build (:func:`bayesnet.parametric.build_vectorised` with a ``redraw`` function):
+vectorised build (:func:`bayesnet.building.parametric.build_vectorised` with a ``redraw`` function):
 
 * a finding or test: its leak(s) and all its link sensitivities are redrawn together until every
   sensitivity is at least the false-positive rate (these groups share no parameter with anything
@@ -60,7 +60,7 @@ the point values 60% of abscesses are caused by osteomyelitis), pulmonary emboli
 caused by DVT), cauda equina syndrome (34%; its interval reaches far below the 45% share caused
 by metastasis, abscess and fracture), haematuria (17%), failure to improve (16%) and
 lymphadenopathy (10%). The counts are reported in the result's ``attrs["redrawn"]``; a set still
-inconsistent after :data:`~bayesnet.parametric.MAX_REDRAW_ROUNDS` redraws of a group would be
+inconsistent after :data:`~bayesnet.building.parametric.MAX_REDRAW_ROUNDS` redraws of a group would be
 discarded and replaced (``attrs["rejected"]``, 0 in practice), and the analysis stops with a
 :class:`~bayesnet.errors.BayesNetError` rather than loop if consistent sets cannot be found.
 
@@ -78,7 +78,7 @@ the single-scenario result with the same seed.
 Examples
 --------
 >>> import bayesnet
->>> from bayesnet.uncertainty import uncertainty
+>>> from bayesnet.reasoning.uncertainty import uncertainty
 >>> model = bayesnet.load_model()
 >>> res = uncertainty(model, {"history_of_cancer": "yes", "age_group": "70_plus"}, draws=200, seed=1)
 >>> list(res.columns[:3])
@@ -98,22 +98,19 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from .errors import BayesNetError, EvidenceError, UnknownNameError
-from .evidence import Evidence
-from .parametric import (
+from bayesnet.building.parametric import ParameterSpace, VectorTables, build_vectorised, parameter_space
+from bayesnet.data.priors import PROBABILITY_KINDS, Param
+from bayesnet.errors import BayesNetError, EvidenceError, UnknownNameError
+from bayesnet.inference.evidence import Evidence
+from bayesnet.inference.parametric_ve import (
     EvidenceBatch,
-    ParameterSpace,
-    VectorTables,
-    build_vectorised,
     condition_posteriors,
     impossible_error,
     iter_condition_posteriors,
-    parameter_space,
 )
-from .priors import PROBABILITY_KINDS, Param
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import BackPainModel
+    from bayesnet.model import BackPainModel
 
 __all__ = [
     "DEFAULT_SD",
@@ -240,7 +237,7 @@ def fit_parameter(p: Param, default_sd: Mapping[str, float] | None = None) -> Fi
 
     Examples
     --------
-    >>> from bayesnet.priors import load_priors
+    >>> from bayesnet.data.priors import load_priors
     >>> p = next(p for p in load_priors().params if p.node == "pulmonary_embolism" and "dvt" in p.parameter)
     >>> f = fit_parameter(p)
     >>> f.scale, [round(x, 4) for x in f.interval()], (p.low, p.high)
@@ -355,7 +352,7 @@ class ParameterDraws:
         ``"node: problem"`` -> number of draws in which that parameter group was redrawn.
     rejected : int
         Whole parameter sets thrown away because a group stayed inconsistent after
-        :data:`~bayesnet.parametric.MAX_REDRAW_ROUNDS` redraws (0 with today's priors).
+        :data:`~bayesnet.building.parametric.MAX_REDRAW_ROUNDS` redraws (0 with today's priors).
     """
 
     space: ParameterSpace

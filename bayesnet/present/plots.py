@@ -10,7 +10,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import bayesnet
->>> from bayesnet import plots
+>>> from bayesnet.present import plots
 >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "age_group": "70_plus"})
 >>> ax = plots.waterfall(dx.explain("spinal_metastasis"))
 >>> ax.get_title()
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .display import format_probability
+from bayesnet.present.display import format_probability
 
 __all__ = ["intervals", "network", "next_tests", "ranking", "tornado", "waterfall"]
 
@@ -63,7 +63,7 @@ def _prob_ticks(ax: Any, lo: float, hi: float, axis: str = "x") -> None:
 
 
 def ranking(dx: Any, ax: Any = None, serious_only: bool = False) -> Any:
-    """Horizontal bars of prior and posterior for every condition of a :class:`~bayesnet.diagnosis.Diagnosis`."""
+    """Horizontal bars of prior and posterior for every condition of a :class:`~bayesnet.reasoning.diagnosis.Diagnosis`."""
     r = dx.ranking
     if serious_only:
         r = r[r["serious"]]
@@ -329,7 +329,7 @@ def network(
         Another pgmpy network is drawn in its topological generations (no posteriors).
     evidence : mapping or Diagnosis, optional
         A scenario: ``{variable: state}`` (``model.diagnose`` is called for the posteriors) or a
-        :class:`~bayesnet.diagnosis.Diagnosis` already computed.
+        :class:`~bayesnet.reasoning.diagnosis.Diagnosis` already computed.
     ax : matplotlib Axes, optional
     posteriors : bool, default True
         Draw the posterior bars on the condition nodes when a scenario is given.
@@ -346,7 +346,7 @@ def network(
     Examples
     --------
     >>> import bayesnet
-    >>> from bayesnet import plots
+    >>> from bayesnet.present import plots
     >>> model = bayesnet.load_model()
     >>> ax = plots.network(model, {"history_of_cancer": "yes", "age_group": "70_plus"})
     >>> sum(1 for t in ax.texts if (t.get_gid() or "").startswith("node:"))

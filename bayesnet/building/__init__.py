@@ -1,0 +1,1 @@
+"""Building: published numbers become conditional probability tables."""

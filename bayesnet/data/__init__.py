@@ -1,0 +1,1 @@
+"""Data: the priors files and the validation scenarios, read and checked."""

@@ -1,0 +1,1 @@
+"""Inference: the junction-tree engine, evidence handling and the pgmpy reference."""

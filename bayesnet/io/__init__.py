@@ -1,0 +1,1 @@
+"""Input and output: batch files, Dask, export to other formats."""

@@ -1,0 +1,1 @@
+"""Presentation: text and HTML display, plots, the explorer and the figures."""

@@ -1,0 +1,1 @@
+"""Reasoning: diagnosis, explanation, next tests, uncertainty, sensitivity, joint, what-if, validation."""

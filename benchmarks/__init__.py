@@ -1,0 +1,1 @@
+"""Benchmarks and the reference-network helpers shared with the tests (not installed)."""

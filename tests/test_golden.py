@@ -1,0 +1,81 @@
+"""The one-core rework leaves every number unchanged.
+
+``tests/golden/golden.json`` was written by ``tests/golden/make_golden.py`` on main at 26de27b,
+before the rework (two table builders, two inference cores). Every posterior, every marginal of
+every variable, ranking, next-test score, uncertainty interval (seed 0), most probable
+combination, explanation, sensitivity row and validation row must still agree to 1e-9.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesnet
+from bayesnet.reasoning.validation import validate
+
+GOLDEN = Path(__file__).parent / "golden"
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict:
+    return json.loads((GOLDEN / "golden.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> pd.DataFrame:
+    return pd.read_csv(GOLDEN / "scenarios.csv", dtype=str, keep_default_na=False).replace("", None)
+
+
+def _frame(d: dict) -> pd.DataFrame:
+    return pd.DataFrame(d["data"], index=d["index"], columns=d["columns"])
+
+
+def _same(new: pd.DataFrame, old: dict, what: str) -> None:
+    ref = _frame(old)
+    new = new.copy()
+    assert list(map(str, new.columns)) == list(map(str, ref.columns)), what
+    assert [str(i) for i in new.index] == [str(i) for i in ref.index], what
+    for col in ref.columns:
+        a, b = new[col].to_numpy(), ref[col].to_numpy()
+        if pd.api.types.is_numeric_dtype(new[col]) and not pd.api.types.is_bool_dtype(new[col]):
+            a = a.astype(float)
+            b = np.array([np.nan if x is None else x for x in b], dtype=float)
+            np.testing.assert_allclose(a, b, rtol=TOL, atol=TOL, err_msg=f"{what}: {col}")
+        else:
+            assert [str(x) for x in a] == [str(x) for x in b], f"{what}: {col}"
+
+
+@pytest.mark.parametrize("setting", ["primary_care", "emergency"])
+def test_posteriors_and_marginals_unchanged(golden, scenarios, setting):
+    model = bayesnet.load_model(setting)
+    g = golden["settings"][setting]
+    _same(model.posteriors(scenarios), g["posteriors"], "posteriors")
+    eng = model.engine.posteriors(scenarios)
+    eng.columns = [f"{v}={s}" for v, s in eng.columns]
+    _same(eng, g["all_marginals"], "all marginals")
+
+
+@pytest.mark.parametrize("setting", ["primary_care", "emergency"])
+def test_reasoning_outputs_unchanged(golden, setting):
+    model = bayesnet.load_model(setting)
+    for item in golden["settings"][setting]["vignettes"]:
+        ev = item["evidence"]
+        dx = model.diagnose(ev)
+        _same(dx.ranking[["prior", "posterior", "likelihood_ratio"]], item["ranking"], f"ranking {ev}")
+        _same(model.next_tests(ev).select_dtypes("number"), item["next_tests"], f"next tests {ev}")
+        _same(model.uncertainty(ev, draws=200, seed=0), item["uncertainty"], f"uncertainty {ev}")
+        _same(model.most_probable(ev, k=5), item["most_probable"], f"most probable {ev}")
+        if ev:
+            _same(dx.explain(dx.leading_serious), item["explain"], f"explain {ev}")
+            sens = item["sensitivity"]
+            _same(model.sensitivity(ev, sens["condition"]), sens["table"], f"sensitivity {ev}")
+
+
+def test_validation_rows_unchanged(golden):
+    _same(validate(draws=200, seed=0), golden["validation"], "validation")
