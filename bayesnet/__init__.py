@@ -13,6 +13,7 @@ Examples
 from bayesnet.data.priors import load_priors
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
 from bayesnet.model import BackPainModel, load_model
+from bayesnet.present import display as _display  # noqa: F401  (registers the text and HTML renderers)
 
 __version__ = "0.1.0"
 

@@ -327,6 +327,55 @@ class BackPainModel:
 
         return next_tests(self, evidence, **kwargs)
 
+    # ------------------------------------------------------------------ parameter uncertainty
+    @property
+    def parameter_space(self):
+        """The sourced numbers this setting's tables use, as a :class:`~bayesnet.building.parametric.ParameterSpace` (cached).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> m = bayesnet.load_model()
+        >>> m.parameter_space is m.parameter_space, m.parameter_space.setting
+        (True, 'primary_care')
+        """
+        space = self.__dict__.get("_parameter_space")
+        if space is None:
+            from bayesnet.building.parametric import parameter_space
+
+            space = self.__dict__["_parameter_space"] = parameter_space(self)
+        return space
+
+    def parameter_draws(self, draws: int = 1000, seed=0):
+        """Consistent parameter sets and their tables (:func:`bayesnet.reasoning.uncertainty.draw_parameters`).
+
+        The draws of the last two ``(draws, seed)`` pairs are kept, together with their
+        engine networks, so that :meth:`uncertainty`, :meth:`uncertainty_batch` and
+        :func:`~bayesnet.reasoning.validation.validate` with the same seed share them;
+        ``seed=None`` draws fresh randomness every call (nothing kept).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> m = bayesnet.load_model()
+        >>> d = m.parameter_draws(50, seed=3)
+        >>> d.n, d is m.parameter_draws(50, seed=3)
+        (50, True)
+        """
+        from bayesnet.reasoning.uncertainty import draw_parameters
+
+        if seed is None:
+            return draw_parameters(self.parameter_space, draws, seed)
+        cache = self.__dict__.setdefault("_parameter_draws", {})
+        key = (draws, seed)
+        out = cache.get(key)
+        if out is None:
+            out = draw_parameters(self.parameter_space, draws, seed)
+            if len(cache) >= 2:
+                cache.pop(next(iter(cache)))
+            cache[key] = out
+        return out
+
     def uncertainty(self, evidence: Mapping | None = None, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
         """Each posterior with a 95% interval from the uncertainty of the published numbers.
 
@@ -420,6 +469,58 @@ class BackPainModel:
         from bayesnet.reasoning.whatif import sample_cohort
 
         return sample_cohort(self, n, **kwargs)
+
+    def with_setting(self, setting: str) -> BackPainModel:
+        """The model of another setting built from the same priors (cached on this model).
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> bayesnet.load_model().with_setting("emergency").setting
+        'emergency'
+        """
+        if setting == self.setting:
+            return self
+        if setting not in self.priors.settings:
+            raise UnknownNameError("setting", setting, self.priors.settings)
+        cache = self.__dict__.setdefault("_siblings", {})
+        if setting not in cache:
+            cache[setting] = type(self)(self.priors, setting)
+        return cache[setting]
+
+    def validate(
+        self,
+        *,
+        path: str | os.PathLike | None = None,
+        draws: int = 500,
+        seed: int = 0,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Run the validation scenarios (published post-test probabilities) through the model.
+
+        Each scenario runs in its own setting (:meth:`with_setting`). See
+        :func:`bayesnet.reasoning.validation.validate` for the columns.
+
+        Parameters
+        ----------
+        path : path-like, optional
+            A validation file (default: the priors' own ``validation/scenarios.yaml``, else the
+            shipped one).
+        draws : int, default 500
+            Parameter draws for the model's interval (0: no intervals).
+        seed : int, default 0
+        level : float, default 0.95
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> res = bayesnet.load_model().validate(draws=0)
+        >>> int(res["inside"].sum()) <= len(res)
+        True
+        """
+        from bayesnet.reasoning.validation import validate
+
+        return validate(self, path=path, draws=draws, seed=seed, level=level)
 
     def __repr__(self) -> str:
         n = len(self.tables.states)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import bayesnet
-from bayesnet.reasoning.validation import validate
+
 
 GOLDEN = Path(__file__).parent / "golden"
 TOL = 1e-9
@@ -78,4 +78,4 @@ def test_reasoning_outputs_unchanged(golden, setting):
 
 
 def test_validation_rows_unchanged(golden):
-    _same(validate(draws=200, seed=0), golden["validation"], "validation")
+    _same(bayesnet.load_model().validate(draws=200, seed=0), golden["validation"], "validation")

@@ -655,7 +655,7 @@ def test_priors_note_must_be_text(priors_copy):
 
 
 def test_validation_loader_fuzz(priors, tmp_path_factory):
-    from bayesnet.reasoning.validation import ValidationFileError, default_validation_path, load_validation
+    from bayesnet.data.scenarios import ValidationFileError, default_validation_path, load_validation
 
     data = yaml.safe_load(default_validation_path().read_text(encoding="utf-8"))
     nodes = [p for p, _ in _leaves(data) if p]
@@ -685,7 +685,7 @@ def test_validation_loader_fuzz(priors, tmp_path_factory):
 
 
 def test_validation_file_tags_are_refused(priors, tmp_path):
-    from bayesnet.reasoning.validation import ValidationFileError, load_validation
+    from bayesnet.data.scenarios import ValidationFileError, load_validation
 
     marker = tmp_path / "executed"
     p = tmp_path / "v.yaml"

@@ -15,18 +15,13 @@ import yaml
 
 from bayesnet.building.parametric import VectorTables
 from bayesnet.errors import BayesNetError, PriorsError
-from bayesnet.reasoning.validation import (
-    Target,
-    ValidationFileError,
-    calibration_plot,
-    default_validation_path,
-    event_probability,
-    load_validation,
-    summary_line,
-    validate,
-    validate_command,
-    wilson_interval,
-)
+from bayesnet.cli import cli as bayesnet_cli
+from bayesnet.data.scenarios import Target, ValidationFileError, default_validation_path, load_validation, wilson_interval
+from bayesnet.present.display import validation_summary_line as summary_line
+from bayesnet.present.plots import calibration_plot
+from bayesnet.reasoning.validation import event_probability, validate
+
+validate_command = bayesnet_cli.commands["validate"]
 
 DRAWS = 20  # few draws keep the tests quick; the command's default is 500
 
@@ -37,8 +32,8 @@ def scenarios(priors):
 
 
 @pytest.fixture(scope="module")
-def result(priors, scenarios):
-    return validate(priors, scenarios=scenarios, draws=DRAWS, seed=0)
+def result(models, scenarios):
+    return validate(models["primary_care"], scenarios=scenarios, draws=DRAWS, seed=0)
 
 
 def _raw() -> dict:
@@ -189,8 +184,8 @@ def test_likelihood_ratio_is_the_change_in_odds(scenarios, result, models):
     assert result.set_index("id").loc[s.id, "model"] == pytest.approx(lr, rel=1e-12)
 
 
-def test_draws_zero_gives_no_intervals(priors, scenarios):
-    df = validate(priors, scenarios=scenarios[:3], draws=0)
+def test_draws_zero_gives_no_intervals(models, scenarios):
+    df = validate(models["primary_care"], scenarios=scenarios[:3], draws=0)
     assert df["model_low"].isna().all() and df["model_high"].isna().all()
     assert (df["overlap"] == df["inside"]).all()
     assert "not computed" in summary_line(df)
@@ -363,7 +358,6 @@ def test_command_errors_are_bad_input(tmp_path, capsys, monkeypatch):
     """Through bayesnet's main(): exit 2 and one stderr line (the lead registers the command)."""
     from bayesnet import cli as cli_mod
 
-    monkeypatch.setitem(cli_mod.cli.commands, "validate", validate_command)
     bad = _write(tmp_path, _one(evidence={"fevr": "yes"}))
     for args, frag in [
         (["validate", "--file", str(bad)], "did you mean 'fever'"),

@@ -282,7 +282,7 @@ def default_priors_dir() -> Path:
 # reading
 
 
-class _Reader:
+class Reader:
     """Validation helpers that know which file they are reading."""
 
     def __init__(self, file: str):
@@ -293,7 +293,7 @@ class _Reader:
 
     def mapping(self, obj: Any, entry: str, what: str = "a mapping") -> dict:
         if not isinstance(obj, dict):
-            raise self.fail(entry, f"must be {what}; got {_show(obj)}")
+            raise self.fail(entry, f"must be {what}; got {show_value(obj)}")
         return obj
 
     def keys(self, obj: dict, entry: str, allowed: set[str], required: set[str] = frozenset()) -> None:
@@ -308,12 +308,12 @@ class _Reader:
 
     def text(self, obj: Any, entry: str, name: str) -> str:
         if not isinstance(obj, str) or not obj.strip():
-            raise self.fail(f"{entry}.{name}", f"must be a non-empty text; got {_show(obj)}")
+            raise self.fail(f"{entry}.{name}", f"must be a non-empty text; got {show_value(obj)}")
         return obj.strip()
 
     def number(self, obj: Any, entry: str) -> float:
         if isinstance(obj, bool) or not isinstance(obj, int | float):
-            raise self.fail(entry, f"must be a number; got {_show(obj)}")
+            raise self.fail(entry, f"must be a number; got {show_value(obj)}")
         x = float(obj)
         if not math.isfinite(x):
             raise self.fail(entry, f"must be a finite number; got {obj!r}")
@@ -377,7 +377,7 @@ class _Reader:
         )
 
 
-def _show(obj: Any) -> str:
+def show_value(obj: Any) -> str:
     text = repr(obj)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -431,17 +431,17 @@ def _binary_states(kind: str) -> tuple[str, str]:
     return ("positive", "negative") if kind == "test" else ("yes", "no")
 
 
-def _states(r: _Reader, obj: Any, entry: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _states(r: Reader, obj: Any, entry: str, default: tuple[str, ...]) -> tuple[str, ...]:
     if obj is None:
         return default
     if not isinstance(obj, list) or len(obj) < 2:
-        raise r.fail(entry, f"must be a list of at least two state names; got {_show(obj)}")
+        raise r.fail(entry, f"must be a list of at least two state names; got {show_value(obj)}")
     out = []
     for i, s in enumerate(obj):
         if isinstance(s, bool) or not isinstance(s, str) or not s.strip():
             raise r.fail(
                 f"{entry}[{i}]",
-                f"state names must be quoted text (YAML reads unquoted yes/no as true/false); got {_show(s)}",
+                f"state names must be quoted text (YAML reads unquoted yes/no as true/false); got {show_value(s)}",
             )
         out.append(s.strip())
     if len(set(out)) != len(out):
@@ -502,7 +502,7 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
 
 
 def _load_settings(data: dict) -> dict[str, str]:
-    r = _Reader("settings.yaml")
+    r = Reader("settings.yaml")
     r.keys(data, "top level", {"schema_version", "settings", "default"}, {"settings"})
     settings = r.mapping(data["settings"], "settings")
     out = {}
@@ -513,7 +513,7 @@ def _load_settings(data: dict) -> dict[str, str]:
     return out
 
 
-def _per_setting(r: _Reader, obj: Any, entry: str, settings: dict[str, str]):
+def _per_setting(r: Reader, obj: Any, entry: str, settings: dict[str, str]):
     """Yield ``(setting, value, entry)`` for a per-setting mapping, which must name every setting."""
     prev = r.mapping(obj, entry)
     for setting in settings:
@@ -527,7 +527,7 @@ def _per_setting(r: _Reader, obj: Any, entry: str, settings: dict[str, str]):
 
 
 def _load_risk_factors(data: dict, settings: dict[str, str]) -> dict[str, RiskFactor]:
-    r = _Reader("risk_factors.yaml")
+    r = Reader("risk_factors.yaml")
     r.keys(data, "top level", {"schema_version", "risk_factors"}, {"risk_factors"})
     out = {}
     for name, spec in r.mapping(data["risk_factors"], "risk_factors").items():
@@ -547,7 +547,7 @@ def _load_risk_factors(data: dict, settings: dict[str, str]) -> dict[str, RiskFa
     return out
 
 
-def _distribution(r: _Reader, obj: Any, entry: str, node: str, setting: str, states: tuple[str, ...]) -> dict[str, Param]:
+def _distribution(r: Reader, obj: Any, entry: str, node: str, setting: str, states: tuple[str, ...]) -> dict[str, Param]:
     """A multi-state distribution: ``values`` per state with one shared source."""
     obj = r.mapping(obj, entry)
     r.keys(obj, entry, {"values", "low", "high", "source", "setting", "grade", "note"}, {"values", "source", "setting", "grade"})
@@ -576,7 +576,7 @@ def _distribution(r: _Reader, obj: Any, entry: str, node: str, setting: str, sta
 
 
 def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFactor]) -> dict[str, Condition]:
-    r = _Reader("conditions.yaml")
+    r = Reader("conditions.yaml")
     r.keys(data, "top level", {"schema_version", "conditions"}, {"conditions"})
     conds = r.mapping(data["conditions"], "conditions")
     out = {}
@@ -591,7 +591,7 @@ def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFa
         )
         serious = spec["serious"]
         if not isinstance(serious, bool):
-            raise r.fail(f"{entry}.serious", f"must be true or false; got {_show(serious)}")
+            raise r.fail(f"{entry}.serious", f"must be true or false; got {show_value(serious)}")
         definition = spec.get("definition", "calibrated")
         if definition not in ("calibrated", "no_serious_condition"):
             raise r.fail(f"{entry}.definition", f"must be 'calibrated' or 'no_serious_condition'; got {definition!r}")
@@ -636,7 +636,7 @@ def _unknown(kind: str, name: Any, choices) -> str:
     return f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
 
-def _effect(r: _Reader, eff: Any, entry: str, node: str, rfs: dict[str, RiskFactor]) -> Effect:
+def _effect(r: Reader, eff: Any, entry: str, node: str, rfs: dict[str, RiskFactor]) -> Effect:
     eff = r.mapping(eff, entry)
     factor = eff.get("factor")
     if not isinstance(factor, str) or factor not in rfs:
@@ -683,7 +683,7 @@ def _check_acyclic(conds: dict[str, Condition]) -> None:
 
 
 def _load_findings(data: dict, rfs: dict[str, RiskFactor], conds: dict[str, Condition]) -> dict[str, Finding]:
-    r = _Reader("findings.yaml")
+    r = Reader("findings.yaml")
     r.keys(data, "top level", {"schema_version", "findings"}, {"findings"})
     out = {}
     for name, spec in r.mapping(data["findings"], "findings").items():
@@ -692,7 +692,7 @@ def _load_findings(data: dict, rfs: dict[str, RiskFactor], conds: dict[str, Cond
         r.keys(spec, entry, {"kind", "description", "states", "leak", "links"}, {"kind", "description", "leak", "links"})
         kind = spec["kind"]
         if kind not in ("finding", "test"):
-            raise r.fail(f"{entry}.kind", f"must be 'finding' or 'test'; got {_show(kind)}")
+            raise r.fail(f"{entry}.kind", f"must be 'finding' or 'test'; got {show_value(kind)}")
         states = _states(r, spec.get("states"), f"{entry}.states", _binary_states(kind))
         if len(states) != 2:
             raise r.fail(f"{entry}.states", "findings and tests are binary: give two states, the positive one first")

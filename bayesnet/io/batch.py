@@ -32,7 +32,8 @@ class BatchReport:
     unknown_columns: list[str] = field(default_factory=list)
 
 
-def _format(path: Path, fmt: str | None) -> str:
+def file_format(path: Path, fmt: str | None) -> str:
+    """``fmt`` when given, else the format named by the file's extension (csv or parquet)."""
     if fmt:
         return fmt
     suffix = path.suffix.lower()
@@ -123,7 +124,7 @@ def run_batch(
         raise BayesNetError(f"input file not found: {str(input_path)!r}")
     if not output_path.parent.exists():
         raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
-    fin, fout = _format(input_path, input_format), _format(output_path, output_format)
+    fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
     if chunk_rows < 1:
         raise BayesNetError(f"chunk size must be at least 1; got {chunk_rows}")
     report = BatchReport()

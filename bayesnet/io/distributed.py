@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import BayesNetError
-from bayesnet.io.batch import DEFAULT_CHUNK_ROWS, BatchReport, _format, score_chunk
+from bayesnet.io.batch import DEFAULT_CHUNK_ROWS, BatchReport, file_format, score_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.data.priors import PriorSet
@@ -612,7 +612,7 @@ def run_batch_dask(
     dask, dd = _dask()
     input_path, output_path = Path(input_path), Path(output_path)
     _check_paths(input_path, output_path, chunk_rows)
-    fin, fout = _format(input_path, input_format), _format(output_path, output_format)
+    fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
     try:
         with _plain_strings(dask):
             frame = _read_partitions(dd, input_path, fin, chunk_rows, blocksize)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from bayesnet.formatting import format_probability, register_renderer
+from bayesnet.reasoning.validation import summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.reasoning.diagnosis import Diagnosis
@@ -13,24 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["explanation_text", "format_probability", "next_tests_text", "ranking_html", "ranking_text", "sensitivity_text", "uncertainty_text"]
 
 _BAR_WIDTH = 24
-
-
-def format_probability(p: float) -> str:
-    """Readable percentage keeping small probabilities visible.
-
-    >>> format_probability(0.000123)
-    '0.012%'
-    >>> format_probability(0.4567)
-    '45.7%'
-    """
-    pct = 100.0 * p
-    if pct >= 10:
-        return f"{pct:.1f}%"
-    if pct >= 1:
-        return f"{pct:.2f}%"
-    if pct >= 0.01:
-        return f"{pct:.3f}%"
-    return f"{pct:.1e}%"
 
 
 def _bar(p: float, width: int = _BAR_WIDTH) -> str:
@@ -374,3 +360,72 @@ def sensitivity_html(tor: pd.DataFrame, top: int | None = 12) -> str:
 
 
 __all__ += ["explanation_html", "next_tests_html", "sensitivity_html", "uncertainty_html"]
+
+
+# validation
+
+def _fmt(x: float, measure: str) -> str:
+
+    if x is None or not math.isfinite(x):
+        return "-"
+    if measure == "likelihood_ratio":
+        return f"{x:.3g}"
+    return format_probability(x)
+
+
+def _fmt_interval(v: float, lo: float, hi: float, measure: str) -> str:
+    text = ("LR " if measure == "likelihood_ratio" else "") + _fmt(v, measure)
+    if math.isfinite(lo) and math.isfinite(hi):
+        text += f" [{_fmt(lo, measure)}, {_fmt(hi, measure)}]"
+    return text
+
+
+_COLUMNS = ["id", "setting", "target", "measure", "published", "low", "high", "model", "model_low", "model_high",
+            "inside", "overlap", "ratio", "independent", "source", "excluded_draws"]
+
+
+def validation_summary_line(df: pd.DataFrame) -> str:
+    """The one-line summary printed by ``bayesnet validate``.
+
+    >>> df = pd.DataFrame({"inside": [True, False], "overlap": [True, True], "independent": [True, False]})
+    >>> df.attrs["draws"] = 500
+    >>> validation_summary_line(df)
+    '1 of 2 scenarios: model value inside the published 95% interval; 2 of 2 intervals overlap (independent scenarios: 1 of 1 inside, 1 of 1 overlap)'
+    """
+    s = summary(df)
+    n, k = s["scenarios"], s["independent"]
+    with_intervals = bool(df.attrs.get("draws", 1))
+    line = f"{s['inside']} of {n} scenarios: model value inside the published 95% interval; "
+    line += f"{s['overlap']} of {n} intervals overlap" if with_intervals else "model intervals not computed (--draws 0)"
+    if k < n:
+        line += f" (independent scenarios: {s['independent_inside']} of {k} inside"
+        line += f", {s['independent_overlap']} of {k} overlap)" if with_intervals else ")"
+    return line
+
+
+def validation_text(df: pd.DataFrame) -> str:
+    """The per-scenario table printed by ``bayesnet validate`` (the result of ``validate``)."""
+    out = pd.DataFrame(
+        {
+            "id": df["id"],
+            "setting": df["setting"].str.replace("primary_care", "primary"),
+            "target": df["target"].map(lambda s: s if len(s) <= 38 else s[:35] + "..."),
+            "published [95% CI]": [
+                _fmt_interval(v, lo, hi, m)
+                for v, lo, hi, m in zip(df["published"], df["low"], df["high"], df["measure"], strict=True)
+            ],
+            "model [interval]": [
+                _fmt_interval(v, lo, hi, m)
+                for v, lo, hi, m in zip(df["model"], df["model_low"], df["model_high"], df["measure"], strict=True)
+            ],
+            "inside": df["inside"].map({True: "yes", False: "no"}),
+            "overlap": df["overlap"].map({True: "yes", False: "no"}),
+            "indep": df["independent"].map({True: "yes", False: "no"}),
+        }
+    )
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 250):
+        return out.to_string(index=False)
+
+
+register_renderer("diagnosis", "text", ranking_text)
+register_renderer("diagnosis", "html", ranking_html)

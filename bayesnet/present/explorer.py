@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bayesnet.errors import BayesNetError
-from bayesnet.present.display import format_probability
+from bayesnet.formatting import format_probability
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -16,13 +16,14 @@ tornado_pe.png            which published numbers P(pulmonary embolism) depends 
 uncertainty_cancer.png    95% intervals of the cancer patient's posteriors (parameter uncertainty)
 whatif_heatmap.png        P(spinal metastasis) over cancer history x weight loss x age, both settings
 validation.png            published post-test probabilities against the model's (bayesnet validate)
-engine_speed.png          posterior queries per second: compiled engine, pyAgrum, pgmpy
-engine_speed.json         the benchmark numbers behind engine_speed.png (when it was run here)
+engine_speed.png          posterior queries per second: compiled engine, pyAgrum, pgmpy, drawn from
+                          the saved ``engine_speed.json`` (``bayesnet bench --json``) in ``outdir``
 ========================  ==========================================================================
 
-Everything is deterministic (fixed seeds) except the speed benchmark, whose numbers depend on the
-machine; pass ``bench_json`` (the output of ``bayesnet bench --json``) to redraw it from saved
-numbers. Figures are drawn on :class:`matplotlib.figure.Figure` objects directly (the Agg
+Everything is deterministic (fixed seeds). The speed figure is drawn from saved benchmark numbers
+(``bayesnet bench --json > figures/engine_speed.json``, or ``bench_json``), never by running the
+benchmark here: timings depend on the machine and live apart from the figures; without saved
+numbers that figure is skipped. Figures are drawn on :class:`matplotlib.figure.Figure` objects directly (the Agg
 canvas), so pyplot's global state and the notebook backend are left alone.
 
 Examples
@@ -44,8 +45,8 @@ from typing import Any
 import click
 import numpy as np
 
+from bayesnet.formatting import format_probability
 from bayesnet.present import plots
-from bayesnet.present.display import format_probability
 
 __all__ = ["BENCH_NETWORKS", "FIGURES", "PATIENTS", "figures_command", "make_figures", "speed_figure"]
 
@@ -163,12 +164,10 @@ def _uncertainty(model: Any, draws: int) -> Any:
     return fig
 
 
-def _validation(draws: int) -> Any:
-    from bayesnet.reasoning.validation import calibration_plot, validate
-
-    df = validate(draws=draws, seed=0)
+def _validation(model: Any, draws: int) -> Any:
+    df = model.validate(draws=draws, seed=0)
     fig, ax = _figure((7.5, 7.0))
-    calibration_plot(df, ax=ax)
+    plots.calibration_plot(df, ax=ax)
     return fig
 
 
@@ -297,18 +296,6 @@ def speed_figure(results: Sequence[Mapping], info: Mapping | None = None) -> Any
     return fig
 
 
-def _bench(quick: bool, saved: tuple[list[dict], dict] | None) -> tuple[list[dict], dict, bool]:
-    if saved is not None:
-        return saved[0], saved[1], False
-    from benchmarks import harness as bench
-
-    if quick:
-        results = bench.run(("back_pain", "asia"), rows=1000, n_ref=5, quick=True)
-    else:
-        results = bench.run(BENCH_NETWORKS, rows=20_000, n_ref=40, quick=True)
-    return results, bench.machine(), True
-
-
 # ---------------------------------------------------------------------------------- entry points
 def make_figures(
     outdir: str | os.PathLike = "figures",
@@ -328,11 +315,11 @@ def make_figures(
     formats : iterable of str, default ("png",)
         Any format matplotlib writes (``png``, ``svg``, ``pdf``...); one file per figure and format.
     quick : bool, default False
-        Fewer uncertainty draws (200 instead of 1000) and a speed benchmark shrunk to a few
-        seconds (back-pain model and asia, 1,000 rows), for tests.
+        Fewer parameter draws (200 instead of 1000 for the intervals, 200 instead of 500 for the
+        validation), for tests.
     bench_json : path-like, optional
-        Draw the speed figure from this file (``bayesnet bench --json`` output) instead of running
-        the benchmark (which takes about 15 s in full).
+        Draw the speed figure from this file (``bayesnet bench --json`` output); default
+        ``outdir/engine_speed.json`` when it exists (otherwise the speed figure is skipped).
     setting : str, default "primary_care"
         Setting of the patient figures (the what-if heatmap always shows both).
     progress : callable, optional
@@ -341,7 +328,7 @@ def make_figures(
     Returns
     -------
     list of Path
-        In :data:`FIGURES` order, then ``engine_speed.json`` when the benchmark was run.
+        In :data:`FIGURES` order (``engine_speed`` only when saved numbers exist).
 
     Examples
     --------
@@ -352,8 +339,10 @@ def make_figures(
     formats = tuple(formats)
     if not formats:
         raise ValueError("formats is empty; give at least one, e.g. ('png',)")
-    saved = _load_bench(bench_json) if bench_json is not None else None  # a bad file fails before any drawing
     out = Path(outdir)
+    if bench_json is None and (out / "engine_speed.json").is_file():
+        bench_json = out / "engine_speed.json"
+    saved = _load_bench(bench_json) if bench_json is not None else None  # a bad file fails before any drawing
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(setting)
     draws = 200 if quick else 1000
@@ -368,7 +357,7 @@ def make_figures(
         "tornado_pe": lambda: _tornado(model),
         "uncertainty_cancer": lambda: _uncertainty(model, draws),
         "whatif_heatmap": lambda: _whatif(model),
-        "validation": lambda: _validation(200 if quick else 500),  # 500: the default of bayesnet validate
+        "validation": lambda: _validation(model, 200 if quick else 500),  # 500: the default of bayesnet validate
     }
     import matplotlib
 
@@ -383,31 +372,24 @@ def make_figures(
     with matplotlib.rc_context({"svg.hashsalt": "bayesnet", "font.size": 9}):
         for stem, make in makers.items():
             emit(_save(make(), out, stem, formats))
-        results, info, ran = _bench(quick, saved)
-        emit(_save(speed_figure(results, info), out, "engine_speed", formats))
-    if ran:
-        path = out / "engine_speed.json"
-        path.write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")
-        emit([path])
+        if saved is not None:
+            emit(_save(speed_figure(*saved), out, "engine_speed", formats))
     return paths
 
 
 @click.command("figures")
 @click.option("--outdir", default="figures", show_default=True, type=click.Path(file_okay=False),
               help="Folder to write the figures to (created if missing).")
-@click.option("--quick", is_flag=True,
-              help="Shrink the speed benchmark to a few seconds (2 networks, 1,000 rows) and use 200 "
-              "uncertainty draws.")
+@click.option("--quick", is_flag=True, help="Use 200 parameter draws for the intervals and the validation.")
 @click.option("--bench-json", "bench_json", type=click.Path(exists=True, dir_okay=False), default=None,
-              metavar="FILE", help="Draw the speed figure from saved 'bayesnet bench --json' output instead "
-              "of running the benchmark.")
+              metavar="FILE", help="Draw the speed figure from this saved 'bayesnet bench --json' output "
+              "(default: OUTDIR/engine_speed.json when it exists).")
 @click.option("--format", "formats", multiple=True, default=("png",), show_default=True,
               type=click.Choice(["png", "svg", "pdf"]), help="Output format; repeat for several.")
 def figures_command(outdir: str, quick: bool, bench_json: str | None, formats: tuple[str, ...]) -> None:
     """Regenerate every figure (network, rankings, waterfall, next tests, tornado, intervals, what-if, speed).
 
-    Deterministic except the speed benchmark, which is run here (about 15 s; a few seconds with
-    --quick) unless --bench-json gives saved results.
+    Deterministic; the speed figure is drawn from saved 'bayesnet bench --json' numbers.
     """
     make_figures(outdir, formats=formats, quick=quick, bench_json=bench_json,
                  progress=lambda p: click.echo(str(p)))

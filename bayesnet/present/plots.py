@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesnet.present.display import format_probability
+from bayesnet.formatting import format_probability
+from bayesnet.reasoning.validation import summary
 
 __all__ = ["intervals", "network", "next_tests", "ranking", "tornado", "waterfall"]
 
@@ -452,4 +453,80 @@ def network(
         title = f"Scenario ({_label(dx.setting)}): observed nodes in bold"
     if title:
         ax.set_title(title, fontsize=fontsize + 4)
+    return ax
+
+
+def calibration_plot(df: pd.DataFrame, ax: Any = None) -> Any:
+    """Published against model value on log-log axes, with both intervals and the identity line.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The result of :func:`bayesnet.reasoning.validation.validate`.
+    ax : matplotlib Axes, optional
+        Drawn on when given; otherwise a new figure (no pyplot state is touched).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> ax = calibration_plot(bayesnet.load_model().validate(draws=0))
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
+    """
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7.5, 7.0), layout="constrained")
+        ax = fig.add_subplot()
+    cols = ["published", "low", "high", "model", "model_low", "model_high"]
+    data = df[cols].astype(float).to_numpy()
+    positive = data[np.isfinite(data) & (data > 0)]
+    lo_lim = max(float(positive.min()) / 2.0, 1e-9) if positive.size else 1e-4
+    hi_lim = min(float(positive.max()) * 2.0, 1e3) if positive.size else 1.0
+    floor = lo_lim
+
+    def clip(a: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(a), np.maximum(a, floor), np.nan)
+
+    ax.plot([lo_lim, hi_lim], [lo_lim, hi_lim], color="0.6", lw=1, ls="--", zorder=0, label="identity")
+    styles = {
+        (True, "probability"): ("o", "#1e8449", "inside, probability"),
+        (False, "probability"): ("o", "#c0392b", "outside, probability"),
+        (True, "likelihood_ratio"): ("s", "#1e8449", "inside, likelihood ratio"),
+        (False, "likelihood_ratio"): ("s", "#c0392b", "outside, likelihood ratio"),
+    }
+    for (inside, measure), (marker, colour, label) in styles.items():
+        sel = (df["inside"].astype(bool) == inside) & (df["measure"] == measure)
+        if not sel.any():
+            continue
+        d = df[sel]
+        x, y = clip(d["published"].to_numpy(float)), clip(d["model"].to_numpy(float))
+        xerr = np.maximum(np.vstack([x - clip(d["low"].to_numpy(float)), clip(d["high"].to_numpy(float)) - x]), 0.0)
+        ylo, yhi = clip(d["model_low"].to_numpy(float)), clip(d["model_high"].to_numpy(float))
+        # with few draws the point value can fall outside the draws' interval: no negative bars
+        yerr = np.maximum(np.vstack([np.nan_to_num(y - ylo), np.nan_to_num(yhi - y)]), 0.0)
+        hollow = ~d["independent"].astype(bool).to_numpy()
+        for mask, face in ((~hollow, colour), (hollow, "white")):
+            if mask.any():
+                ax.errorbar(x[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt=marker, ms=6,
+                            color=colour, mfc=face, ecolor=colour, elinewidth=0.9, capsize=2,
+                            label=label if face == colour or not (~hollow).any() else None)
+        for xi, yi, name in zip(x, y, d["id"], strict=True):
+            ax.annotate(str(name), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points", color="0.25")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.set_ylim(lo_lim, hi_lim)
+    ax.set_xlabel("published value (95% interval)")
+    ax.set_ylabel("model value (interval over parameter draws)")
+    s = summary(df)
+    ax.set_title(f"Clinical validation: {s['inside']} of {s['scenarios']} inside, "
+                 f"{s['overlap']} of {s['scenarios']} overlap\n(hollow markers: not independent of the priors)",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="major", lw=0.3, color="0.85")
     return ax

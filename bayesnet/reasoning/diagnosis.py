@@ -10,7 +10,7 @@ import pandas as pd
 
 from bayesnet.errors import UnknownNameError
 from bayesnet.inference.evidence import Evidence
-from bayesnet.present.display import format_probability
+from bayesnet.formatting import format_probability, render
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -194,14 +194,11 @@ class Diagnosis:
         }
 
     def __repr__(self) -> str:
-        from bayesnet.present.display import ranking_text
+        text = render(self, "diagnosis", "text")
+        return text if text is not None else f"<Diagnosis ({self.setting}): leading serious {self.leading_serious}>"
 
-        return ranking_text(self)
-
-    def _repr_html_(self) -> str:
-        from bayesnet.present.display import ranking_html
-
-        return ranking_html(self)
+    def _repr_html_(self) -> str | None:
+        return render(self, "diagnosis", "html")
 
 
 def _fold(x: float) -> str:

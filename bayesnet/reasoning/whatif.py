@@ -263,12 +263,7 @@ def _models_for(model: BackPainModel, settings: Any) -> dict[str, BackPainModel]
     chosen = [model.setting] if settings is None else _names(settings, valid, "setting")
     out = {}
     for s in chosen:
-        if s == model.setting:
-            out[s] = model
-        else:
-            from bayesnet.model import load_model
-
-            out[s] = load_model(s, priors=model.priors)
+        out[s] = model.with_setting(s)
     return out
 
 
@@ -310,7 +305,7 @@ def what_if(
         ``{variable: state}`` fixed in every scenario.
     settings : str or list of str, optional
         Settings to cross the grid with (default: the model's own). Models for other settings are
-        built from the same priors (``load_model(setting, priors=model.priors)``).
+        built from the same priors (``model.with_setting(setting)``).
     conditions : str or list of str, optional
         Conditions to report (default: all, in ``model.conditions`` order).
     tidy : bool, default True

@@ -1,0 +1,49 @@
+"""The one number formatter and the renderer registry shared by every layer.
+
+Results (a diagnosis, say) are computed in :mod:`bayesnet.reasoning`, but drawn in
+:mod:`bayesnet.present`. A result class asks :func:`render` for its text or HTML form; the
+presentation layer registers the renderers when it is imported (``import bayesnet`` does), so
+the computing modules never import the drawing ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["format_probability", "register_renderer", "render"]
+
+_RENDERERS: dict[tuple[str, str], Callable[[Any], str]] = {}
+
+
+def format_probability(p: float) -> str:
+    """Readable percentage keeping small probabilities visible.
+
+    >>> format_probability(0.000123)
+    '0.012%'
+    >>> format_probability(0.4567)
+    '45.7%'
+    """
+    pct = 100.0 * p
+    if pct >= 10:
+        return f"{pct:.1f}%"
+    if pct >= 1:
+        return f"{pct:.2f}%"
+    if pct >= 0.01:
+        return f"{pct:.3f}%"
+    return f"{pct:.1e}%"
+
+
+def register_renderer(kind: str, fmt: str, fn: Callable[[Any], str]) -> None:
+    """Register ``fn(result) -> str`` as the ``fmt`` (``"text"`` or ``"html"``) form of results of ``kind``."""
+    _RENDERERS[(kind, fmt)] = fn
+
+
+def render(obj: Any, kind: str, fmt: str) -> str | None:
+    """The registered ``fmt`` form of ``obj``, or None when no renderer is registered.
+
+    >>> render(object(), "nothing registered", "text") is None
+    True
+    """
+    fn = _RENDERERS.get((kind, fmt))
+    return None if fn is None else fn(obj)
