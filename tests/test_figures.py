@@ -80,3 +80,24 @@ def test_command_help_lists_its_options():
     assert res.exit_code == 0
     for option in ("--outdir", "--quick", "--bench-json", "--format"):
         assert option in res.output
+
+
+def test_a_measured_zero_keeps_its_bar_and_a_missing_number_has_none():
+    """A rate of 0 is a result (a bar, labelled 0); only an absent or null number has no bar."""
+    import matplotlib.pyplot as plt
+
+    results = [
+        {"network": "a", "nodes": 3, "engine_rows_per_s": 500.0, "pyagrum_rows_per_s": 0, "pgmpy_rows_per_s": None},
+        {"network": "b", "nodes": 4, "engine_rows_per_s": 0.0, "pyagrum_rows_per_s": 20.0},
+    ]
+    fig = speed_figure(results)
+    ax = fig.axes[0]
+    by_tool = {c.get_label(): [b.get_height() for b in c.patches] for c in ax.containers}
+    try:
+        assert by_tool["bayesnet engine (batch)"] == [500.0, 0.0]
+        assert by_tool["pyAgrum LazyPropagation (row by row)"] == [0.0, 20.0]
+        assert "pgmpy VariableElimination (row by row)" not in by_tool  # no number at all: no bar
+        labels = sorted(t.get_text() for t in ax.texts)
+        assert labels == sorted(["500", "0", "0", "20"])
+    finally:
+        plt.close(fig)

@@ -268,15 +268,18 @@ def speed_figure(results: Sequence[Mapping], info: Mapping | None = None) -> Any
     width = 0.26
     top = 1.0
     for k, (tool, key, label) in enumerate(tools):
-        vals = np.array([float(r.get(key) or np.nan) for r in results])
+        # a missing number (absent or null) has no bar; a measured 0 keeps its bar and its label
+        vals = np.array([np.nan if r.get(key) is None else float(r[key]) for r in results])
         if np.all(np.isnan(vals)):
             continue
         pos = x + (k - 1) * width
         ax.bar(pos, vals, width=width, color=_TOOL_COLOURS[tool], label=label)
         top = max(top, float(np.nanmax(vals)))
         for p, v in zip(pos, vals, strict=True):
-            if np.isfinite(v):
+            if v > 0 and np.isfinite(v):
                 ax.text(p, v * 1.12, f"{v:,.0f}", ha="center", va="bottom", fontsize=7)
+            elif v == 0:  # a log axis cannot reach 0: write it at the foot of the axis
+                ax.text(p, 0.01, "0", ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
     for xi, r in zip(x, results, strict=True):
         if r.get("vs_pgmpy"):
             ax.text(xi, top * 6, f"x{r['vs_pgmpy']:,.0f} pgmpy", ha="center", va="bottom", fontsize=8,
