@@ -88,6 +88,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -176,13 +177,16 @@ class _Layout:
     """Everything that depends on one junction tree: potentials, shapes, cached priors.
 
     Arrays have the clique's variables as leading axes (global variable order)
-    and the batch as the last axis (length 1 for constants).
+    and the batch as the last axis: length 1 for constants, or the number of
+    parameter sets for the potentials (and prior caches) of a network whose
+    tables vary per row (:meth:`CompiledNetwork.with_tables`).
     """
 
     def __init__(self, jt: JunctionTree, tables: list, cards: list[int], dtype: np.dtype):
         self.jt = jt
         self.dtype = dtype
-        self.tiny = np.finfo(dtype).tiny
+        self.tiny, self.every, self.lo, self.hi = _limits(dtype)
+        self.log_lo = float(np.log(self.lo))
         n = len(jt.cliques)
         nvars = len(cards)
         sizes = [jt.table_size(i) for i in range(n)]
@@ -193,20 +197,17 @@ class _Layout:
                 holders.setdefault(v, []).append(i)
         # home clique of each variable: the smallest clique containing it
         self.home = [min(holders[v], key=lambda i: (sizes[i], i)) for v in range(nvars)]
-        # potentials: each CPT goes to the smallest clique containing its family
-        phis = [np.ones(tuple(cards[u] for u in c), dtype=np.float64) for c in jt.cliques]
-        for fam, arr in tables:
+        # each CPT goes to the smallest clique containing its family
+        self.hosts = []
+        for fam, _ in tables:
             fs = set(fam)
-            host = min((i for i in holders[fam[0]] if fs <= csets[i]), key=lambda i: (sizes[i], i))
-            shape = tuple(cards[u] if u in fs else 1 for u in jt.cliques[host])
-            phis[host] = phis[host] * arr.reshape(shape)
-        self.phi = [p.astype(dtype)[..., None] for p in phis]
+            self.hosts.append(min((i for i in holders[fam[0]] if fs <= csets[i]), key=lambda i: (sizes[i], i)))
         self.sizes = sizes
         self.parent = list(jt.parent)
         self.children = [tuple(ch) for ch in jt.children]
         self.all_axes = [tuple(range(len(c))) for c in jt.cliques]
         self.sum_axes: list = [None] * n  # clique axes summed out for the message to the parent
-        self.sep_axes: list = [()] * n  # axes of the message (to total it per row)
+        self.sep_axes: list = [()] * n  # axes of the message (to scale it per row)
         self.in_parent: list = [()] * n  # message reshaped to broadcast against the parent
         self.in_child: list = [()] * n  # separator array reshaped against this clique
         self.parent_sum_axes: list = [()] * n  # parent axes summed out to reach the separator
@@ -229,7 +230,35 @@ class _Layout:
         self.cards = cards
         self.root = jt.root
         self.postorder = list(jt.postorder)
+        self.root_axes = self.all_axes[self.root] if n else ()
+        sep_total = sum(math.prod(s[:-1]) for s in self.in_parent if s)
+        # bytes per row: clique tables (collect + root belief), messages, likelihoods, output
+        self.row_bytes = dtype.itemsize * (2 * sum(sizes) + 4 * sep_total + 3 * sum(cards) + 8)
+        self._set_potentials(self._potentials(tables))
+
+    def _potentials(self, tables: list) -> list[np.ndarray]:
+        """Clique potentials (batch last) from ``(family, array with a trailing batch axis)`` pairs."""
+        cards = self.cards
+        phis = [np.ones(tuple(cards[u] for u in c) + (1,), dtype=np.float64) for c in self.jt.cliques]
+        for (fam, arr), host in zip(tables, self.hosts):
+            fs = set(fam)
+            shape = tuple(cards[u] if u in fs else 1 for u in self.jt.cliques[host]) + (arr.shape[-1],)
+            phis[host] = phis[host] * arr.reshape(shape)
+        return [p.astype(self.dtype) for p in phis]
+
+    def with_tables(self, tables: list) -> _Layout:
+        """The same tree and plans' structure with new (possibly per-row) tables."""
+        new = copy.copy(self)
+        new._set_potentials(self._potentials(tables))
+        return new
+
+    def _set_potentials(self, phi: list[np.ndarray]) -> None:
+        self.phi = phi
+        self.nb = max((p.shape[-1] for p in phi), default=1)  # batch of the constants
         self._compute_prior()
+        self._build_steps()
+
+    def _build_steps(self) -> None:
         self.steps = [
             (
                 i,
@@ -240,38 +269,75 @@ class _Layout:
                 self.pot0[i],
                 self.msg0[i],
                 self.logz0[i],
+                self.all_axes[i],
             )
             for i in self.postorder
         ]
-        self.root_axes = self.all_axes[self.root] if n else ()
         self.plans: dict[tuple[int, ...], _Plan] = {}
-        sep_total = sum(math.prod(s[:-1]) for s in self.in_parent if s)
-        # bytes per row: clique tables (collect + root belief), messages, likelihoods, output
-        self.row_bytes = dtype.itemsize * (2 * sum(sizes) + 4 * sep_total + 3 * sum(cards) + 8)
+        self._slices: dict[tuple[int, int], _Layout] = {}
+
+    def sliced(self, s: int, e: int) -> _Layout:
+        """This layout restricted to parameter sets ``s:e`` (itself when its constants have batch 1)."""
+        if self.nb == 1 or (s == 0 and e == self.nb):
+            return self
+        key = (s, e)
+        new = self._slices.get(key)
+        if new is not None:
+            return new
+
+        def cut(x):
+            if isinstance(x, np.ndarray) and x.shape[-1] == self.nb:
+                return x[..., s:e]
+            return x
+
+        new = copy.copy(self)
+        for name in ("phi", "pot0", "msg0", "div0", "belief0", "logz0"):
+            setattr(new, name, [cut(x) for x in getattr(self, name)])
+        new.logz_prior = cut(self.logz_prior)
+        new.nb = e - s
+        new._build_steps()
+        if len(self._slices) > 16:
+            self._slices.clear()
+        self._slices[key] = new
+        return new
 
     def _compute_prior(self) -> None:
-        """Evidence-free clique tables, messages and beliefs (cached for reuse)."""
+        """Evidence-free clique tables, messages and beliefs (cached for reuse).
+
+        Scaled like :meth:`propagate`: messages are divided by their maximum, and a
+        table is divided by its maximum after every ``self.every`` factors; ``logz0[i]``
+        holds the log of what was taken out at clique ``i`` (a float, or an array
+        over the parameter sets).
+        """
         n = len(self.phi)
         self.pot0: list = [None] * n
         self.msg0: list = [None] * n
         self.div0: list = [None] * n  # unscaled prior message + tiny, to divide by
-        self.logz0 = [0.0] * n
+        self.logz0: list = [0.0] * n
         self.belief0: list = [None] * n
         self.logz_prior = 0.0
         if n == 0:
             return
+        every = self.every
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             for i in self.postorder:
                 pot = self.phi[i]
+                count = 1
+                logz: Any = 0.0
                 for ch in self.children[i]:
+                    if count == every:
+                        logz = logz + _rescale(pot, self.all_axes[i])
+                        count = 1
                     pot = pot * self.msg0[ch].reshape(self.in_parent[ch])
+                    count += 1
                 self.pot0[i] = pot
                 if self.parent[i] >= 0:
                     m = np.add.reduce(pot, axis=self.sum_axes[i])
-                    z = np.add.reduce(m, axis=self.sep_axes[i], keepdims=True)
+                    z = np.maximum.reduce(m, axis=self.sep_axes[i], keepdims=True)
                     self.msg0[i] = m / z
                     self.div0[i] = m + self.tiny
-                    self.logz0[i] = float(np.log(z.reshape(-1)[0]))
+                    logz = logz + np.log(z.reshape(-1))
+                self.logz0[i] = _scalar(logz)
             r = self.root
             total = np.add.reduce(self.pot0[r], axis=self.all_axes[r], keepdims=True)
             self.belief0[r] = self.pot0[r] / total
@@ -282,7 +348,7 @@ class _Layout:
                 sm = np.add.reduce(self.belief0[p], axis=self.parent_sum_axes[i])
                 sm /= self.div0[i]
                 self.belief0[i] = self.pot0[i] * sm.reshape(self.in_child[i])
-        self.logz_prior = float(np.log(total.reshape(-1)[0])) + sum(self.logz0)
+            self.logz_prior = _scalar(np.log(total.reshape(-1)) + sum(self.logz0))
 
     def plan(self, targets: tuple[int, ...]) -> _Plan:
         """Reading plan for ``targets`` (cached)."""
@@ -314,7 +380,7 @@ class _Layout:
         ]
         cards = np.array([self.cards[t] for t in targets], dtype=np.intp)
         starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.intp) if len(targets) else cards
-        prior = np.empty((start, 1), dtype=self.dtype)
+        prior = np.empty((start, self.nb), dtype=self.dtype)
         for h, axes, a, b in reads:
             prior[a:b] = np.add.reduce(self.belief0[h], axis=axes)
         if len(targets):
@@ -366,7 +432,7 @@ class _Layout:
         if not lik:
             return (
                 np.broadcast_to(plan.prior.T, (b, plan.total)).copy(),
-                np.full(b, self.logz_prior, dtype=np.float64),
+                np.broadcast_to(np.asarray(self.logz_prior, dtype=np.float64), (b,)).copy(),
             )
         n = len(self.phi)
         evs = self._group_evidence(lik)
@@ -377,11 +443,14 @@ class _Layout:
         zsc: list = [None] * n
         big = b >= 64
         sizes = self.sizes
-        logconst = 0.0
+        every = self.every
+        logconst: Any = 0.0
+        logs: list = []  # per-row logs of clique-table rescalings
         add_reduce = np.add.reduce
+        max_reduce = np.maximum.reduce
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             # collect: leaves first; clean subtrees reuse the cached prior tables
-            for i, phi, kids, sax, sepax, pot0, msg0, logz0 in self.steps:
+            for i, phi, kids, sax, sepax, pot0, msg0, logz0, allax in self.steps:
                 if not dirty[i]:
                     pots[i] = pot0
                     msgs[i] = msg0
@@ -390,21 +459,40 @@ class _Layout:
                 factors = evs[i] if evs[i] is not None else []
                 # batch-1 factors (clean children) go into the constant first: cheap
                 base = phi
+                count = 1  # factors in the table since it was last rescaled
                 for ch, shp in kids:
                     x = msgs[ch].reshape(shp)
                     if dirty[ch]:
                         factors.append(x)
                     else:
+                        if count == every:
+                            logconst += _rescale(base, allax)
+                            count = 1
                         base = base * x
-                if big and len(factors) > 1 and sizes[i] >= _COMBINE_MIN:
-                    factors = _combine_small(factors, sizes[i])
-                pot = _bmul(base, factors[0], b) if big else base * factors[0]
-                for x in factors[1:]:
-                    pot *= x
+                        count += 1
+                if count + len(factors) <= every:
+                    if big and len(factors) > 1 and sizes[i] >= _COMBINE_MIN:
+                        factors = _combine_small(factors, sizes[i])
+                    pot = _bmul(base, factors[0], b) if big else base * factors[0]
+                    for x in factors[1:]:
+                        pot *= x
+                else:
+                    # many factors: rescale the table per row every `every` products
+                    if count == every:
+                        logconst += _rescale(base, allax)
+                        count = 1
+                    pot = _bmul(base, factors[0], b) if big else base * factors[0]
+                    count += 1
+                    for x in factors[1:]:
+                        if count == every:
+                            logs.append(_rescale(pot, allax))
+                            count = 1
+                        pot *= x
+                        count += 1
                 pots[i] = pot
                 if sax is not None:
                     m = add_reduce(pot, axis=sax)
-                    z = add_reduce(m, axis=sepax, keepdims=True)
+                    z = max_reduce(m, axis=sepax, keepdims=True)
                     m /= z
                     msgs[i] = m
                     zs.append(z)
@@ -441,9 +529,11 @@ class _Layout:
                 log_ev = np.log(total.reshape(b))
             else:
                 log_ev = np.log(np.concatenate([z.reshape(b) for z in zs])).reshape(len(zs), b).sum(axis=0)
-            log_ev += logconst
             if log_ev.dtype != np.float64:
                 log_ev = log_ev.astype(np.float64)
+            log_ev += logconst
+            for x in logs:
+                log_ev += x
             log_ev[np.isnan(log_ev)] = -np.inf
         return out, log_ev
 
@@ -491,15 +581,28 @@ class _Layout:
         dirty = self._dirty(evs)
         add_reduce = np.add.reduce
         tiny = self.tiny
-        logconst = 0.0
+        every = self.every
+        logconst: Any = 0.0
+        logs: list = []
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            for i, phi, kids, sax, _sepax, pot0, msg0, logz0 in self.steps:
+            for i, phi, kids, sax, _sepax, pot0, msg0, logz0, allax in self.steps:
                 if not dirty[i]:
                     pots[i] = pot0
                     msgs[i] = msg0  # normalised prior message: scale logz0 noted
                     logconst += logz0
                     continue
                 e = evs[i]
+                if (len(e) if e is not None else 0) + len(kids) >= every:
+                    pot, lg, ok = self._product_scaled(phi, e, kids, msgs, allax)
+                    if not ok:
+                        return self.propagate(lik, b, plan)
+                    logs.append(lg)
+                    pots[i] = pot
+                    if sax is not None:
+                        m = add_reduce(pot, axis=sax)
+                        m += tiny
+                        msgs[i] = m
+                    continue
                 if e is None:
                     pot = phi
                     owned = False
@@ -523,7 +626,7 @@ class _Layout:
             root = self.root
             rpot = pots[root]
             total = add_reduce(rpot, axis=self.root_axes, keepdims=True)
-            if not np.all((total >= 1e-250) & (total <= 1e250)):
+            if not np.all((total >= self.lo) & (total <= self.hi)):
                 return self.propagate(lik, b, plan)
             beliefs: list = [None] * n
             beliefs[root] = rpot
@@ -542,7 +645,83 @@ class _Layout:
                     beliefs[i] = pot0 * sm.reshape(shp)
             out = self._read(beliefs, plan, b)
             log_ev = np.log(total.reshape(b)).astype(np.float64) + logconst
+            for lg in logs:
+                log_ev += lg
         return out, log_ev
+
+    def _product_scaled(self, phi, evs, kids, msgs, allax):
+        """Clique table ``phi * evs * messages`` for :meth:`propagate_small`, rescaled per row
+        by its maximum every ``self.every`` factors.
+
+        Returns the table, the per-row log of what was taken out, and whether every
+        maximum was at least ``lo`` (otherwise the caller falls back to :meth:`propagate`).
+        """
+        every = self.every
+        factors = list(evs or []) + [msgs[ch].reshape(shp) for ch, shp in kids]
+        pot = phi * factors[0]
+        count = 2
+        logz: Any = 0.0
+        ok = True
+        for x in factors[1:]:
+            if count == every:
+                lg = _rescale(pot, allax)
+                ok = ok and bool(np.all(lg >= self.log_lo))
+                logz = logz + lg
+                count = 1
+            if pot.shape[-1] >= x.shape[-1]:
+                pot *= x
+            else:
+                pot = pot * x
+            count += 1
+        return pot, logz, ok
+
+
+def _limits(dtype: np.dtype) -> tuple[Any, int, float, float]:
+    """Scaling limits of a floating dtype, all derived from ``np.finfo(dtype)``.
+
+    Returns ``(tiny, every, lo, hi)``: the smallest normal number; how many factors
+    (each at most 1) may be multiplied into a table before it is rescaled, allowing
+    each factor to take up to 32 of the ``-log2(tiny)`` binary orders of magnitude
+    above underflow (31 for float64, 3 for float32); and the window ``[lo, hi] =
+    [tiny**0.8, tiny**-0.8]`` in which an unscaled single-row result is accepted (an
+    entry lost to underflow then carries a share of at most ``tiny**0.2`` of the
+    total: 1e-62 for float64, 2e-8 for float32).
+
+    Raises
+    ------
+    TypeError
+        For dtypes too narrow to be made safe (float16: fewer than 64 binary orders
+        of magnitude above underflow).
+    """
+    fi = np.finfo(dtype)
+    orders = -math.log2(float(fi.tiny))
+    every = int(orders // 32)
+    if every < 2:
+        raise TypeError(
+            f"dtype {np.dtype(dtype)} is too narrow for exact inference (its normal range ends at "
+            f"{float(fi.tiny):.3g}); use float32 or float64"
+        )
+    lo = float(fi.tiny) ** 0.8
+    return fi.tiny, every, lo, 1.0 / lo
+
+
+def _rescale(pot: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Divide each row (last axis) of ``pot`` in place by its maximum; return the logs of the maxima.
+
+    All-zero rows (impossible evidence) are left alone (log 0 = -inf is returned for them).
+    """
+    z = np.maximum.reduce(pot, axis=axes, keepdims=True)
+    logz = np.log(z.reshape(-1)).astype(np.float64)
+    z[z == 0] = 1
+    pot /= z
+    return logz
+
+
+def _scalar(x: Any) -> Any:
+    """A length-1 array as a float (constants of one parameter set); other arrays unchanged."""
+    if isinstance(x, np.ndarray):
+        return float(x.reshape(-1)[0]) if x.size == 1 else x.astype(np.float64)
+    return float(x)
 
 
 def _bmul(const: np.ndarray, x: np.ndarray, b: int) -> np.ndarray:
@@ -698,6 +877,7 @@ class CompiledNetwork:
         # CPT arrays with axes in global variable order and states in canonical order
         families: dict[int, list[int]] = {}
         tables: list[tuple[tuple[int, ...], np.ndarray]] = []
+        self._cpd_axes: list[tuple[list, list[int]]] = []  # per variable: CPD axes, their global order
         for v in variables:
             cpd = cpds[v]
             cvars = list(cpd.variables)
@@ -725,9 +905,14 @@ class CompiledNetwork:
                 values = np.divide(values, sums, out=values.copy(), where=sums > 0)
             idx = [self._index[u] for u in cvars]
             order = sorted(range(len(idx)), key=idx.__getitem__)
-            tables.append((tuple(idx[k] for k in order), np.transpose(values, order)))
+            tables.append((tuple(idx[k] for k in order), np.transpose(values, order)[..., None]))
             families[self._index[v]] = [self._index[u] for u in cvars[1:]]
+            self._cpd_axes.append((list(cvars), order))
+        # (family in global order, CPT with a trailing batch axis of length 1 or P)
         self._tables = tables
+        self._renormalize = bool(renormalize)
+        self._n_sets = 1
+        self._base: CompiledNetwork = self
 
         jt = build_junction_tree(families, self._cards, heuristic)
         self.junction_tree: JunctionTree = jt
