@@ -141,8 +141,14 @@ def test_hostile_evidence_other_entry_points(models):
                 vals = np.concatenate(list(model.marginals(ev).values()))
             else:
                 dx = model.diagnose(ev)
-                vals = dx.explain(dx.leading_serious)["contribution"].to_numpy(dtype=float)
-                assert not np.isnan(vals).any()
+                ex = dx.explain(dx.leading_serious)
+                vals = ex["contribution"].to_numpy(dtype=float)
+                if 0.0 < ex.attrs["posterior"] < 1.0:  # an uncertain condition: every weight is a finite number
+                    assert np.isfinite(vals).all() and ex.attrs["note"] == ""
+                else:  # certain (e.g. observed): weights are +-inf or undefined, and the note says so
+                    assert not np.isfinite(vals).all() and ex.attrs["note"]
+                lr = ex["likelihood_ratio"].to_numpy(dtype=float)
+                assert (np.isnan(lr) == np.isnan(vals)).all() and (lr[~np.isnan(lr)] >= 0).all()
                 return
         except BayesNetError:
             return
@@ -208,12 +214,16 @@ def test_hostile_scenario_tables(models):
         assert np.isfinite(vals).all() and ((vals >= 0) & (vals <= 1)).all()
         bad = out.loc[~ok, model.conditions].to_numpy(dtype=float)
         assert np.isnan(bad).all()
+        # the two modes agree: strict raises exactly when a row is reported bad, and otherwise
+        # gives the same numbers as the report
         try:
             strict = model.posteriors(df)
-        except BayesNetError:
-            assert (~ok).any() or len(df) == 0 or True
+        except BayesNetError as exc:
+            assert (~ok).any(), f"strict posteriors() raised ({exc}) but errors='report' found no bad row"
             return
-        assert np.isfinite(strict.to_numpy(dtype=float)).all()
+        assert ok.all(), f"errors='report' flagged rows {list(out.index[~ok])} that strict posteriors() accepted"
+        assert list(strict.index) == list(df.index) and list(strict.columns) == model.conditions
+        np.testing.assert_array_equal(strict.to_numpy(dtype=float), out[model.conditions].to_numpy(dtype=float))
 
     check()
 
@@ -395,10 +405,21 @@ def prior_data(priors_dir):
     return {f: yaml.load((priors_dir / f).read_text(encoding="utf-8"), Loader=loader) for f in PRIOR_FILES}
 
 
-@pytest.fixture
-def fast_yaml():
-    """Priors are parsed with libyaml's safe loader when available (bayesnet.data.priors.SAFE_LOADER)."""
-    return
+def test_priors_are_read_with_libyaml_when_available(priors_dir, monkeypatch):
+    """Every priors file is parsed with libyaml's safe loader when PyYAML has it (fast, and still safe)."""
+    from bayesnet.data.priors import load_priors
+
+    used = []
+    real_load = yaml.load
+
+    def spy(stream, Loader):
+        used.append(Loader)
+        return real_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "load", spy)
+    load_priors(priors_dir)
+    assert len(used) >= len(PRIOR_FILES)
+    assert set(used) == {getattr(yaml, "CSafeLoader", yaml.SafeLoader)}
 
 
 def _dump(data) -> str:
@@ -487,7 +508,7 @@ HOSTILE_NUMBERS = st.one_of(
 )
 
 
-def test_priors_hostile_values(prior_data, tmp_path_factory, fast_yaml):
+def test_priors_hostile_values(prior_data, tmp_path_factory):
     paths = _numeric_paths(prior_data)
     base = tmp_path_factory.mktemp("priors_values")
 
@@ -510,7 +531,7 @@ def test_priors_hostile_values(prior_data, tmp_path_factory, fast_yaml):
 EXTREMES = [1e-9, 1 - 1e-9, 1e-20, 0.0, 1.0, 1e-15, 1 - 1e-15]
 
 
-def test_priors_extreme_probabilities(prior_data, tmp_path_factory, fast_yaml):
+def test_priors_extreme_probabilities(prior_data, tmp_path_factory):
     """A sourced number set to an extreme (interval widened to contain it): a model or a named error."""
     params = _param_mappings(prior_data)
     base = tmp_path_factory.mktemp("priors_extreme")
@@ -537,7 +558,7 @@ def test_priors_extreme_probabilities(prior_data, tmp_path_factory, fast_yaml):
 
 
 @pytest.mark.parametrize("where", ["relative_risk", "controls"])
-def test_huge_odds_ratio_is_a_named_error(prior_data, tmp_path, fast_yaml, where):
+def test_huge_odds_ratio_is_a_named_error(prior_data, tmp_path, where):
     data = copy.deepcopy(prior_data)
     conds = data["conditions.yaml"]["conditions"]
     if where == "relative_risk":
@@ -553,7 +574,7 @@ def test_huge_odds_ratio_is_a_named_error(prior_data, tmp_path, fast_yaml, where
         bayesnet.BackPainModel(ps, "primary_care")
 
 
-def test_priors_extreme_prevalences_stay_exact(prior_data, tmp_path, fast_yaml):
+def test_priors_extreme_prevalences_stay_exact(prior_data, tmp_path):
     """Prevalences of 1e-9 for every condition: posteriors finite and equal to pgmpy's."""
     data = copy.deepcopy(prior_data)
     for cond in data["conditions.yaml"]["conditions"].values():
@@ -573,7 +594,7 @@ def test_priors_extreme_prevalences_stay_exact(prior_data, tmp_path, fast_yaml):
         _check_ranking(model.diagnose({"fever": "yes", "iv_drug_use": "yes"}).ranking)
 
 
-def test_priors_structure_mutations(prior_data, tmp_path_factory, fast_yaml):
+def test_priors_structure_mutations(prior_data, tmp_path_factory):
     """Keys deleted, renamed, or whole sections replaced by another type."""
     base = tmp_path_factory.mktemp("priors_struct")
     nodes = [(f, p) for f in PRIOR_FILES for p, _ in _leaves(prior_data[f]) if p]
@@ -654,7 +675,32 @@ def test_priors_note_must_be_text(priors_copy):
 # the validation loader
 
 
-def test_validation_loader_fuzz(priors, tmp_path_factory):
+def _check_loaded_scenarios(sc, data, priors, states):
+    """What an accepted validation file must give: one well-formed scenario per entry, in order,
+    naming only the model's variables and states (``states``: the built network's)."""
+    from bayesnet.data.scenarios import Scenario
+
+    assert [s.id for s in sc] == [e["id"] for e in data["scenarios"]]
+    assert len({s.id for s in sc}) == len(sc)
+    for s, entry in zip(sc, data["scenarios"], strict=True):
+        assert isinstance(s, Scenario)
+        assert s.setting == entry["setting"] and s.setting in priors.settings
+        assert s.measure in ("probability", "likelihood_ratio")
+        for var, chosen in {**s.evidence, **s.tests}.items():
+            assert chosen and set(chosen) <= set(states[var]), (s.id, var, chosen)
+        assert not set(s.target.variables) & (set(s.evidence) | set(s.tests))
+        for var, chosen in s.target.items:
+            assert chosen and set(chosen) <= set(states[var]), (s.id, var, chosen)
+        pub = s.published
+        assert pub.value == float(entry["published"]["value"])  # the file's number, carried through
+        assert pub.low <= pub.value <= pub.high
+        if s.measure == "probability":
+            assert 0.0 <= pub.low and pub.high <= 1.0
+        else:
+            assert pub.low > 0.0 and s.tests
+
+
+def test_validation_loader_fuzz(priors, models, tmp_path_factory):
     from bayesnet.data.scenarios import ValidationFileError, default_validation_path, load_validation
 
     data = yaml.safe_load(default_validation_path().read_text(encoding="utf-8"))
@@ -679,7 +725,7 @@ def test_validation_loader_fuzz(priors, tmp_path_factory):
         except ValidationFileError as exc:
             assert str(exc).startswith("v.yaml") and "\n" not in str(exc)
             return
-        assert sc
+        _check_loaded_scenarios(sc, d, priors, models["primary_care"].states)
 
     check()
 

@@ -17,17 +17,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Diagnosis", "log_odds"]
 
-_EPS = 1e-15
-
-
 def log_odds(p: float) -> float:
-    """Natural log-odds, clipped so that certainty gives a large finite number.
+    """Natural log-odds, exact: certainty is infinite (``+inf`` at 1, ``-inf`` at 0), never clipped.
 
     >>> round(log_odds(0.5), 6)
     0.0
+    >>> log_odds(1.0), log_odds(0.0)
+    (inf, -inf)
     """
-    p = min(max(float(p), _EPS), 1.0 - _EPS)
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"log_odds needs a probability in [0, 1]; got {p!r}")
+    if p == 0.0:
+        return -math.inf
+    if p == 1.0:
+        return math.inf
     return math.log(p) - math.log1p(-p)
+
+
+def _weight(post_log_odds: float, without_log_odds: float) -> float:
+    """Change in log-odds a finding made; NaN when the condition is equally certain with and without it."""
+    if math.isinf(post_log_odds) and post_log_odds == without_log_odds:
+        return math.nan  # inf - inf: the odds were infinite (or zero) either way, the finding moved nothing
+    return post_log_odds - without_log_odds
+
+
+def _exp(x: float) -> float:
+    if math.isnan(x):
+        return math.nan
+    return math.inf if x > 709.0 else math.exp(x)
 
 
 class Diagnosis:
@@ -76,6 +94,13 @@ class Diagnosis:
         independent given the condition the contributions add up to the total change in
         log-odds; otherwise they describe each finding's marginal effect, not a decomposition.
 
+        Nothing is clipped. A finding that makes the condition certain (the condition itself
+        observed, or a finding impossible without it) has contribution ``+inf`` and
+        ``likelihood_ratio`` ``inf`` (``-inf`` and ``0`` if it rules the condition out). When the
+        condition is certain with and without a finding, that finding's weight is undefined:
+        contribution and likelihood ratio are NaN. In both cases ``attrs["note"]`` says why
+        (otherwise it is empty).
+
         Parameters
         ----------
         condition : str
@@ -98,11 +123,12 @@ class Diagnosis:
         if condition not in self.model.conditions:
             raise UnknownNameError("condition", condition, self.model.conditions)
         posterior = float(self.ranking.loc[condition, "posterior"])
+        lo_post = log_odds(posterior)
         rows = []
         for var in self.evidence.variables:
             without = self.evidence.without(var)
             p = float(self.model.marginals(without, [condition])[condition][0])
-            contribution = log_odds(posterior) - log_odds(p)
+            contribution = _weight(lo_post, log_odds(p))
             value = self.evidence.hard.get(var)
             if value is None:
                 value = ", ".join(f"{s}:{w:.3g}" for s, w in self.evidence.soft_dicts[var].items())
@@ -112,7 +138,7 @@ class Diagnosis:
                     "state": value,
                     "kind": self.model.tables.kinds[var],
                     "contribution": contribution,
-                    "likelihood_ratio": math.exp(contribution),
+                    "likelihood_ratio": _exp(contribution),
                     "posterior_without": p,
                 }
             )
@@ -122,8 +148,29 @@ class Diagnosis:
         if len(df):
             df = df.reindex(df["contribution"].abs().sort_values(ascending=False, kind="stable").index)
         df = df.reset_index(drop=True)
-        df.attrs.update(condition=condition, prior=float(self.ranking.loc[condition, "prior"]), posterior=posterior)
+        df.attrs.update(condition=condition, prior=float(self.ranking.loc[condition, "prior"]), posterior=posterior,
+                        note=self._certainty_note(condition, posterior, df))
         return df
+
+    def _certainty_note(self, condition: str, posterior: float, ex: pd.DataFrame) -> str:
+        """Why some weights of ``explain`` are infinite or undefined ("" when none is)."""
+        if 0.0 < posterior < 1.0:
+            return ""
+        state = "yes" if posterior >= 1.0 else "no"
+        if condition in self.evidence.hard:
+            why = f"{condition} is observed ({self.evidence.hard[condition]})"
+        else:
+            why = f"{condition} is certain given the evidence (P(yes) = {posterior:g})"
+        parts = [why]
+        made = ex["variable"][np.isinf(ex["contribution"].to_numpy(dtype=float))].tolist()
+        if made:
+            sign, lr = ("+inf", "inf") if state == "yes" else ("-inf", "0")
+            parts.append(f"{', '.join(made)} made it {'certain' if state == 'yes' else 'impossible'}: "
+                         f"contribution {sign}, likelihood ratio {lr}")
+        undefined = ex["variable"][np.isnan(ex["contribution"].to_numpy(dtype=float))].tolist()
+        if undefined:
+            parts.append(f"it is certain with or without {', '.join(undefined)}, whose weight is undefined (NaN)")
+        return "; ".join(parts) + "."
 
     def summary(self, condition: str | None = None, max_findings: int = 4) -> str:
         """One plain-language paragraph on why a condition has the probability it has (for teaching).
@@ -158,20 +205,31 @@ class Diagnosis:
             if i == 0:
                 what = what[0].upper() + what[1:]
             factor = r.likelihood_ratio
-            if factor >= 1:
+            if math.isinf(factor):
+                phrases.append(f"{what} made it certain")
+            elif factor == 0.0:
+                phrases.append(f"{what} ruled it out")
+            elif factor >= 1:
                 phrases.append(f"{what} raised its odds {_fold(factor)}")
             else:
                 phrases.append(f"{what} lowered them {_fold(1 / factor)}")
         if phrases:
             text.append(_join(phrases) + ", each given the rest of the evidence.")
-        rest = len(ex) - len(shown)
+        undefined = int(ex["contribution"].isna().sum())
+        rest = len(ex) - len(shown) - undefined
         if rest > 0:
             text.append("The other finding changed it less." if rest == 1 else f"The other {rest} findings changed it less.")
+        if undefined:
+            text.append("The other finding could not change it." if undefined == 1
+                        else f"The other {undefined} findings could not change it.")
         direction = "up" if post >= prior else "down"
-        text.append(
-            f"Together the evidence brings it {direction} to {format_probability(post)} "
-            f"(odds x{_odds_ratio(post, prior):.3g} the prior odds)."
-        )
+        if post >= 1.0 or post <= 0.0:
+            text.append(f"Together the evidence brings it {direction} to {format_probability(post)} (certain).")
+        else:
+            text.append(
+                f"Together the evidence brings it {direction} to {format_probability(post)} "
+                f"(odds x{_odds_ratio(post, prior):.3g} the prior odds)."
+            )
         return " ".join(text)
 
     def to_dict(self) -> dict:
