@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from helpers import SETTINGS, query
 
-from bayesnet.building.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity
 from bayesnet.building.network import build_tables
 
 TOL = 1e-9
@@ -41,10 +40,21 @@ def test_mechanical_pain_is_absence_of_serious_conditions(models, ve, setting):
     assert 0.95 < p_mech < 1.0
 
 
+def _odds(p: float) -> float:
+    return p / (1.0 - p)
+
+
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_sensitivities_and_false_positive_rates_reproduced(models, ve, priors, setting):
-    """P(finding | only one linked condition) = its sensitivity; with none, the leak."""
+def test_sourced_finding_numbers_reproduced(ve, priors, setting):
+    """Every sourced number of a finding, read back from the network with pgmpy (no conversion code).
+
+    With ``sens(c)`` = P(finding | only ``c`` present) and ``fpr`` = P(finding | no linked
+    condition), in each context of the leak: a sensitivity or proportion of cases is
+    ``sens(c)``, a false-positive rate or prevalence is ``fpr``, a specificity ``1 - fpr``, an
+    odds ratio ``odds(sens) / odds(fpr)``, LR+ ``sens / fpr`` and LR- ``(1 - sens) / (1 - fpr)``.
+    """
     v = ve[setting]
+    seen: set[tuple[str, str]] = set()
     for name, f in priors.findings.items():
         contexts = list(priors.risk_factors[f.leak_by].states) if f.leak_by else ["*"]
         conds = list(f.links)
@@ -53,49 +63,89 @@ def test_sensitivities_and_false_positive_rates_reproduced(models, ve, priors, s
             base = {c: "no" for c in conds}
             if f.leak_by:
                 base[f.leak_by] = ctx
-            leak = leak_probability(f, ctx)
-            assert query(v, name, base)[pos] == pytest.approx(leak, abs=TOL), (name, ctx)
+            fpr = query(v, name, base)[pos]
+            sens = {c: query(v, name, dict(base, **{c: "yes"}))[pos] for c in conds}
+            p = f.leak[ctx]
+            seen.add(("leak", p.kind))
+            where = (name, ctx, p.kind)
+            if p.kind in ("false_positive_rate", "prevalence"):
+                assert fpr == pytest.approx(p.value, abs=TOL), where
+            elif p.kind == "specificity":
+                assert 1.0 - fpr == pytest.approx(p.value, abs=TOL), where
+            elif p.kind == "odds_ratio":
+                assert _odds(sens[f.leak_relative_to[ctx]]) / _odds(fpr) == pytest.approx(p.value, rel=1e-7), where
+            else:  # lr_negative
+                assert (1.0 - sens[f.leak_relative_to[ctx]]) / (1.0 - fpr) == pytest.approx(p.value, rel=1e-7), where
             for c in conds:
-                ev = dict(base, **{c: "yes"})
-                sens = link_sensitivity(f, c, leak)
-                assert query(v, name, ev)[pos] == pytest.approx(sens, abs=TOL), (name, c, ctx)
-                if f.links[c].kind in ("sensitivity", "proportion_of_cases"):
-                    assert sens == f.links[c].value
+                lp = f.links[c]
+                seen.add(("link", lp.kind))
+                where = (name, c, ctx, lp.kind)
+                if lp.kind in ("sensitivity", "proportion_of_cases"):
+                    assert sens[c] == pytest.approx(lp.value, abs=TOL), where
+                elif lp.kind == "odds_ratio":
+                    assert _odds(sens[c]) / _odds(fpr) == pytest.approx(lp.value, rel=1e-7), where
+                else:  # lr_positive
+                    assert sens[c] / fpr == pytest.approx(lp.value, rel=1e-7), where
+    # the priors exercise these kinds (an lr_negative leak or lr_positive link would be checked too)
+    assert {("leak", k) for k in ("prevalence", "false_positive_rate", "specificity", "odds_ratio")} <= seen
+    assert {("link", k) for k in ("sensitivity", "odds_ratio")} <= seen
+
+
+def _table_odds_ratio(tables, priors, name: str, factor: str, state: str) -> float:
+    """Odds ratio of ``name`` between ``state`` of ``factor`` and its reference state, in the table.
+
+    The reference is the first state of ``factor`` that no effect of the condition covers; every
+    other parent is held at its last state ("no" for a yes/no factor or a parent condition, so
+    that no causing condition is present).
+    """
+    parents = tables.parents[name]
+    table = tables.cpts[name][0]  # P(yes | parents)
+    covered = {s for e in priors.conditions[name].effects if e.factor == factor for s in e.states}
+    idx_ref = [len(tables.states[p]) - 1 for p in parents]
+    idx_ref[parents.index(factor)] = next(i for i, s in enumerate(tables.states[factor]) if s not in covered)
+    idx_alt = list(idx_ref)
+    idx_alt[parents.index(factor)] = tables.states[factor].index(state)
+    p0, p1 = table[tuple(idx_ref)], table[tuple(idx_alt)]
+    return _odds(p1) / _odds(p0)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_risk_factor_odds_ratios_reproduced(models, priors, setting):
-    """Within the condition's table, the odds ratio between risk-factor states is the sourced one."""
+def test_sourced_odds_ratios_and_relative_risks_reproduced(models, priors, setting):
+    """Within a condition's table, a sourced odds ratio or relative risk is the odds ratio between the states."""
     tables = models[setting].tables
+    n = 0
     for name, cond in priors.conditions.items():
         if cond.definition != "calibrated":
             continue
-        parents = tables.parents[name]
-        table = tables.cpts[name][0]  # P(yes | parents)
         for eff in cond.effects:
-            lor = effect_log_odds_ratios(eff, priors.risk_factors[eff.factor], setting)
-            i = parents.index(eff.factor)
-            for state, expected in lor.items():
-                j = tables.states[eff.factor].index(state)
-                # reference configuration: every other factor at its reference state, no parent condition
-                idx_ref = [tables.states[p].index(tables.states[p][-1]) if p in priors.conditions else 0 for p in parents]
-                for p_i, p in enumerate(parents):
-                    if p in priors.risk_factors and priors.risk_factors[p].states == ("yes", "no"):
-                        idx_ref[p_i] = 1  # "no"
-                idx_ref[i] = 0 if len(tables.states[eff.factor]) > 2 else 1
-                ref_state = tables.states[eff.factor][idx_ref[i]]
-                idx_alt = list(idx_ref)
-                idx_alt[i] = j
-                p0, p1 = table[tuple(idx_ref)], table[tuple(idx_alt)]
-                got = math.log(p1 / (1 - p1)) - math.log(p0 / (1 - p0))
-                total = sum(
-                    effect_log_odds_ratios(e, priors.risk_factors[e.factor], setting).get(state, 0.0)
-                    for e in cond.effects
-                    if e.factor == eff.factor
-                )
-                assert got == pytest.approx(total, abs=1e-9), (name, eff.factor, state, ref_state)
-                if sum(state in e.states for e in cond.effects if e.factor == eff.factor) == 1:
-                    assert got == pytest.approx(expected, abs=1e-9), (name, eff.factor, state)
+            for state in eff.states:
+                covering = [e for e in cond.effects if e.factor == eff.factor and state in e.states]
+                if any(e.param.kind not in ("odds_ratio", "relative_risk") for e in covering):
+                    continue
+                expected = math.prod(e.param.value for e in covering)  # ratios multiply on the odds scale
+                got = _table_odds_ratio(tables, priors, name, eff.factor, state)
+                assert got == pytest.approx(expected, rel=1e-9), (name, eff.factor, state)
+                n += 1
+    assert n >= 15
+
+
+def test_derived_odds_ratios_in_the_tables(models, priors):
+    """Risk-factor effects reported as shares of cases give the hand-computed odds ratios."""
+    pc = models["primary_care"].tables
+    # spinal metastasis: 31% of cases have a history of cancer, 2% of controls (specificity 0.98):
+    # (0.31 * 0.98) / (0.69 * 0.02) = 0.3038 / 0.0138 = 22.0144927536...
+    for setting in SETTINGS:
+        t = models[setting].tables
+        got = _table_odds_ratio(t, priors, "spinal_metastasis", "history_of_cancer", "yes")
+        assert got == pytest.approx(22.014492753623188, rel=1e-9), setting
+    # 80% of metastasis cases are over 50, against 0.29 + 0.03 = 0.32 of primary-care presenters:
+    # (0.8 / 0.2) / (0.32 / 0.68) = 8.5, for both states over 50 (one effect covers them)
+    for state in ("50_to_69", "70_plus"):
+        assert _table_odds_ratio(pc, priors, "spinal_metastasis", "age_group", state) == pytest.approx(8.5, rel=1e-9)
+    # compression fracture: LR+ 6.2 for significant trauma, 5% of primary-care presenters:
+    # share among cases 6.2 * 0.05 = 0.31; (0.31 * 0.95) / (0.69 * 0.05) = 0.2945 / 0.0345 = 8.5362318840...
+    got = _table_odds_ratio(pc, priors, "compression_fracture", "significant_trauma", "yes")
+    assert got == pytest.approx(8.536231884057971, rel=1e-9)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

@@ -1,8 +1,12 @@
 """Turn numbers *as reported* into the probabilities the network needs.
 
 The priors files store what a paper reports (a sensitivity, a specificity, an odds ratio, a
-proportion among cases); these pure functions derive model parameters from them, so that no
-number is ever converted by hand.
+relative risk, a likelihood ratio, a proportion among cases); these pure functions derive model
+parameters from them, so that no number is ever converted by hand. They are written with numpy
+and work on scalars and on arrays alike (one value per parameter draw); the table builder
+(:func:`bayesnet.building.parametric.build_vectorised`) calls them and checks their results
+(a derived probability outside [0, 1] is a :class:`~bayesnet.errors.PriorsError` there, or a
+flagged draw).
 
 References
 ----------
@@ -12,156 +16,157 @@ Intelligence 3, 1989 (leaky noisy-OR).
 
 from __future__ import annotations
 
-import math
-
-from bayesnet.data.priors import Effect, Finding, Param, RiskFactor
-from bayesnet.errors import PriorsError
+import numpy as np
+from scipy.special import expit as _expit
+from scipy.special import logit as _logit
 
 __all__ = [
-    "effect_log_odds_ratios",
+    "case_share",
+    "effect_log_odds_ratio",
     "expit",
     "from_odds",
-    "leak_probability",
-    "link_sensitivity",
+    "leak_from",
     "logit",
     "noisy_or_link",
     "odds",
+    "sensitivity_from",
 ]
 
+#: Kinds of a risk-factor effect used directly as an odds ratio.
+RATIO_EFFECTS = ("odds_ratio", "relative_risk")
 
-def odds(p: float) -> float:
+
+def odds(p):
     """Odds of a probability.
 
-    >>> odds(0.2)
+    >>> float(odds(0.2))
     0.25
     """
-    return p / (1.0 - p)
+    return np.divide(p, np.subtract(1.0, p))
 
 
-def from_odds(o: float) -> float:
+def from_odds(o):
     """Probability from odds.
 
-    >>> from_odds(0.25)
+    >>> float(from_odds(0.25))
     0.2
     """
-    return o / (1.0 + o)
+    return np.divide(o, np.add(1.0, o))
 
 
-def logit(p: float) -> float:
-    """Log-odds of a probability."""
-    return math.log(p) - math.log1p(-p)
+def logit(p):
+    """Log-odds of a probability.
+
+    >>> round(float(logit(0.2)), 6)  # log(0.25)
+    -1.386294
+    """
+    return _logit(p)
 
 
-def expit(x: float) -> float:
-    """Inverse of :func:`logit`."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
+def expit(x):
+    """Inverse of :func:`logit`.
+
+    >>> float(expit(0.0))
+    0.5
+    """
+    return _expit(x)
 
 
-def _fail(p: Param, message: str) -> PriorsError:
-    return PriorsError(message, file=p.file, entry=p.entry)
+def case_share(kind: str, value, control_share):
+    """Share of cases in the covered risk-factor states, from an effect reported as ``kind``.
+
+    ``proportion_of_cases`` is that share; ``lr_positive`` (likelihood ratio of the risk factor
+    for the condition) gives it as the ratio times the share among non-cases ``control_share``.
+
+    >>> float(case_share("proportion_of_cases", 0.31, 0.02))
+    0.31
+    >>> round(float(case_share("lr_positive", 6.2, 0.05)), 6)
+    0.31
+    """
+    if kind == "proportion_of_cases":
+        return np.asarray(value, dtype=float) * 1.0
+    if kind == "lr_positive":
+        return np.multiply(value, control_share)
+    raise ValueError(f"no share of cases from an effect of kind {kind!r}")
 
 
-def effect_log_odds_ratios(effect: Effect, factor: RiskFactor, setting: str) -> dict[str, float]:
-    """Log odds ratio of the condition for each risk-factor state the effect covers.
+def effect_log_odds_ratio(kind: str, value, control_share=None):
+    """Log odds ratio of a condition between the covered risk-factor states and the others.
 
     ``odds_ratio`` and ``relative_risk`` are used as odds ratios (the conditions are rare in
-    back-pain populations, where the two agree). ``proportion_of_cases`` is the share of cases
-    in the covered states; it is compared with the share of the same states among patients
-    without the condition (``controls`` when given, else the setting's prevalence of those
-    states, which is what non-cases look like when the condition is rare). ``lr_positive`` gives
-    the share among cases as the likelihood ratio times the share among non-cases.
+    back-pain populations, where the two agree). ``proportion_of_cases`` and ``lr_positive``
+    give the share of cases in the covered states (:func:`case_share`), compared on the logit
+    scale with the share of the same states among patients without the condition,
+    ``control_share`` (``1 - specificity`` of the risk factor as a test, or the setting's
+    prevalence of those states, which is what non-cases look like when the condition is rare).
+    Both shares must lie strictly between 0 and 1 (the caller checks).
 
-    >>> import math
-    >>> from bayesnet.data.priors import load_priors
-    >>> ps = load_priors()
-    >>> eff = ps.conditions["spinal_metastasis"].effects[0]
-    >>> lor = effect_log_odds_ratios(eff, ps.risk_factors[eff.factor], "primary_care")
-    >>> round(math.exp(lor["yes"]), 1)
-    22.0
+    >>> round(float(np.exp(effect_log_odds_ratio("odds_ratio", 5.3))), 12)
+    5.3
+    >>> round(float(np.exp(effect_log_odds_ratio("proportion_of_cases", 0.31, 0.02))), 4)  # (0.31 * 0.98) / (0.69 * 0.02)
+    22.0145
     """
-    p = effect.param
-    if p.kind in ("odds_ratio", "relative_risk"):
-        lor = math.log(p.value)
-    else:
-        if effect.controls is not None:
-            p_ctrl = effect.controls.value
-        else:
-            p_ctrl = sum(factor.prevalence[setting][s].value for s in effect.states)
-        p_case = p.value if p.kind == "proportion_of_cases" else p.value * p_ctrl
-        if not (0.0 < p_case < 1.0 and 0.0 < p_ctrl < 1.0):
-            raise _fail(p, f"proportion among cases ({p_case}) and among controls ({p_ctrl}) must lie strictly between 0 and 1 to give an odds ratio")
-        lor = logit(p_case) - logit(p_ctrl)
-    return dict.fromkeys(effect.states, lor)
+    if kind in RATIO_EFFECTS:
+        return np.log(value)
+    return logit(case_share(kind, value, control_share)) - logit(control_share)
 
 
-def leak_probability(finding: Finding, context: str) -> float:
-    """P(finding present | no linked condition present), in one context of the leak.
+def leak_from(kind: str, value, sensitivity=None):
+    """P(finding | no linked condition), the leak, from a number reported as ``kind``.
 
-    Kinds: ``false_positive_rate`` or ``prevalence`` (used as is), ``specificity`` (one minus),
-    ``odds_ratio`` (the leak whose odds, times the ratio, give the odds of the sensitivity of
-    the ``relative_to`` condition), ``lr_negative`` (1 - (1 - sensitivity) / LR-).
+    ``false_positive_rate`` or ``prevalence`` (among patients without the conditions) are used
+    as is, ``specificity`` gives one minus it. ``odds_ratio`` is the ratio of the odds of the
+    finding in cases of the ``relative_to`` condition (whose ``sensitivity`` is given) to its
+    odds in non-cases: the leak has odds ``odds(sensitivity) / ratio`` (1 when the sensitivity
+    is 1). ``lr_negative`` gives ``1 - (1 - sensitivity) / LR-`` (LR- = (1 - sens) / spec).
+
+    >>> round(float(leak_from("specificity", 0.725)), 12)
+    0.275
+    >>> round(float(leak_from("lr_negative", 0.2, 0.9)), 12)  # 1 - 0.1 / 0.2
+    0.5
     """
-    p = finding.leak[context]
-    if p.kind in ("false_positive_rate", "prevalence"):
-        leak = p.value
-    elif p.kind == "specificity":
-        leak = 1.0 - p.value
-    else:
-        cond = finding.leak_relative_to[context]
-        sens = finding.links[cond].value
-        if p.kind == "odds_ratio":
-            leak = from_odds(odds(sens) / p.value) if sens < 1.0 else 1.0
-        else:  # lr_negative
-            leak = 1.0 - (1.0 - sens) / p.value
-    if not 0.0 <= leak < 1.0:
-        raise _fail(p, f"gives a false-positive rate of {leak:.4g}, outside [0, 1)")
-    return leak
+    if kind in ("false_positive_rate", "prevalence"):
+        return np.asarray(value, dtype=float) * 1.0
+    if kind == "specificity":
+        return np.subtract(1.0, value)
+    if kind == "odds_ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.less(sensitivity, 1.0), from_odds(odds(sensitivity) / np.asarray(value)), 1.0)
+    if kind == "lr_negative":
+        return 1.0 - np.subtract(1.0, sensitivity) / np.asarray(value)
+    raise ValueError(f"no leak from a number of kind {kind!r}")
 
 
-def link_sensitivity(finding: Finding, condition: str, leak: float) -> float:
-    """Sensitivity of the finding for one condition, given the leak of the same context.
+def sensitivity_from(kind: str, value, leak):
+    """P(finding | only this condition present), from a link reported as ``kind``.
 
-    ``sensitivity``/``proportion_of_cases`` are used as is; ``odds_ratio`` gives the
-    probability whose odds are the leak's odds times the ratio; ``lr_positive`` gives
-    LR+ times the false-positive rate.
+    ``sensitivity`` and ``proportion_of_cases`` are used as is; ``odds_ratio`` gives the
+    probability whose odds are the leak's odds times the ratio; ``lr_positive`` gives LR+
+    times the false-positive rate (the leak).
+
+    >>> round(float(sensitivity_from("lr_positive", 6.2, 0.05)), 12)
+    0.31
+    >>> round(float(sensitivity_from("odds_ratio", 4.0, 0.2)), 12)  # odds 0.25 * 4 = 1
+    0.5
     """
-    p = finding.links[condition]
-    if p.kind in ("sensitivity", "proportion_of_cases"):
-        s = p.value
-    elif p.kind == "odds_ratio":
-        s = from_odds(odds(leak) * p.value)
-    else:  # lr_positive
-        s = p.value * leak
-    if not 0.0 <= s <= 1.0:
-        raise _fail(p, f"gives a sensitivity of {s:.4g}, outside [0, 1]")
-    return s
+    if kind in ("sensitivity", "proportion_of_cases"):
+        return np.asarray(value, dtype=float) * 1.0
+    if kind == "odds_ratio":
+        return from_odds(odds(leak) * np.asarray(value))
+    if kind == "lr_positive":
+        return np.multiply(value, leak)
+    raise ValueError(f"no sensitivity from a link of kind {kind!r}")
 
 
-def noisy_or_link(sensitivity: float, leak: float, param: Param | None = None) -> float:
+def noisy_or_link(sensitivity, leak):
     """Link probability of a leaky noisy-OR that reproduces a sensitivity.
 
     With leak ``l`` and sensitivity ``s`` (probability of the finding when only this
-    condition is present), the link probability is ``1 - (1 - s) / (1 - l)``.
+    condition is present), the link probability is ``1 - (1 - s) / (1 - l)``, clipped to
+    [0, 1]. A sensitivity below the leak would need a negative link (a noisy-OR link cannot
+    make a finding less likely): the builder rejects it before calling this.
 
-    >>> round(noisy_or_link(0.9, 0.1), 6)
+    >>> round(float(noisy_or_link(0.9, 0.1)), 6)
     0.888889
-
-    Raises
-    ------
-    PriorsError
-        If the sensitivity is below the leak: a noisy-OR link cannot make a finding less
-        likely, so such a finding is evidence against the condition and must be modelled
-        differently.
     """
-    if sensitivity < leak - 1e-12:
-        msg = (
-            f"sensitivity {sensitivity:.4g} is below the false-positive rate {leak:.4g}; "
-            "a noisy-OR link can only raise the chance of a finding"
-        )
-        if param is not None:
-            raise _fail(param, msg)
-        raise PriorsError(msg)
-    return max(0.0, 1.0 - (1.0 - sensitivity) / (1.0 - leak))
+    return np.clip(1.0 - np.subtract(1.0, sensitivity) / np.subtract(1.0, leak), 0.0, 1.0)

@@ -13,24 +13,23 @@ Structure, in layers:
   false-positive rate in patients without a serious cause (optionally by age group), and each
   link probability ``1 - (1 - s) / (1 - leak)`` reproduces the sourced sensitivity ``s``.
 
-The tables are first built as plain numpy arrays (:class:`Tables`, child axis first, then the
-parents in order), then wrapped as pgmpy ``TabularCPD`` objects. This is the only module that
-constructs pgmpy model classes.
+The tables are built as plain numpy arrays (:class:`Tables`, child axis first, then the parents
+in order) by the one table builder, :func:`bayesnet.building.parametric.build_vectorised`, of
+which :func:`build_tables` is the one-draw case; :func:`build_network` wraps them as pgmpy
+``TabularCPD`` objects. This is the only module that constructs pgmpy model classes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import expit
 
-from bayesnet.building.conversions import effect_log_odds_ratios, leak_probability, link_sensitivity, noisy_or_link
 from bayesnet.data.priors import PriorSet
-from bayesnet.errors import PriorsError, UnknownNameError
+from bayesnet.errors import BayesNetError
 
-__all__ = ["KINDS", "Tables", "ancestors", "build_network", "build_tables"]
+__all__ = ["KINDS", "MAX_MARGINAL_VARIABLES", "Tables", "ancestors", "build_network", "build_tables", "marginal"]
 
 KINDS = ("risk_factor", "condition", "finding", "test")
 
@@ -41,6 +40,7 @@ class Tables:
 
     Attributes
     ----------
+    setting : str
     states : dict
         Variable -> tuple of state names (order used by every table).
     parents : dict
@@ -49,6 +49,8 @@ class Tables:
         Variable -> array of shape ``(card(var), *card(parents))``; sums to 1 over axis 0.
     kinds : dict
         Variable -> one of ``risk_factor``, ``condition``, ``finding``, ``test``.
+    descriptions : dict
+        Variable -> its description in the priors.
     baselines : dict
         Condition -> solved baseline log-odds ``b``.
     """
@@ -62,19 +64,17 @@ class Tables:
     baselines: dict[str, float] = field(default_factory=dict)
 
     def marginal(self, variables: list[str]) -> np.ndarray:
-        """Exact joint distribution of ``variables`` (in that order) from the tables built so far.
+        """Exact joint distribution of ``variables`` (in that order), shape ``cards``.
 
-        Sums the product of the tables of the variables' ancestors with one ``einsum``; used for
-        calibration and in tests.
+        The one-draw case of :func:`marginal` (used for calibration and in tests).
+
+        Raises
+        ------
+        BayesNetError
+            When the variables and their ancestors are too many for one contraction.
         """
-        needed = ancestors(variables, self.parents)
-        letters = {v: i for i, v in enumerate(needed)}
-        operands: list = []
-        for v in needed:
-            operands.append(self.cpts[v])
-            operands.append([letters[v], *(letters[p] for p in self.parents[v])])
-        operands.append([letters[v] for v in variables])
-        return np.einsum(*operands, optimize="greedy")
+        needed = ancestors(list(variables), self.parents)
+        return marginal({v: np.asarray(self.cpts[v])[None] for v in needed}, self.parents, variables)[0]
 
 
 def ancestors(variables: list[str], parents: dict[str, list[str]]) -> list[str]:
@@ -94,26 +94,67 @@ def ancestors(variables: list[str], parents: dict[str, list[str]]) -> list[str]:
     return needed
 
 
-def _condition_order(priors: PriorSet) -> list[str]:
-    order: list[str] = []
-    conds = priors.conditions
+#: Most variables (a query and its ancestors) :func:`marginal` contracts: numpy's ``einsum``
+#: takes at most 52 axis labels, and one is the draw axis.
+MAX_MARGINAL_VARIABLES = 51
 
-    def visit(n: str) -> None:
-        if n in order:
-            return
-        for c in conds[n].causes:
-            visit(c.condition)
-        order.append(n)
+_MARGINAL_PATHS: dict[tuple, list] = {}
 
-    for n, c in conds.items():
-        if c.definition == "calibrated":
-            visit(n)
-    order.extend(n for n, c in conds.items() if c.definition != "calibrated")
-    return order
+
+def marginal(cpts: Mapping[str, np.ndarray], parents: Mapping[str, list[str]], variables: Sequence[str]) -> np.ndarray:
+    """Exact joint of ``variables`` (in that order) for every draw, shape ``(n, *cards)``.
+
+    Sums the product of the tables of the variables and their ancestors with one ``einsum``
+    (its contraction order depends only on the structure, so it is computed once and cached).
+
+    Parameters
+    ----------
+    cpts : mapping
+        Variable -> table with a leading draw axis, ``(n, card(var), *card(parents))``; only
+        the variables and their ancestors are read.
+    parents : mapping
+        Variable -> list of parents.
+    variables : sequence of str
+
+    Raises
+    ------
+    BayesNetError
+        When the variables and their ancestors are more than :data:`MAX_MARGINAL_VARIABLES`.
+
+    Examples
+    --------
+    >>> cpts = {"a": np.array([[0.2, 0.8]]), "b": np.array([[[0.9, 0.5], [0.1, 0.5]]])}
+    >>> marginal(cpts, {"a": [], "b": ["a"]}, ["b"]).round(6).tolist()  # 0.2 * 0.9 + 0.8 * 0.5
+    [[0.58, 0.42]]
+    """
+    variables = list(variables)
+    needed = ancestors(variables, parents)
+    if len(needed) > MAX_MARGINAL_VARIABLES:
+        raise BayesNetError(
+            f"the joint of {', '.join(variables)} involves {len(needed)} variables with their ancestors, "
+            f"more than the {MAX_MARGINAL_VARIABLES} one contraction can take; give fewer risk factors or "
+            "causing conditions"
+        )
+    letters = {v: i + 1 for i, v in enumerate(needed)}
+    operands: list = []
+    for v in needed:
+        operands.append(cpts[v])
+        operands.append([0, letters[v], *(letters[p] for p in parents[v])])
+    operands.append([0, *(letters[v] for v in variables)])
+    n = np.shape(cpts[needed[0]])[0]
+    key = (tuple((v, tuple(parents[v])) for v in needed), tuple(variables), n > 1)
+    path = _MARGINAL_PATHS.get(key)
+    if path is None:  # the contraction order does not depend on the values: compute it once
+        path = _MARGINAL_PATHS[key] = np.einsum_path(*operands, optimize="greedy")[0]
+    return np.einsum(*operands, optimize=path)
 
 
 def build_tables(priors: PriorSet, setting: str) -> Tables:
     """Compute every conditional probability table for one setting.
+
+    The point model is the one-draw case of the vectorised builder: this is draw 0 of
+    :func:`bayesnet.building.parametric.build_vectorised` run on the point values, with every
+    inconsistency raised instead of flagged.
 
     Parameters
     ----------
@@ -133,124 +174,18 @@ def build_tables(priors: PriorSet, setting: str) -> Tables:
     PriorsError
         When the numbers cannot be reconciled (a prevalence below what the causing conditions
         already produce, a sensitivity below the false-positive rate...).
+
+    Examples
+    --------
+    >>> from bayesnet.data.priors import load_priors
+    >>> t = build_tables(load_priors(), "primary_care")
+    >>> t.cpts["spinal_metastasis"].shape, round(float(t.marginal(["spinal_metastasis"])[0]), 6)
+    ((2, 2, 3), 0.0032)
     """
-    if setting not in priors.settings:
-        raise UnknownNameError("setting", setting, priors.settings)
-    t = Tables(setting)
+    from bayesnet.building.parametric import build_vectorised, parameter_space
 
-    for name, rf in priors.risk_factors.items():
-        t.states[name] = rf.states
-        t.parents[name] = []
-        t.cpts[name] = np.array([rf.prevalence[setting][s].value for s in rf.states], dtype=float)
-        t.kinds[name] = "risk_factor"
-        t.descriptions[name] = rf.description
-
-    for name in _condition_order(priors):
-        cond = priors.conditions[name]
-        t.states[name] = ("yes", "no")
-        t.kinds[name] = "condition"
-        t.descriptions[name] = cond.description
-        if cond.definition == "no_serious_condition":
-            serious = [c for c, spec in priors.conditions.items() if spec.serious and spec.definition == "calibrated"]
-            t.parents[name] = serious
-            table = np.zeros((2,) + (2,) * len(serious))
-            table[1] = 1.0
-            table[(0,) + (1,) * len(serious)] = 1.0  # every serious condition absent ("no" is index 1)
-            table[(1,) + (1,) * len(serious)] = 0.0
-            t.cpts[name] = table
-            continue
-        _build_condition(t, priors, name, setting)
-
-    for name, f in priors.findings.items():
-        t.states[name] = f.states
-        t.kinds[name] = f.kind
-        t.descriptions[name] = f.description
-        _build_finding(t, priors, name)
-    return t
-
-
-def _build_condition(t: Tables, priors: PriorSet, name: str, setting: str) -> None:
-    cond = priors.conditions[name]
-    factors: list[str] = []
-    for e in cond.effects:
-        if e.factor not in factors:
-            factors.append(e.factor)
-    # log odds ratio per state of each factor (reference state 0)
-    lor: dict[str, np.ndarray] = {f: np.zeros(len(t.states[f])) for f in factors}
-    for e in cond.effects:
-        for state, value in effect_log_odds_ratios(e, priors.risk_factors[e.factor], setting).items():
-            lor[e.factor][t.states[e.factor].index(state)] += value
-    causes = [c.condition for c in cond.causes]
-    q = np.array([c.param.value for c in cond.causes])
-    parents = factors + causes
-    t.parents[name] = parents
-    shape = tuple(len(t.states[p]) for p in parents)
-
-    eta = np.zeros(shape)
-    for i, f in enumerate(factors):
-        idx = [None] * len(parents)
-        idx[i] = slice(None)
-        eta = eta + lor[f][tuple(idx)]
-    # probability that no parent condition causes C: prod (1 - q_j) over present parents (state 0 = yes)
-    survive = np.ones(shape)
-    for j in range(len(causes)):
-        vec = np.array([1.0 - q[j], 1.0])
-        idx = [None] * len(parents)
-        idx[len(factors) + j] = slice(None)
-        survive = survive * vec[tuple(idx)]
-
-    joint = t.marginal(parents) if parents else np.ones(())
-    target = cond.prevalence[setting].value
-
-    def prevalence_at(b: float) -> float:
-        p_yes = 1.0 - (1.0 - expit(b + eta)) * survive
-        return float(np.sum(joint * p_yes))
-
-    floor = float(np.sum(joint * (1.0 - survive)))
-    if target <= floor + 1e-15:
-        p = cond.prevalence[setting]
-        raise PriorsError(
-            f"prevalence {target:.4g} in {setting} is below the {floor:.4g} already caused by "
-            f"{', '.join(causes)}; lower the caused_by probabilities or raise the prevalence",
-            file=p.file,
-            entry=p.entry,
-        )
-    try:
-        b = brentq(lambda x: prevalence_at(x) - target, -60.0, 60.0, xtol=1e-14, rtol=1e-15, maxiter=500)
-    except (ValueError, RuntimeError):
-        p = cond.prevalence[setting]
-        raise PriorsError(
-            f"no baseline reproduces the prevalence {target:.4g} in {setting} with these risk-factor effects "
-            "(an odds ratio or a proportion is too extreme); check the effects of this condition",
-            file=p.file,
-            entry=p.entry,
-        ) from None
-    t.baselines[name] = b
-    p_yes = 1.0 - (1.0 - expit(b + eta)) * survive
-    t.cpts[name] = np.stack([p_yes, 1.0 - p_yes])
-
-
-def _build_finding(t: Tables, priors: PriorSet, name: str) -> None:
-    f = priors.findings[name]
-    conds = list(f.links)
-    contexts = list(t.states[f.leak_by]) if f.leak_by else ["*"]
-    parents = ([f.leak_by] if f.leak_by else []) + conds
-    t.parents[name] = parents
-    n = len(conds)
-    cond_shape = (2,) * n
-    tables = []
-    for ctx in contexts:
-        leak = leak_probability(f, ctx)
-        links = [noisy_or_link(link_sensitivity(f, c, leak), leak, f.links[c]) for c in conds]
-        survive = np.full(cond_shape, 1.0 - leak)
-        for j, p in enumerate(links):
-            vec = np.array([1.0 - p, 1.0])
-            idx = [None] * n
-            idx[j] = slice(None)
-            survive = survive * vec[tuple(idx)]
-        tables.append(1.0 - survive)
-    p_pos = np.stack(tables) if f.leak_by else tables[0]
-    t.cpts[name] = np.stack([p_pos, 1.0 - p_pos])
+    space = parameter_space(priors, setting)
+    return build_vectorised(space, space.values, strict=True).draw(0)
 
 
 def build_network(tables: Tables):

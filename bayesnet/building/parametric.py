@@ -1,52 +1,42 @@
-"""The network's tables vectorised over parameter sets, and exact inference over them.
+"""The one table builder: the network's tables, vectorised over parameter sets.
 
-:func:`bayesnet.building.network.build_tables` turns one set of sourced numbers into conditional
-probability tables. Uncertainty and sensitivity analyses need the same tables for hundreds or
-thousands of parameter sets, so this module rebuilds them with a leading *draw* axis: every
-table of :class:`VectorTables` has shape ``(n_draws, card(var), *card(parents))``. The steps are
-those of :func:`~bayesnet.building.network.build_tables` written with numpy arrays (the conversions of
-:mod:`bayesnet.building.conversions`, the noisy-OR links, the layered condition tables); the one iterative
-step, the baseline log-odds ``b`` of each condition that makes its marginal probability equal
-its sourced prevalence, is solved for all draws at once by Newton steps on
-``sum_k w_k expit(b + eta_k) = prevalence - floor`` inside a bracket that always holds the root
-(bisection fallback; converged to ~1e-15 in ``b``). Draw ``i`` of the result equals
-``build_tables`` run on that parameter set to ~1e-12.
+Uncertainty and sensitivity analyses need the tables for hundreds or thousands of parameter
+sets, and the point model for one; :func:`build_vectorised` builds them all at once with a
+leading *draw* axis: every table of :class:`VectorTables` has shape
+``(n_draws, card(var), *card(parents))``. :func:`bayesnet.building.network.build_tables` is the
+case of one draw, the point values (with ``strict=True``, so that an inconsistency is raised).
 
-A parameter set that the builder cannot reconcile (a prevalence at or below what the causing
-conditions already produce, a sensitivity below the false-positive rate, a derived probability
-outside [0, 1]) is not an error here: the draw is flagged in :attr:`VectorTables.valid` and the
-reason in :attr:`VectorTables.problems`; or, given a ``redraw`` function, the parameter group at
-fault is redrawn until it fits (:mod:`bayesnet.reasoning.uncertainty`). :mod:`bayesnet.reasoning.sensitivity` moves
-unusable bounds towards the point value instead.
+The steps (see :mod:`bayesnet.building.network` for the structure): risk-factor prevalences;
+each condition's table from the log odds ratios of its risk factors
+(:func:`~bayesnet.building.conversions.effect_log_odds_ratio`), the noisy-OR of its causing
+conditions and a baseline log-odds ``b``; ``mechanical_pain`` as the absence of every serious
+condition; and each finding's leaky noisy-OR (:func:`~bayesnet.building.conversions.leak_from`,
+:func:`~bayesnet.building.conversions.sensitivity_from`,
+:func:`~bayesnet.building.conversions.noisy_or_link`). The one iterative step, the baseline
+``b`` that makes a condition's marginal probability equal its sourced prevalence, is solved for
+all draws at once by Newton steps on ``sum_k w_k expit(b + eta_k) = prevalence - floor``
+inside a bracket that always holds the root (bisection fallback; converged to ~1e-15 in ``b``);
+a root outside [-60, 60] is rejected as an effect too extreme to reconcile with the prevalence.
 
-:func:`condition_posteriors` and :func:`condition_joint` are the exact evaluation over draws and
-scenarios. They use variable elimination over broadcast numpy arrays whose variable axes come
-first and whose last two axes are (draws, scenarios): every table carries the draw axis, every
-likelihood the scenario axis. Risk factors are summed out cheapest first; a block of risk
-factors confined to draw-only tables (e.g. the five shared by osteomyelitis and abscess) is
-summed out in one matrix product with the outer product of the scenarios' likelihoods (BLAS),
-and draw-only products are cached across chunks of scenarios. Each observed finding or test
-enters as ``sum_f P(f | parents) lik(f)``; unobserved findings and tests are barren and drop
-out. The result is the joint of the calibrated conditions (256 states for the eight serious
-conditions; ``mechanical_pain`` is none of them), from which one matrix product gives every
-condition's marginal, and :func:`bayesnet.reasoning.joint.most_probable` the most probable combinations.
-(A single ``np.einsum`` over all tables with draw and scenario axes was tried first: its
-pairwise steps cost ~40 microseconds per (draw, scenario) pair, against ~15-25 here.) Work is
-chunked over scenarios (and draws) to bound memory, and scenarios observing the same variables
-are grouped into the same chunks.
+A parameter set that cannot be reconciled (a prevalence at or below what the causing conditions
+already produce, a sensitivity below the false-positive rate, a derived probability outside
+[0, 1]) is a :class:`~bayesnet.errors.PriorsError` with ``strict=True``. Otherwise it is not an
+error: the draw is flagged in :attr:`VectorTables.valid` and the reason in
+:attr:`VectorTables.problems`; or, given a ``redraw`` function, the parameter group at fault is
+redrawn until it fits (:mod:`bayesnet.reasoning.uncertainty`). :mod:`bayesnet.reasoning.sensitivity`
+moves unusable bounds towards the point value instead.
 
 Examples
 --------
 >>> import bayesnet
->>> from bayesnet.building.parametric import parameter_space, build_vectorised, condition_posteriors
+>>> from bayesnet.building.parametric import parameter_space, build_vectorised
 >>> model = bayesnet.load_model()
 >>> space = parameter_space(model)
 >>> vt = build_vectorised(space, np.stack([space.values, space.values]))
 >>> vt.n, vt.cpts["spinal_metastasis"].shape
 (2, (2, 2, 2, 3))
->>> post = condition_posteriors(vt, [model.check_evidence({"history_of_cancer": "yes"})])
->>> post.shape  # (draws, scenarios, conditions)
-(2, 1, 9)
+>>> bool(np.allclose(vt.cpts["spinal_metastasis"][0], model.tables.cpts["spinal_metastasis"], rtol=0, atol=1e-14))
+True
 """
 
 from __future__ import annotations
@@ -57,31 +47,33 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import expit, logit, logsumexp
+from scipy.special import logsumexp
 
-from bayesnet.building.network import Tables, _condition_order, ancestors
+from bayesnet.building import conversions as cv
+from bayesnet.building.network import Tables, marginal
 from bayesnet.data.priors import Param, PriorSet
-from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.errors import BayesNetError, PriorsError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
 
 __all__ = [
-    "EvidenceBatch",
+    "DEFAULT_CHUNK_ELEMENTS",
+    "MAX_REDRAW_ROUNDS",
     "ParameterSpace",
     "VectorTables",
     "build_vectorised",
-    "condition_joint",
-    "condition_posteriors",
-    "iter_condition_posteriors",
     "map_parameters",
     "parameter_space",
     "replace_parameters",
 ]
 
-#: Tolerance of the prevalence floor check, as in :func:`bayesnet.building.network.build_tables`.
+#: Tolerance of the prevalence floor check: a prevalence must exceed what the causes produce by more.
 _FLOOR_TOL = 1e-15
-#: Default budget (in float64 numbers) for the largest array of one evaluation chunk.
+#: The baseline log-odds of a condition must lie in [-BASELINE_LIMIT, BASELINE_LIMIT].
+BASELINE_LIMIT = 60.0
+#: Default budget (in float64 numbers) for the largest array of one evaluation chunk (used by
+#: :mod:`bayesnet.inference.parametric_ve`).
 DEFAULT_CHUNK_ELEMENTS = 3_000_000
 
 
@@ -219,7 +211,7 @@ class VectorTables:
     setting : str
     n : int
         Number of parameter sets (draws).
-    states, parents, kinds : dict
+    states, parents, kinds, descriptions : dict
         As in :class:`bayesnet.building.network.Tables`.
     cpts : dict
         Variable -> array of shape ``(n, card(var), *card(parents))``.
@@ -250,6 +242,7 @@ class VectorTables:
     deterministic: set[str] = field(default_factory=set)
     values: np.ndarray | None = None
     redrawn: dict[str, int] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_tables(cls, tables: Tables) -> VectorTables:
@@ -258,6 +251,7 @@ class VectorTables:
         vt.states = dict(tables.states)
         vt.parents = {v: list(p) for v, p in tables.parents.items()}
         vt.kinds = dict(tables.kinds)
+        vt.descriptions = dict(tables.descriptions)
         vt.cpts = {v: np.asarray(a, dtype=float)[None] for v, a in tables.cpts.items()}
         vt.baselines = {c: np.array([b]) for c, b in tables.baselines.items()}
         vt.valid = np.ones(1, dtype=bool)
@@ -274,7 +268,7 @@ class VectorTables:
         t.states = dict(self.states)
         t.parents = {v: list(p) for v, p in self.parents.items()}
         t.kinds = dict(self.kinds)
-        t.descriptions = dict.fromkeys(self.states, "")
+        t.descriptions = {v: self.descriptions.get(v, "") for v in self.states}
         t.cpts = {v: np.array(a[i]) for v, a in self.cpts.items()}
         t.baselines = {c: float(b[i]) for c, b in self.baselines.items()}
         return t
@@ -292,32 +286,48 @@ class VectorTables:
 
     @property
     def calibrated_conditions(self) -> list[str]:
-        """Condition nodes with a probabilistic table (the axes of :func:`condition_joint`)."""
+        """Condition nodes with a probabilistic table (the axes of the joint of the conditions)."""
         return [v for v, k in self.kinds.items() if k == "condition" and v not in self.deterministic]
 
     def marginal(self, variables: Sequence[str]) -> np.ndarray:
-        """Exact joint of ``variables`` for every draw, shape ``(n, *cards)``."""
-        needed = ancestors(list(variables), self.parents)
-        if len(needed) > 50:
-            raise BayesNetError("too many ancestors for one einsum (more than 50 variables)")
-        letters = {v: i + 1 for i, v in enumerate(needed)}
-        operands: list = []
-        for v in needed:
-            operands.append(self.cpts[v])
-            operands.append([0, letters[v], *(letters[p] for p in self.parents[v])])
-        operands.append([0, *(letters[v] for v in variables)])
-        key = (tuple((v, tuple(self.parents[v])) for v in needed), tuple(variables), self.n > 1)
-        path = _MARGINAL_PATHS.get(key)
-        if path is None:  # the contraction order does not depend on the values: compute it once
-            path = _MARGINAL_PATHS[key] = np.einsum_path(*operands, optimize="greedy")[0]
-        return np.einsum(*operands, optimize=path)
-
-
-_MARGINAL_PATHS: dict[tuple, list] = {}
+        """Exact joint of ``variables`` for every draw, shape ``(n, *cards)`` (see :func:`~bayesnet.building.network.marginal`)."""
+        return marginal(self.cpts, self.parents, variables)
 
 
 def _is_01(a: np.ndarray) -> bool:
     return bool(np.all((a == 0.0) | (a == 1.0)))
+
+
+def _condition_order(priors: PriorSet) -> list[str]:
+    """Calibrated conditions, each after the conditions that cause it; then the others."""
+    order: list[str] = []
+    conds = priors.conditions
+
+    def visit(n: str) -> None:
+        if n in order:
+            return
+        for c in conds[n].causes:
+            visit(c.condition)
+        order.append(n)
+
+    for n, c in conds.items():
+        if c.definition == "calibrated":
+            visit(n)
+    order.extend(n for n, c in conds.items() if c.definition != "calibrated")
+    return order
+
+
+def _no_serious_condition_table(k: int) -> np.ndarray:
+    """P(node | k serious conditions): "yes" (index 0) exactly when all of them are "no" (index 1).
+
+    >>> _no_serious_condition_table(2)[0].tolist()
+    [[0.0, 0.0], [0.0, 1.0]]
+    """
+    table = np.zeros((2,) + (2,) * k)
+    table[1] = 1.0
+    table[(0,) + (1,) * k] = 1.0
+    table[(1,) + (1,) * k] = 0.0
+    return table
 
 
 #: Signature of a redraw function: ``redraw(columns, n_rows)`` -> fresh values ``(n_rows, len(columns))``.
@@ -327,14 +337,39 @@ Redraw = Callable[[list[int], int], np.ndarray]
 MAX_REDRAW_ROUNDS = 500
 
 
+def _fail(p: Param, message: str) -> PriorsError:
+    return PriorsError(message, file=p.file, entry=p.entry)
+
+
+class _Checks(dict):
+    """The problems one ``compute`` of :meth:`_Builder.enforce` finds: reason -> bad rows.
+
+    In a strict build the first problem found is raised instead: ``error(i)`` makes the
+    :class:`~bayesnet.errors.PriorsError` for the first bad row ``i``.
+    """
+
+    def __init__(self, m: int, strict: bool):
+        super().__init__()
+        self.m = m
+        self.strict = strict
+
+    def add(self, mask, reason: str, error: Callable[[int], PriorsError]) -> None:
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), (self.m,))
+        if self.strict and mask.any():
+            raise error(int(np.argmax(mask)))
+        prev = self.get(reason)
+        self[reason] = mask.copy() if prev is None else (prev | mask)
+
+
 class _Builder:
     """State of one vectorised build: the values (updated by redraws), problems and redraw counts."""
 
-    def __init__(self, space: ParameterSpace, values: np.ndarray, redraw: Redraw | None):
+    def __init__(self, space: ParameterSpace, values: np.ndarray, redraw: Redraw | None, strict: bool = False):
         self.space = space
         self.values = values
         self.n = values.shape[0]
         self.redraw = redraw
+        self.strict = strict
         self.problems: dict[str, np.ndarray] = {}
         self.redrawn: dict[str, int] = {}
 
@@ -344,26 +379,28 @@ class _Builder:
     def col(self, p: Param, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         return self.values[rows, self.space.index[(p.node, p.parameter)]]
 
+    def checks(self, m: int) -> _Checks:
+        return _Checks(m, self.strict)
+
     def flag(self, mask: np.ndarray, reason: str) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             prev = self.problems.get(reason)
             self.problems[reason] = mask if prev is None else (prev | mask)
 
-    def enforce(
-        self, compute: Callable[[np.ndarray | slice], tuple[Any, dict[str, np.ndarray]]], group: Sequence[Param]
-    ):
-        """Run ``compute(rows) -> (result, {reason: bad mask})`` on every row; redraw ``group`` where bad.
+    def enforce(self, compute: Callable[[np.ndarray | slice], tuple[Any, _Checks]], group: Sequence[Param]):
+        """Run ``compute(rows) -> (result, checks)`` on every row; redraw ``group`` where bad.
 
-        Without a redraw function the bad rows are flagged. With one, the columns of ``group``
-        are redrawn for the bad rows (all together), and the rows recomputed, until no problem
-        is left (rejection sampling of the group, given everything computed before it); rows
-        still bad after :data:`MAX_REDRAW_ROUNDS` rounds are flagged. ``result`` is an array or
-        tuple of arrays with the rows on axis 0; it is returned with the redrawn rows updated.
+        Without a redraw function the bad rows are flagged (a strict build has raised already).
+        With one, the columns of ``group`` are redrawn for the bad rows (all together), and the
+        rows recomputed, until no problem is left (rejection sampling of the group, given
+        everything computed before it); rows still bad after :data:`MAX_REDRAW_ROUNDS` rounds
+        are flagged. ``result`` is an array or tuple of arrays with the rows on axis 0; it is
+        returned with the redrawn rows updated.
         """
         result, bad_by = compute(slice(None))
         bad = np.zeros(self.n, dtype=bool)
-        for reason, m in bad_by.items():
+        for m in bad_by.values():
             bad |= m
         if self.redraw is None or not bad.any():
             for reason, m in bad_by.items():
@@ -397,7 +434,9 @@ class _Builder:
         return result
 
 
-def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redraw | None = None) -> VectorTables:
+def build_vectorised(
+    space: ParameterSpace, values: np.ndarray, *, redraw: Redraw | None = None, strict: bool = False
+) -> VectorTables:
     """Build every table for many parameter sets at once.
 
     Parameters
@@ -412,13 +451,20 @@ def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redra
         parameter group that violates a constraint is redrawn until it satisfies it (see
         :mod:`bayesnet.reasoning.uncertainty`); the final values are in ``VectorTables.values``. Without
         it, inconsistent rows are flagged in ``valid``/``problems``.
+    strict : bool, default False
+        Raise the first inconsistency found (in the order nodes are built) as a
+        :class:`~bayesnet.errors.PriorsError` naming the entry at fault, instead of flagging it;
+        used by :func:`~bayesnet.building.network.build_tables`. Not with ``redraw``.
 
     Returns
     -------
     VectorTables
-        Draw ``i`` equals ``build_tables(space.priors_for(vt.values[i]), space.setting)`` (to
-        ~1e-12) wherever ``valid[i]``; draws that ``build_tables`` would reject are flagged
-        instead of raising.
+        Draw ``i`` is the network of parameter set ``vt.values[i]`` wherever ``valid[i]``.
+
+    Raises
+    ------
+    PriorsError
+        With ``strict=True``, for a parameter set that cannot be reconciled.
 
     Examples
     --------
@@ -433,15 +479,18 @@ def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redra
         values = values[None, :]
     if values.ndim != 2 or values.shape[1] != len(space):
         raise BayesNetError(f"values must have shape (n, {len(space)}); got {values.shape}")
+    if strict and redraw is not None:
+        raise BayesNetError("build_vectorised: strict=True raises inconsistencies, so it takes no redraw function")
     priors, setting = space.priors, space.setting
     n = values.shape[0]
-    bld = _Builder(space, values, redraw)
+    bld = _Builder(space, values, redraw, strict)
     vt = VectorTables(setting, n)
 
     for name, rf in priors.risk_factors.items():
         vt.states[name] = rf.states
         vt.parents[name] = []
         vt.kinds[name] = "risk_factor"
+        vt.descriptions[name] = rf.description
         dist = rf.prevalence[setting]
         if rf.states == ("yes", "no"):
             p = bld.col(dist["yes"])
@@ -453,13 +502,11 @@ def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redra
         cond = priors.conditions[name]
         vt.states[name] = ("yes", "no")
         vt.kinds[name] = "condition"
+        vt.descriptions[name] = cond.description
         if cond.definition == "no_serious_condition":
             serious = [c for c, spec in priors.conditions.items() if spec.serious and spec.definition == "calibrated"]
             vt.parents[name] = serious
-            table = np.zeros((2,) + (2,) * len(serious))
-            table[1] = 1.0
-            table[(0,) + (1,) * len(serious)] = 1.0
-            table[(1,) + (1,) * len(serious)] = 0.0
+            table = _no_serious_condition_table(len(serious))
             vt.cpts[name] = np.broadcast_to(table, (n, *table.shape))
             vt.deterministic.add(name)
             continue
@@ -468,6 +515,7 @@ def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redra
     for name, f in priors.findings.items():
         vt.states[name] = f.states
         vt.kinds[name] = f.kind
+        vt.descriptions[name] = f.description
         _build_finding(vt, bld, f, name)
     vt.problems = bld.problems
     bad = np.zeros(n, dtype=bool)
@@ -480,15 +528,21 @@ def build_vectorised(space: ParameterSpace, values: np.ndarray, *, redraw: Redra
 
 
 def _effect_lor(bld: _Builder, effect, factor, name: str) -> np.ndarray:
-    """Vectorised :func:`bayesnet.building.conversions.effect_log_odds_ratios` (one value per draw)."""
+    """Log odds ratio of one risk-factor effect, one value per draw (:func:`~bayesnet.building.conversions.effect_log_odds_ratio`)."""
     p = effect.param
     setting = bld.space.setting
 
     def compute(rows):
         v = bld.col(p, rows)
-        if p.kind in ("odds_ratio", "relative_risk"):
+        chk = bld.checks(v.shape[0])
+        if p.kind in cv.RATIO_EFFECTS:
             bad = ~(v > 0)
-            return np.log(np.where(bad, 1.0, v)), {f"{name}: {p.parameter} must be > 0": bad}
+            chk.add(
+                bad,
+                f"{name}: {p.parameter} must be > 0",
+                lambda i: _fail(p, f"is a ratio ({p.kind}) and must be > 0; got {v[i]!r}"),
+            )
+            return cv.effect_log_odds_ratio(p.kind, np.where(bad, 1.0, v)), chk
         if effect.controls is not None:
             p_ctrl = bld.col(effect.controls, rows)
         else:
@@ -498,12 +552,21 @@ def _effect_lor(bld: _Builder, effect, factor, name: str) -> np.ndarray:
                 p_ctrl = sum(yes if s == "yes" else 1.0 - yes for s in effect.states)
             else:
                 p_ctrl = sum(bld.col(dist[s], rows) for s in effect.states)
-        p_case = v if p.kind == "proportion_of_cases" else v * p_ctrl
+        p_case = cv.case_share(p.kind, v, p_ctrl)
         bad = ~((p_case > 0) & (p_case < 1) & (p_ctrl > 0) & (p_ctrl < 1))
-        p_case = np.where(bad, 0.5, p_case)
-        p_ctrl = np.where(bad, 0.5, p_ctrl)
-        reason = f"{name}: {p.parameter} gives a proportion among cases or controls outside (0, 1)"
-        return logit(p_case) - logit(p_ctrl), {reason: bad}
+        chk.add(
+            bad,
+            f"{name}: {p.parameter} gives a proportion among cases or controls outside (0, 1)",
+            lambda i: _fail(
+                p,
+                f"proportion among cases ({p_case[i]}) and among controls ({p_ctrl[i]}) must lie strictly "
+                "between 0 and 1 to give an odds ratio",
+            ),
+        )
+        # only the shares enter: a bad row gets the harmless odds ratio 1
+        return cv.effect_log_odds_ratio(
+            "proportion_of_cases", np.where(bad, 0.5, p_case), np.where(bad, 0.5, p_ctrl)
+        ), chk
 
     group = [p] + ([effect.controls] if effect.controls is not None else [])
     return bld.enforce(compute, group)
@@ -517,6 +580,7 @@ def _axis(vec: np.ndarray, i: int, ndim: int) -> np.ndarray:
 
 
 def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
+    """Table of a calibrated condition: ``P(yes) = 1 - (1 - expit(b + eta)) * prod(1 - q_j)``."""
     priors, setting, n = bld.space.priors, bld.space.setting, vt.n
     cond = priors.conditions[name]
     factors: list[str] = []
@@ -534,46 +598,70 @@ def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
     shape = tuple(len(vt.states[p]) for p in parents)
     k = len(parents)
     nf = len(factors)
+    prevalence = cond.prevalence[setting]
 
     eta = np.zeros((n, *shape))
     for i, f in enumerate(factors):
         eta = eta + _axis(lor[f], i, k)
-    joint = vt.marginal(parents) if parents else np.ones((n,))
+    try:
+        joint = vt.marginal(parents) if parents else np.ones((n,))
+    except BayesNetError as exc:
+        raise PriorsError(str(exc), file=prevalence.file, entry=f"conditions.{name}") from None
     red = tuple(range(1, k + 1))
-    prevalence = cond.prevalence[setting]
+    cause_axes = tuple(range(1 + nf, 1 + k))
+    # log-odds of the distinct risk-factor configurations (the cause axes only scale the weights)
+    eta_f = (eta[(slice(None), *([slice(None)] * nf), *([0] * len(causes)))] if causes else eta).reshape(n, -1)
+
+    def weights(rows, survive):
+        """Weight of each risk-factor configuration: sum over cause states of joint * survive."""
+        w = joint[rows] * survive
+        return (w.sum(axis=cause_axes) if causes else w).reshape(survive.shape[0], -1)
 
     def compute(rows):
         m = np.arange(n)[rows].size
-        survive = np.ones((m, *shape))
-        bad_q = np.zeros(m, dtype=bool)
+        chk = bld.checks(m)
+        survive = np.ones((m, *shape))  # P(no parent condition causes C): prod (1 - q_j) over present ones
         for j, c in enumerate(cond.causes):
             q = bld.col(c.param, rows)
-            bad_q |= ~((q >= 0) & (q <= 1))
+            chk.add(
+                ~((q >= 0) & (q <= 1)),
+                f"{name}: a caused_by probability outside [0, 1]",
+                lambda i, c=c, q=q: _fail(c.param, f"is a probability and must lie in [0, 1]; got {q[i]!r}"),
+            )
             vec = np.stack([1.0 - q, np.ones(m)], axis=1)
             survive = survive * _axis(vec, nf + j, k)
         target = bld.col(prevalence, rows)
         floor = np.sum(joint[rows] * (1.0 - survive), axis=red) if k else np.zeros(m)
-        bad = ~((target > floor + _FLOOR_TOL) & (target < 1.0))
-        return (survive, floor, target), {
-            f"{name}: prevalence at or below what its causes already produce": bad,
-            f"{name}: a caused_by probability outside [0, 1]": bad_q,
-        }
+        chk.add(
+            ~(target > floor + _FLOOR_TOL),
+            f"{name}: prevalence at or below what its causes already produce",
+            lambda i: _fail(
+                prevalence,
+                f"prevalence {target[i]:.4g} in {setting} is below the {floor[i]:.4g} already caused by "
+                f"{', '.join(causes)}; lower the caused_by probabilities or raise the prevalence",
+            ),
+        )
+        # the baseline must lie in [-L, L]: the prevalence at b = -L must not exceed the target,
+        # nor fall short of it at b = +L
+        w = weights(rows, survive)
+        at = [floor + np.sum(w * cv.expit(b + eta_f[rows]), axis=1) - target for b in (-BASELINE_LIMIT, BASELINE_LIMIT)]
+        chk.add(
+            (target > floor + _FLOOR_TOL) & ((at[0] * at[1] > 0) | ~(target < 1.0)),
+            f"{name}: no baseline in [-{BASELINE_LIMIT:g}, {BASELINE_LIMIT:g}] reproduces the prevalence",
+            lambda i: _fail(
+                prevalence,
+                f"no baseline reproduces the prevalence {target[i]:.4g} in {setting} with these risk-factor effects "
+                "(an odds ratio or a proportion is too extreme); check the effects of this condition",
+            ),
+        )
+        return (survive, floor, target), chk
 
     survive, floor, target = bld.enforce(compute, [prevalence] + [c.param for c in cond.causes])
     bad = ~((target > floor + _FLOOR_TOL) & (target < 1.0))
-    # weights of the distinct risk-factor configurations: w = sum over cause states of joint * survive
-    w = joint * survive
-    if causes:
-        w = w.sum(axis=tuple(range(1 + nf, 1 + k)))
-        eta_f = eta[(slice(None), *([slice(None)] * nf), *([0] * len(causes)))]
-    else:
-        eta_f = eta
-    w = w.reshape(n, -1)
-    eta_f = eta_f.reshape(n, -1)
     r = np.where(bad, 0.5 * (1.0 - floor), target - floor)
-    b = _solve_baseline(w, eta_f, r)
+    b = _solve_baseline(weights(slice(None), survive), eta_f, r)
     vt.baselines[name] = b
-    p_yes = (1.0 - survive) + expit(b.reshape((n,) + (1,) * k) + eta) * survive
+    p_yes = (1.0 - survive) + cv.expit(b.reshape((n,) + (1,) * k) + eta) * survive
     vt.cpts[name] = np.stack([p_yes, 1.0 - p_yes], axis=1)
 
 
@@ -593,7 +681,7 @@ def _solve_baseline(w: np.ndarray, eta: np.ndarray, r: np.ndarray, max_iter: int
     total = w.sum(axis=1)
     eta_min = np.where(w > 0, eta, np.inf).min(axis=1)
     lo = np.log(r) - logsumexp(logw + eta, axis=1)
-    hi = logit(np.clip(r / total, 1e-300, 1 - 1e-16)) - eta_min
+    hi = cv.logit(np.clip(r / total, 1e-300, 1 - 1e-16)) - eta_min
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
     b = lo.copy()
     idx = np.arange(n)
@@ -601,7 +689,7 @@ def _solve_baseline(w: np.ndarray, eta: np.ndarray, r: np.ndarray, max_iter: int
         if not idx.size:
             break
         bb = b[idx]
-        s = expit(bb[:, None] + eta[idx])
+        s = cv.expit(bb[:, None] + eta[idx])
         ws = w[idx] * s
         g = ws.sum(axis=1) - r[idx]
         dg = (ws * (1.0 - s)).sum(axis=1)
@@ -620,6 +708,7 @@ def _solve_baseline(w: np.ndarray, eta: np.ndarray, r: np.ndarray, max_iter: int
 
 
 def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
+    """Table of a finding or test: a leaky noisy-OR of its conditions (one leak per context)."""
     n = vt.n
     conds = list(f.links)
     contexts = list(vt.states[f.leak_by]) if f.leak_by else ["*"]
@@ -629,46 +718,40 @@ def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
     def compute(rows):
         """Leak and link probabilities of every context, and the problems, for ``rows``."""
         m = np.arange(n)[rows].size
+        chk = bld.checks(m)
         leaks = np.empty((m, len(contexts)))
         links = np.empty((m, len(contexts), k))
-        bad_by: dict[str, np.ndarray] = {}
-
-        def add(mask, reason):
-            bad_by[reason] = bad_by.get(reason, np.zeros(m, dtype=bool)) | mask
-
         for ci, ctx in enumerate(contexts):
             p = f.leak[ctx]
-            v = bld.col(p, rows)
-            if p.kind in ("false_positive_rate", "prevalence"):
-                leak = v
-            elif p.kind == "specificity":
-                leak = 1.0 - v
-            else:
-                sens = bld.col(f.links[f.leak_relative_to[ctx]], rows)
-                if p.kind == "odds_ratio":
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        o = sens / (1.0 - sens) / v
-                        leak = np.where(sens < 1.0, o / (1.0 + o), 1.0)
-                else:  # lr_negative
-                    leak = 1.0 - (1.0 - sens) / v
+            sens = bld.col(f.links[f.leak_relative_to[ctx]], rows) if p.kind in ("odds_ratio", "lr_negative") else None
+            leak = cv.leak_from(p.kind, bld.col(p, rows), sens)
             bad = ~((leak >= 0) & (leak < 1))
-            add(bad, f"{name}: {p.parameter} gives a false-positive rate outside [0, 1)")
+            chk.add(
+                bad,
+                f"{name}: {p.parameter} gives a false-positive rate outside [0, 1)",
+                lambda i, p=p, leak=leak: _fail(p, f"gives a false-positive rate of {leak[i]:.4g}, outside [0, 1)"),
+            )
             leak = np.where(bad, 0.0, leak)
             leaks[:, ci] = leak
             for j, c in enumerate(conds):
                 lp = f.links[c]
-                lv = bld.col(lp, rows)
-                if lp.kind in ("sensitivity", "proportion_of_cases"):
-                    s = lv
-                elif lp.kind == "odds_ratio":
-                    o = leak / (1.0 - leak) * lv
-                    s = o / (1.0 + o)
-                else:  # lr_positive
-                    s = lv * leak
-                add(~((s >= 0) & (s <= 1)), f"{name}: {lp.parameter} gives a sensitivity outside [0, 1]")
-                add(s < leak - 1e-12, f"{name}: {lp.parameter} below the false-positive rate")
-                links[:, ci, j] = np.clip(1.0 - (1.0 - s) / (1.0 - leak), 0.0, 1.0)
-        return (leaks, links), bad_by
+                s = cv.sensitivity_from(lp.kind, bld.col(lp, rows), leak)
+                chk.add(
+                    ~((s >= 0) & (s <= 1)),
+                    f"{name}: {lp.parameter} gives a sensitivity outside [0, 1]",
+                    lambda i, lp=lp, s=s: _fail(lp, f"gives a sensitivity of {s[i]:.4g}, outside [0, 1]"),
+                )
+                chk.add(
+                    s < leak - 1e-12,
+                    f"{name}: {lp.parameter} below the false-positive rate",
+                    lambda i, lp=lp, s=s, leak=leak: _fail(
+                        lp,
+                        f"sensitivity {s[i]:.4g} is below the false-positive rate {leak[i]:.4g}; "
+                        "a noisy-OR link can only raise the chance of a finding",
+                    ),
+                )
+                links[:, ci, j] = cv.noisy_or_link(s, leak)
+        return (leaks, links), chk
 
     group = [*f.leak.values(), *f.links.values()]
     leaks, links = bld.enforce(compute, group)
