@@ -1,4 +1,4 @@
-"""Vectorised tables and the exact evaluation over draws and scenarios (bayesnet.building.parametric, bayesnet.reasoning.joint)."""
+"""The table builder, vectorised over parameter sets, and the exact evaluation over draws and scenarios (bayesnet.building.parametric, bayesnet.reasoning.joint)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import SETTINGS
+from helpers import SETTINGS, query
 
 import bayesnet
+from bayesnet._pgmpy import VariableElimination
 from bayesnet.building.network import build_network, build_tables
 from bayesnet.building.parametric import VectorTables, build_vectorised, parameter_space, replace_parameters
 from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError, UnknownNameError
@@ -45,28 +46,84 @@ def tables_close(a, b, tol=1e-10) -> float:
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_point_values_rebuild_the_model_tables(models, setting):
+def test_model_tables_are_the_point_draw(models, setting):
     model = models[setting]
     space = parameter_space(model)
     vt = build_vectorised(space, space.values)
     assert vt.valid.all() and not vt.problems
-    tables_close(vt.draw(0), model.tables)
-    for c, b in model.tables.baselines.items():
-        assert abs(vt.baselines[c][0] - b) < 1e-9
+    tables_close(vt.draw(0), model.tables, tol=1e-300)  # identical
+    assert model.tables.descriptions["dvt"] == model.priors.conditions["dvt"].description
     # only this setting's numbers are parameters
     other = next(s for s in SETTINGS if s != setting)
     assert not any(f"[{other}]" in p for _, p in space.keys)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_drawn_tables_equal_build_tables(models, setting):
+def test_each_draw_equals_its_parameter_set_built_alone(models, setting):
+    """Vectorising mixes nothing across draws: draw i is the one-draw build of priors holding set i."""
     model = models[setting]
     draws = draw_parameters(model, draws=40, seed=11)
     vt, space = draws.tables, draws.space
     assert vt.valid.all()
     for i in (0, 7, 19, 39):
         ref = build_tables(space.priors_for(draws.values[i]), setting)
-        tables_close(vt.draw(i), ref)
+        tables_close(vt.draw(i), ref, tol=1e-13)
+        for c, b in ref.baselines.items():
+            assert abs(vt.baselines[c][i] - b) < 1e-12
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_drawn_networks_reproduce_their_own_prevalences(models, setting):
+    """Model-level check with pgmpy: each draw's network has the prevalences of its parameter set."""
+    model = models[setting]
+    draws = draw_parameters(model, draws=10, seed=3)
+    space = draws.space
+    for i in (1, 8):
+        values = space.as_dict(draws.values[i])
+        ve = VariableElimination(build_network(draws.tables.draw(i)))
+        for name, cond in model.priors.conditions.items():
+            if cond.definition != "calibrated":
+                continue
+            got = query(ve, name)["yes"]
+            assert got == pytest.approx(values[(name, f"prevalence[{setting}]")], rel=1e-9, abs=1e-12), (i, name)
+        rf = "history_of_cancer"
+        assert query(ve, rf)["yes"] == pytest.approx(values[(rf, f"prevalence[{setting}]")], abs=1e-12)
+
+
+def test_unreconcilable_baseline_is_flagged_or_raised(model):
+    """A ratio so large that no baseline in [-60, 60] gives the prevalence: flagged in a batch, raised alone."""
+    space = parameter_space(model)
+    eff = model.priors.conditions["multiple_myeloma"].effects[0]
+    key = (eff.param.node, eff.param.parameter)
+    values = np.tile(space.values, (3, 1))
+    values[1, space.index[key]] = 1e300
+    vt = build_vectorised(space, values)
+    assert vt.valid.tolist() == [True, False, True]
+    assert any("no baseline" in reason for reason in vt.problems)
+    with pytest.raises(PriorsError, match=r"multiple_myeloma.*no baseline reproduces the prevalence"):
+        build_vectorised(space, values, strict=True)
+    with pytest.raises(BayesNetError, match="no redraw"):
+        build_vectorised(space, values, strict=True, redraw=lambda cols, n: np.zeros((n, len(cols))))
+
+
+def test_marginal_guards_the_einsum_label_limit(model, monkeypatch):
+    """More variables than one einsum can label is a named error, not numpy's ValueError."""
+    from bayesnet.building import network
+    from bayesnet.building.network import MAX_MARGINAL_VARIABLES, Tables
+
+    t = Tables("chain")
+    k = MAX_MARGINAL_VARIABLES + 1
+    for i in range(k):  # a chain x0 -> x1 -> ... : the last one has k - 1 ancestors
+        t.states[f"x{i}"] = ("a", "b")
+        t.parents[f"x{i}"] = [f"x{i - 1}"] if i else []
+        t.cpts[f"x{i}"] = np.array([[0.9, 0.2], [0.1, 0.8]]) if i else np.array([0.5, 0.5])
+    assert t.marginal([f"x{k - 2}"]).sum() == pytest.approx(1.0)  # at the limit: fine
+    with pytest.raises(BayesNetError, match=f"involves {k} variables"):
+        t.marginal([f"x{k - 1}"])
+    # in a build, it names the condition whose parents are too many
+    monkeypatch.setattr(network, "MAX_MARGINAL_VARIABLES", 2)
+    with pytest.raises(PriorsError, match=r"conditions.yaml: conditions\.\w+: the joint of"):
+        build_tables(model.priors, model.setting)
 
 
 def test_flagged_sets_are_exactly_those_build_tables_rejects(model):
