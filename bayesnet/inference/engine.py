@@ -103,6 +103,7 @@ from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "IMPOSSIBLE_MESSAGE",
+    "NUMERIC_MESSAGE",
     "CompiledNetwork",
     "EngineResult",
     "compile_network",
@@ -113,6 +114,10 @@ DEFAULT_MEMORY_BUDGET = 256 * 2**20
 
 #: Error string used in :attr:`EngineResult.errors` for impossible rows.
 IMPOSSIBLE_MESSAGE = "evidence has probability zero"
+
+#: Error string used in :attr:`EngineResult.errors` for rows whose result is not finite
+#: (should not happen: every factor is scaled to at most 1; reported rather than returned as a success).
+NUMERIC_MESSAGE = "numerical overflow: the probability of the evidence or a posterior is not finite"
 
 #: Rows per chunk are also capped here: beyond this, bigger chunks stop paying off.
 _MAX_CHUNK = 2048
@@ -978,12 +983,119 @@ class CompiledNetwork:
         if b > self.small_batch:
             return self._fine
         if self._coarse is None:
-            cjt = merge_cliques(self.junction_tree, max(self.coarse_table, 1))
-            if len(cjt.cliques) == len(self.junction_tree.cliques):
-                self._coarse = self._fine
-            else:
-                self._coarse = _Layout(cjt, self._tables, self._cards, self.dtype)
+            base = self._base
+            if base._coarse is None:
+                cjt = merge_cliques(base.junction_tree, max(base.coarse_table, 1))
+                if len(cjt.cliques) == len(base.junction_tree.cliques):
+                    base._coarse = base._fine
+                else:
+                    base._coarse = _Layout(cjt, base._tables, base._cards, base.dtype)
+            if base is not self:
+                self._coarse = self._fine if base._coarse is base._fine else base._coarse.with_tables(self._tables)
         return self._coarse
+
+    @property
+    def n_parameter_sets(self) -> int:
+        """Number of parameter sets P (1 unless made by :meth:`with_tables`).
+
+        With ``P > 1`` every query takes exactly P rows, row ``i`` using parameter set ``i``.
+        """
+        return self._n_sets
+
+    def with_tables(self, tables: Mapping[Hashable, np.ndarray]) -> CompiledNetwork:
+        """A network on the same junction tree whose CPTs vary per row (parameter draws).
+
+        Parameters
+        ----------
+        tables : mapping
+            Variable -> array of shape ``(P, card(var), *card(parents))``, with the
+            parents in the order of that variable's pgmpy CPD evidence
+            (``cpd.variables[1:]``) and states in the network's order (:attr:`states`).
+            Variables not given keep their compiled table.  All arrays share one
+            ``P >= 1``.  Columns are renormalised as at compile time (when the
+            network was compiled with ``renormalize=True``).
+
+        Returns
+        -------
+        CompiledNetwork
+            Shares the junction tree, state lookups and plans' structure (no
+            re-triangulation); its rows ARE the parameter sets: every method
+            (:meth:`propagate`, :meth:`evaluate`, :meth:`posteriors`,
+            :meth:`posteriors_from_likelihoods`, ...) then takes exactly P rows, row
+            ``i`` using parameter set ``i``.  A likelihood of shape ``(card,)`` or
+            ``(1, card)``, or an evidence frame (or dict) of one row, is broadcast to
+            all P rows (the result then has a ``RangeIndex`` of P rows).  With
+            ``P > 1``, :meth:`posteriors_dict` returns arrays of shape ``(P, card)``
+            and :meth:`log_evidence_dict` an array of shape ``(P,)``.  With ``P == 1``
+            it behaves like an ordinary compiled network.  The evidence-free
+            ("prior") caches are kept per parameter set; rows are processed in chunks
+            together with the matching slice of the potentials.
+
+        Raises
+        ------
+        UnknownNameError
+            A key is not a variable of the network.
+        ValueError
+            Wrong shape, different P across variables, P < 1, negative or
+            non-finite entries (the message names the variable).
+
+        Examples
+        --------
+        >>> draws = net.with_tables({"smoke": np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]])})  # P = 3
+        >>> draws.n_parameter_sets
+        3
+        >>> draws.posteriors_dict({}, targets=["smoke"])["smoke"].round(12).tolist()
+        [[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]
+        >>> draws.posteriors(pd.DataFrame({"xray": ["yes"]}), targets=["lung"]).shape
+        (3, 2)
+        """
+        if not isinstance(tables, Mapping):
+            raise ValueError("tables must be a mapping of variable -> array of shape (P, card, *parent cards)")
+        new_tables = list(self._tables)
+        n_sets: int | None = None
+        for name, arr in tables.items():
+            v = self._var_index(name)
+            cvars, order = self._cpd_axes[v]
+            expected = tuple(self._cards[self._index[u]] for u in cvars)
+            parents = f" and parents {cvars[1:]}" if len(cvars) > 1 else ""
+            try:
+                a = np.asarray(arr, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"tables for variable {name!r} are not numeric: {exc}") from None
+            if a.ndim != len(expected) + 1 or a.shape[1:] != expected:
+                raise ValueError(
+                    f"tables for variable {name!r} must have shape (P, {', '.join(map(str, expected))}) "
+                    f"(parameter sets, its {expected[0]} states{parents} in the CPD's order), got {a.shape}"
+                )
+            if a.shape[0] < 1:
+                raise ValueError(f"tables for variable {name!r} hold no parameter set (P = 0)")
+            if n_sets is None:
+                n_sets = a.shape[0]
+            elif a.shape[0] != n_sets:
+                raise ValueError(
+                    f"tables for variable {name!r} have {a.shape[0]} parameter sets, but others have {n_sets}"
+                )
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"tables for variable {name!r} contain NaN or infinite values")
+            if np.any(a < 0):
+                raise ValueError(f"tables for variable {name!r} contain negative values")
+            if self._renormalize:
+                sums = a.sum(axis=1, keepdims=True)
+                a = np.divide(a, sums, out=a.copy(), where=sums > 0)
+            moved = np.moveaxis(a, 0, -1)  # CPD axes, then the parameter sets
+            fam = new_tables[v][0]
+            new_tables[v] = (fam, np.ascontiguousarray(np.transpose(moved, [*order, len(order)])))
+        if n_sets is None:
+            n_sets = self._n_sets
+        if self._n_sets > 1 and n_sets != self._n_sets:
+            raise ValueError(f"this network already has {self._n_sets} parameter sets; got tables with {n_sets}")
+        net = copy.copy(self)
+        net._tables = new_tables
+        net._n_sets = int(n_sets)
+        net._fine = self._base._fine.with_tables(new_tables)
+        net._coarse = None
+        net._base = self._base
+        return net
 
     def columns(self, targets: Iterable | None = None) -> pd.MultiIndex:
         """The ``(variable, state)`` MultiIndex of posteriors for ``targets``.
@@ -1056,29 +1168,47 @@ class CompiledNetwork:
         targets: tuple[int, ...],
         chunk_size: int | None,
         make_lik: Callable[[int, int], dict[int, np.ndarray]],
+        log_scale: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Evaluate ``n_rows`` rows in chunks; ``make_lik(start, stop)`` builds each chunk's likelihoods."""
+        """Evaluate ``n_rows`` rows in chunks; ``make_lik(start, stop)`` builds each chunk's likelihoods.
+
+        ``log_scale`` (per row) is added to the log-evidence (likelihood rescaling).
+        """
         if chunk_size is None:
             chunk_size = self.default_chunk_size()
         chunk_size = int(chunk_size)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if self._n_sets > 1 and n_rows != self._n_sets:
+            raise EvidenceError(
+                f"this network has {self._n_sets} parameter sets, so it takes exactly {self._n_sets} rows "
+                f"(or one row, broadcast); got {n_rows}"
+            )
         total = sum(self._cards[t] for t in targets)
         probs = np.empty((n_rows, total), dtype=self.dtype)
         log_ev = np.empty(n_rows, dtype=np.float64)
         for s in range(0, n_rows, chunk_size):
             e = min(n_rows, s + chunk_size)
             layout = self._layout(e - s)
+            if self._n_sets > 1:
+                layout = layout.sliced(s, e)
             run = layout.propagate_small if e - s <= self.small_batch else layout.propagate
             p, lz = run(make_lik(s, e), e - s, layout.plan(targets))
             probs[s:e] = p
             log_ev[s:e] = lz
+        if log_scale is not None:
+            log_ev += log_scale
         return probs, log_ev
 
     # --------------------------------------------------------- likelihood API
     def _check_likelihoods(
         self, likelihoods: Mapping[Any, Any], n_rows: int | None
-    ) -> tuple[dict[int, np.ndarray], int]:
+    ) -> tuple[dict[int, np.ndarray], int, np.ndarray | None]:
+        """Validate likelihood arrays: ``(arrays (rows, card) by variable index, n_rows, log scale)``.
+
+        Each row is divided by its maximum; the log scale (shape ``(n_rows,)``, or None
+        when nothing was rescaled) is what must be added back to the log-evidence.
+        """
         if not isinstance(likelihoods, Mapping):
             raise EvidenceError("likelihoods must be a mapping of variable name -> array of shape (rows, states)")
         arrays: dict[int, np.ndarray] = {}
@@ -1086,7 +1216,7 @@ class CompiledNetwork:
             v = self._var_index(name)
             card = self._cards[v]
             try:
-                a = np.asarray(arr, dtype=self.dtype)
+                a = np.asarray(arr, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise EvidenceError(f"likelihood for variable {name!r} is not numeric: {exc}") from None
             if a.ndim == 1:
@@ -1119,6 +1249,8 @@ class CompiledNetwork:
                 raise EvidenceError(f"likelihood arrays have different numbers of rows: {sorted(multi)}")
             if multi:
                 n_rows = multi.pop()
+            elif self._n_sets > 1:
+                n_rows = self._n_sets
             elif arrays:
                 n_rows = 1
             else:
@@ -1131,9 +1263,22 @@ class CompiledNetwork:
                 raise EvidenceError(
                     f"likelihood for variable {self.variables[v]!r} has {a.shape[0]} rows, expected {n_rows}"
                 )
-        # drop arrays that are all ones (unobserved everywhere)
-        arrays = {v: a for v, a in arrays.items() if not np.all(a == 1)}
-        return arrays, n_rows
+        # a constant factor carries no information: each row is divided by its max (so
+        # that no product of likelihoods can overflow or underflow) and log(max) is
+        # added back to the log-evidence
+        log_scale = None
+        out = {}
+        for v, a in arrays.items():
+            top = a.max(axis=1)
+            if not np.all(top == 1):
+                a = a / top[:, None]
+                lt = np.log(top)
+                log_scale = lt if log_scale is None else log_scale + lt
+            if not np.all(a == 1):  # drop arrays that are all ones (unobserved everywhere)
+                out[v] = np.ascontiguousarray(a, dtype=self.dtype)
+        if log_scale is not None:
+            log_scale = np.broadcast_to(log_scale, (n_rows,)).copy()
+        return out, n_rows, log_scale
 
     @staticmethod
     def _chunk_lik(arrays: Mapping[int, np.ndarray], s: int, e: int) -> dict[int, np.ndarray]:
@@ -1192,8 +1337,8 @@ class CompiledNetwork:
         (2, 2)
         """
         targets_i = self._target_indices(targets)
-        arrays, n = self._check_likelihoods(likelihoods, n_rows)
-        return self._run_chunks(n, targets_i, chunk_size, lambda s, e: self._chunk_lik(arrays, s, e))
+        arrays, n, log_scale = self._check_likelihoods(likelihoods, n_rows)
+        return self._run_chunks(n, targets_i, chunk_size, lambda s, e: self._chunk_lik(arrays, s, e), log_scale)
 
     def posteriors_from_likelihoods(
         self,
@@ -1238,11 +1383,11 @@ class CompiledNetwork:
         (1, 2)
         """
         targets_i = self._target_indices(targets)
-        arrays, n = self._check_likelihoods(likelihoods, n_rows)
-        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, lambda s, e: self._chunk_lik(arrays, s, e))
-        bad = np.flatnonzero(~(log_ev > -np.inf))
-        if len(bad):
-            raise self._impossible_error(bad.tolist())
+        arrays, n, log_scale = self._check_likelihoods(likelihoods, n_rows)
+        probs, log_ev = self._run_chunks(
+            n, targets_i, chunk_size, lambda s, e: self._chunk_lik(arrays, s, e), log_scale
+        )
+        self._raise_failures(probs, log_ev, np.arange(n))
         return self._split(probs, targets_i)
 
     def _split(self, probs: np.ndarray, targets: tuple[int, ...]) -> dict[Any, np.ndarray]:
@@ -1253,6 +1398,22 @@ class CompiledNetwork:
             out[self.variables[t]] = probs[:, a:b]
             a = b
         return out
+
+    @staticmethod
+    def _failures(probs: np.ndarray, log_ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks of impossible rows (log-evidence -inf or NaN) and of numerical
+        failures (log-evidence +inf, or NaN posteriors with a finite log-evidence)."""
+        impossible = ~(log_ev > -np.inf)
+        numeric = (log_ev == np.inf) | (~impossible & np.isnan(probs).any(axis=1))
+        return impossible, numeric
+
+    def _raise_failures(self, probs: np.ndarray, log_ev: np.ndarray, labels: Any) -> None:
+        impossible, numeric = self._failures(probs, log_ev)
+        if impossible.any():
+            raise self._impossible_error(list(np.asarray(labels, dtype=object)[impossible]))
+        if numeric.any():
+            rows = list(np.asarray(labels, dtype=object)[numeric])
+            raise EvidenceError(f"{NUMERIC_MESSAGE} (rows {', '.join(repr(x) for x in rows[:5])})")
 
     @staticmethod
     def _impossible_error(labels: list) -> ImpossibleEvidenceError:
@@ -1317,6 +1478,10 @@ class CompiledNetwork:
         """
         targets_i = self._target_indices(targets)
         lik = self._dict_lik(evidence or {})
+        if self._n_sets > 1:
+            probs, log_ev = self._run_chunks(self._n_sets, targets_i, None, self._dict_maker(lik))
+            self._raise_failures(probs, log_ev, np.arange(self._n_sets))
+            return self._split(probs, targets_i)
         layout = self._layout(1)
         plan = layout.plan(targets_i)
         probs, log_ev = layout.propagate_small(lik, 1, plan)
@@ -1325,8 +1490,15 @@ class CompiledNetwork:
                 "the evidence is impossible under the model (probability zero), so no posterior exists",
                 rows=[0],
             )
+        if not log_ev[0] < np.inf or np.isnan(probs).any():
+            raise EvidenceError(NUMERIC_MESSAGE)
         row = probs[0]
         return {self.variables[t]: row[a:bb] for t, (_, _, a, bb) in zip(plan.targets, plan.reads)}
+
+    @staticmethod
+    def _dict_maker(lik: Mapping[int, np.ndarray]) -> Callable[[int, int], dict[int, np.ndarray]]:
+        """Chunk maker broadcasting one scenario's ``(card, 1)`` likelihoods to every row."""
+        return lambda s, e: {v: np.broadcast_to(a, (a.shape[0], e - s)) for v, a in lik.items()}
 
     def log_evidence_dict(self, evidence: Mapping[Any, Any] | None = None) -> float:
         """Natural log of P(evidence) for one scenario given as a dict.
@@ -1338,8 +1510,11 @@ class CompiledNetwork:
         >>> net.log_evidence_dict({})
         0.0
         """
+        lik = self._dict_lik(evidence or {})
+        if self._n_sets > 1:
+            return self._run_chunks(self._n_sets, (), None, self._dict_maker(lik))[1]
         layout = self._layout(1)
-        _, log_ev = layout.propagate_small(self._dict_lik(evidence or {}), 1, layout.plan(()))
+        _, log_ev = layout.propagate_small(lik, 1, layout.plan(()))
         return float(log_ev[0])
 
     # ------------------------------------------------------------ DataFrame API
@@ -1355,6 +1530,13 @@ class CompiledNetwork:
             raise EvidenceError(
                 f"evidence must be a pandas DataFrame (one row per scenario), got {type(evidence).__name__}"
             )
+        if self._n_sets > 1 and len(evidence) != self._n_sets:
+            if len(evidence) != 1:
+                raise EvidenceError(
+                    f"this network has {self._n_sets} parameter sets, so the evidence must have "
+                    f"{self._n_sets} rows (or one, broadcast); got {len(evidence)}"
+                )
+            evidence = evidence.iloc[np.zeros(self._n_sets, dtype=np.intp)].reset_index(drop=True)
         if evidence.columns.has_duplicates:
             dups = evidence.columns[evidence.columns.duplicated()].unique().tolist()
             raise EvidenceError(f"evidence has duplicate columns: {dups}")
@@ -1456,16 +1638,21 @@ class CompiledNetwork:
         frame, var_idx, codes_list, problems = self._encode_frame(evidence_df)
         n = len(frame)
         extra: dict[int, np.ndarray] = {}
+        log_scale = None
         if likelihoods:
-            extra, _ = self._check_likelihoods(likelihoods, n)
+            extra, _, log_scale = self._check_likelihoods(likelihoods, n)
         bad_rows = None
         if problems:
             bad_rows = np.zeros(n, dtype=bool)
             bad_rows[list(problems)] = True
         make = self._frame_lik_maker(var_idx, codes_list, bad_rows, extra)
-        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make)
+        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make, log_scale)
         errors = np.full(n, "", dtype=object)
-        errors[np.flatnonzero(~(log_ev > -np.inf))] = IMPOSSIBLE_MESSAGE
+        impossible, numeric = self._failures(probs, log_ev)
+        errors[impossible] = IMPOSSIBLE_MESSAGE
+        if numeric.any():
+            errors[numeric] = NUMERIC_MESSAGE
+            probs[numeric] = np.nan
         index = frame.index
         if bad_rows is not None:
             probs[bad_rows] = np.nan
@@ -1535,13 +1722,12 @@ class CompiledNetwork:
             raise self._state_error(v, value, f"of variable {self.variables[v]!r} in row {frame.index[first]!r}")
         n = len(frame)
         extra: dict[int, np.ndarray] = {}
+        log_scale = None
         if likelihoods:
-            extra, _ = self._check_likelihoods(likelihoods, n)
+            extra, _, log_scale = self._check_likelihoods(likelihoods, n)
         make = self._frame_lik_maker(var_idx, codes_list, None, extra)
-        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make)
-        bad = np.flatnonzero(~(log_ev > -np.inf))
-        if len(bad):
-            raise self._impossible_error(frame.index[bad].tolist())
+        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make, log_scale)
+        self._raise_failures(probs, log_ev, frame.index)
         return pd.DataFrame(probs, index=frame.index, columns=self._columns_for(targets_i))
 
 
