@@ -54,7 +54,7 @@ def test_batch_good_and_bad_rows(model, scenarios, tmp_path, chunk):
 
 
 def test_batch_parquet_round_trip(model, scenarios, tmp_path):
-    pytest.importorskip("pyarrow")
+    import pyarrow  # noqa: F401 (declared in the "test" extra: a broken install fails, not skips)
     df, _ = scenarios
     pq_in = tmp_path / "in.parquet"
     df.to_parquet(pq_in, index=False)

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-distributed = pytest.importorskip("distributed")
-dd = pytest.importorskip("dask.dataframe")
-dask = pytest.importorskip("dask")
+# declared in the "test" extra: a broken install fails here instead of skipping
+import dask
+import dask.dataframe as dd
+import distributed
 
 from bayesnet.cli import main
 from bayesnet.errors import BayesNetError, UnknownNameError

@@ -78,7 +78,6 @@ def test_toggling_a_red_flag_updates_every_output_to_the_api_values(explorer):
     nt = model.next_tests(ev, condition=lead)
     rows = re.findall(r'<tr data-variable="([a-z_0-9]+)" data-gain', explorer.next_tests_pane.object)
     assert rows == list(nt.index[:5])
-    assert explorer.last_update_ms < 2000
 
 
 def test_explaining_a_chosen_condition(explorer):

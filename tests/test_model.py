@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -92,9 +93,20 @@ def test_ranking_shape(model):
     assert list(r.columns[:3]) == ["prior", "posterior", "likelihood_ratio"]
     assert set(r.index) == set(model.conditions)
     assert r["posterior"].is_monotonic_decreasing
-    odds = lambda p: p / (1 - p)
-    for c, row in r.iterrows():
-        assert row.likelihood_ratio == pytest.approx(odds(row.posterior) / odds(row.prior), rel=1e-9), c
+
+
+def test_ranking_likelihood_ratio_is_the_bayes_factor_of_the_evidence(model, ve):
+    """LR = P(evidence | condition) / P(evidence | no condition), from pgmpy (Bayes' rule read backwards)."""
+    ev = {"history_of_cancer": "yes", "fever": "no", "age_group": "70_plus"}
+    r = model.diagnose(ev).ranking
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in model.conditions:
+            p = {s: ve["primary_care"].query(list(ev), evidence={c: s}, joint=True, show_progress=False).get_value(**ev)
+                 for s in ("yes", "no")}
+            assert r.loc[c, "likelihood_ratio"] == pytest.approx(p["yes"] / p["no"], rel=1e-9), c
+            # and its direction: evidence more likely under the condition raises it
+            assert (p["yes"] > p["no"]) == (r.loc[c, "posterior"] > r.loc[c, "prior"]), c
 
 
 def test_ranking_matches_pgmpy(model, ve):

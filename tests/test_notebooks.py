@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+# declared in the "test" extra: a broken install fails here instead of skipping
+import ipykernel  # noqa: F401 (the kernel the notebooks run in)
+import nbclient
+import nbformat
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
