@@ -50,7 +50,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from bayesnet.building import conversions as cv
-from bayesnet.building.network import Tables, marginal
+from bayesnet.building.tables import Tables, marginal
 from bayesnet.data.priors import Param, PriorSet
 from bayesnet.errors import BayesNetError, PriorsError, UnknownNameError
 
