@@ -38,7 +38,7 @@ about real patients.*
 """),
     code("""
 import bayesnet
-from bayesnet.present import display; from bayesnet.present import plots
+from bayesnet.present import display, plots
 from IPython.display import HTML
 
 model = bayesnet.load_model(setting="primary_care")   # or "emergency"
@@ -147,8 +147,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import bayesnet
-from bayesnet.present import display; from bayesnet.present import plots
-from bayesnet.present.display import format_probability
+from bayesnet.present import display, plots
+from bayesnet.formatting import format_probability
 from IPython.display import HTML
 
 model = bayesnet.load_model()
@@ -289,7 +289,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 
 import bayesnet
-from bayesnet.present.display import format_probability
+from bayesnet.formatting import format_probability
 
 model = bayesnet.load_model()
 """),
@@ -411,8 +411,8 @@ estimates carry deliberately wide ones). How much do the answers depend on them?
 import pandas as pd
 
 import bayesnet
-from bayesnet.present import display; from bayesnet.present import plots
-from bayesnet.present.display import format_probability
+from bayesnet.present import display, plots
+from bayesnet.formatting import format_probability
 from IPython.display import HTML
 
 model = bayesnet.load_model()
@@ -481,15 +481,27 @@ ENGINE = [
 that answers many evidence scenarios at once, exactly. Here it is checked against pgmpy's variable
 elimination and pyAgrum's lazy propagation on networks bundled with pgmpy, on random evidence.
 """),
+    md("""
+The benchmark harness lives in `benchmarks/harness.py` of the checkout (it is not part of the installed
+package), so the repository root goes on the import path first; the notebook runs from `notebooks/`.
+"""),
     code("""
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+ROOT = Path.cwd().parent  # the checkout: this notebook runs from notebooks/
+if not (ROOT / "benchmarks" / "harness.py").is_file():
+    raise FileNotFoundError(f"run this notebook from the notebooks/ folder of a checkout (no {ROOT / 'benchmarks'})")
+sys.path.insert(0, str(ROOT))
+
 import bayesnet
-from benchmarks import harness as bench; from bayesnet.present import plots
+from benchmarks import harness as bench
+from bayesnet.present import plots
 from bayesnet.inference.engine import compile_network
 
 try:
