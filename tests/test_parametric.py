@@ -1,4 +1,5 @@
-"""The table builder, vectorised over parameter sets, and the exact evaluation over draws and scenarios (bayesnet.building.parametric, bayesnet.reasoning.joint)."""
+"""Vectorised tables (bayesnet.building.parametric), their exact evaluation on the engine with one row per
+parameter set (CompiledNetwork.with_tables through bayesnet.reasoning.uncertainty), and most_probable."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ import numpy as np
 import pytest
 from helpers import SETTINGS, query
 
-import bayesnet
 from bayesnet._pgmpy import VariableElimination
 from bayesnet.building.network import build_network, build_tables
-from bayesnet.building.parametric import VectorTables, build_vectorised, parameter_space, replace_parameters
+from bayesnet.building.parametric import build_vectorised, parameter_space, replace_parameters
 from bayesnet.errors import BayesNetError, ImpossibleEvidenceError, PriorsError, UnknownNameError
-from bayesnet.inference.parametric_ve import EvidenceBatch, condition_joint, condition_posteriors
 from bayesnet.inference.reference import ReferenceInference
 from bayesnet.reasoning.joint import NONE_LABEL, most_probable
-from bayesnet.reasoning.uncertainty import draw_parameters
+from bayesnet.reasoning.uncertainty import condition_posteriors, draw_parameters, stack_likelihoods, tables_network
 
 
 def random_evidence(model, rng: np.random.Generator, *, soft: bool = True, conditions: bool = True) -> dict:
@@ -108,8 +107,8 @@ def test_unreconcilable_baseline_is_flagged_or_raised(model):
 
 def test_marginal_guards_the_einsum_label_limit(model, monkeypatch):
     """More variables than one einsum can label is a named error, not numpy's ValueError."""
-    from bayesnet.building import network
-    from bayesnet.building.network import MAX_MARGINAL_VARIABLES, Tables
+    from bayesnet.building import tables as table_module
+    from bayesnet.building.tables import MAX_MARGINAL_VARIABLES, Tables
 
     t = Tables("chain")
     k = MAX_MARGINAL_VARIABLES + 1
@@ -121,7 +120,7 @@ def test_marginal_guards_the_einsum_label_limit(model, monkeypatch):
     with pytest.raises(BayesNetError, match=f"involves {k} variables"):
         t.marginal([f"x{k - 1}"])
     # in a build, it names the condition whose parents are too many
-    monkeypatch.setattr(network, "MAX_MARGINAL_VARIABLES", 2)
+    monkeypatch.setattr(table_module, "MAX_MARGINAL_VARIABLES", 2)
     with pytest.raises(PriorsError, match=r"conditions.yaml: conditions\.\w+: the joint of"):
         build_tables(model.priors, model.setting)
 
@@ -161,63 +160,75 @@ def test_replace_parameters_keeps_yes_no_factors_and_controls_consistent(priors)
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_point_posteriors_equal_pgmpy(models, setting):
     model = models[setting]
-    vt = VectorTables.from_tables(model.tables)
     rng = np.random.default_rng(SETTINGS.index(setting) + 100)
     evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(25)]
-    post = condition_posteriors(vt, evs, model.conditions)  # one chunk of 25 scenarios
+    post, _ = condition_posteriors(model.engine, stack_likelihoods(evs, model.states), 25, model.conditions)
     for i, ev in enumerate(evs):
         ref = model.marginals(ev, method="pgmpy")
         want = np.array([ref[c][0] for c in model.conditions])
-        assert np.max(np.abs(post[0, i] - want)) < 1e-9, (ev, post[0, i] - want)
-        single = condition_posteriors(vt, [ev], model.conditions)[0, 0]  # hard evidence sliced out
-        assert np.max(np.abs(single - want)) < 1e-9, (ev, single - want)
+        assert np.max(np.abs(post[i] - want)) < 1e-9, (ev, post[i] - want)
 
 
 def test_posteriors_of_random_draws_equal_pgmpy_on_their_own_network(model):
+    """Row i of the engine with the draws' tables is draw i: pgmpy on a network rebuilt from that draw."""
     draws = draw_parameters(model, draws=30, seed=4)
+    net = draws.network(model.engine)
     rng = np.random.default_rng(8)
     evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(6)]
-    post = condition_posteriors(draws.tables, evs, model.conditions)
-    singles = [condition_posteriors(draws.tables, [ev], model.conditions)[:, 0] for ev in evs]
+    posts = [condition_posteriors(net, ev.likelihoods(), 30, model.conditions) for ev in evs]
     for i in (2, 17, 29):
-        ref = ReferenceInference(build_network(draws.tables.draw(i)))
-        for j, ev in enumerate(evs):
+        pgmpy_net = build_network(draws.tables.draw(i))
+        ref = ReferenceInference(pgmpy_net)
+        for ev, (post, log_z) in zip(evs, posts, strict=True):
             m = ref.marginals(ev, model.conditions)
             want = np.array([m[c][0] for c in model.conditions])
-            assert np.max(np.abs(post[i, j] - want)) < 1e-9
-            assert np.max(np.abs(singles[j][i] - want)) < 1e-9
+            assert np.max(np.abs(post[i] - want)) < 1e-9
+        hard = dict(evs[0].hard)
+        if not evs[0].soft:
+            from bayesnet.inference.engine import compile_network
+
+            assert posts[0][1][i] == pytest.approx(compile_network(pgmpy_net).log_evidence_dict(hard), abs=1e-9)
 
 
-def test_batches_chunks_and_single_scenarios_agree(model):
+def test_repeated_tables_and_chunks_give_the_same_rows(model):
+    """Repeating the draws' tables (scenarios sharing one call) and chunking change nothing."""
     draws = draw_parameters(model, draws=25, seed=2)
     rng = np.random.default_rng(3)
-    evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(15)]
-    whole = condition_posteriors(draws.tables, evs)
-    tiny = condition_posteriors(draws.tables, evs, chunk_elements=5_000)  # many small chunks
-    assert np.allclose(whole, tiny, rtol=0, atol=1e-14)
-    for j in (0, 6, 14):
-        one = condition_posteriors(draws.tables, [evs[j]])
-        assert np.allclose(one[:, 0], whole[:, j], rtol=0, atol=1e-14)
-    batch = EvidenceBatch.from_evidence(evs, model.tables.states)
-    assert np.array_equal(condition_posteriors(draws.tables, batch), whole)
+    evs = [model.check_evidence(random_evidence(model, rng)) for _ in range(3)]
+    single = [condition_posteriors(draws.network(model.engine), ev.likelihoods(), 25, model.conditions)[0] for ev in evs]
+    tiled = tables_network(model.engine, draws.tables, repeat=3)
+    lik = {v: np.repeat(a, 25, axis=0) for v, a in stack_likelihoods(evs, model.states).items()}
+    both, _ = condition_posteriors(tiled, lik, 75, model.conditions)
+    for j in range(3):
+        assert np.allclose(both[25 * j : 25 * (j + 1)], single[j], rtol=0, atol=1e-14)
+    probs, _ = tiled.propagate(lik, n_rows=75, targets=model.conditions, chunk_size=7)
+    whole, _ = tiled.propagate(lik, n_rows=75, targets=model.conditions)
+    assert np.allclose(probs, whole, rtol=0, atol=1e-14)
 
 
 def test_joint_is_normalised_and_gives_mechanical_pain(model):
-    vt = VectorTables.from_tables(model.tables)
-    ev = model.check_evidence({"fever": "yes", "age_group": "70_plus"})
-    joint, z = condition_joint(vt, ev)
-    assert joint.shape == (1, 1) + (2,) * len(vt.calibrated_conditions)
-    assert joint.sum() == pytest.approx(1.0, abs=1e-12)
-    none = joint[(0, 0) + (1,) * len(vt.calibrated_conditions)]
-    post = condition_posteriors(vt, [ev], ["mechanical_pain"])[0, 0, 0]
-    assert post == pytest.approx(none, abs=1e-14)
-    assert z[0, 0] == pytest.approx(np.exp(model.engine.log_evidence_dict({"fever": "yes", "age_group": "70_plus"})))
+    ev = {"fever": "yes", "age_group": "70_plus"}
+    every = most_probable(model, ev, k=1000)
+    assert every["probability"].sum() == pytest.approx(1.0, abs=1e-12)
+    none = every.loc[every["present"] == NONE_LABEL, "probability"].iloc[0]
+    assert none == pytest.approx(model.diagnose(ev).ranking.loc["mechanical_pain", "posterior"], abs=1e-14)
 
 
 def test_impossible_evidence_gives_nan_in_the_evaluator(model):
-    vt = VectorTables.from_tables(model.tables)
     ev = model.check_evidence({"mechanical_pain": "yes", "dvt": "yes"})
-    assert np.isnan(condition_posteriors(vt, [ev])).all()
+    post, log_z = condition_posteriors(model.engine, ev.likelihoods(), 1, model.conditions)
+    assert np.isnan(post).all() and log_z[0] == -np.inf
+    draws = draw_parameters(model, draws=5, seed=1)
+    post, log_z = condition_posteriors(draws.network(model.engine), ev.likelihoods(), 5, model.conditions)
+    assert np.isnan(post).all() and (log_z == -np.inf).all()
+
+
+def test_stacked_likelihoods_are_ones_where_unobserved(model):
+    soft = {"under_50": 1.0, "50_to_69": 0.5, "70_plus": 0.25}
+    evs = [model.check_evidence({"fever": "yes"}), model.check_evidence({"age_group": soft})]
+    lik = stack_likelihoods(evs, model.states)
+    assert lik["fever"].tolist() == [[1.0, 0.0], [1.0, 1.0]]
+    assert lik["age_group"].tolist() == [[1.0, 1.0, 1.0], [1.0, 0.5, 0.25]]
 
 
 # ---------------------------------------------------------------------------- most_probable
@@ -282,10 +293,3 @@ def test_most_probable_bad_evidence(model):
         most_probable(model, {"fevr": "yes"})
     with pytest.raises(ImpossibleEvidenceError):
         most_probable(model, {"mechanical_pain": "yes", "dvt": "yes"})
-
-
-def test_evaluator_accepts_only_validated_evidence(model):
-    vt = VectorTables.from_tables(model.tables)
-    with pytest.raises(bayesnet.EvidenceError):
-        condition_posteriors(vt, {"fever": "yes"})
-    assert isinstance(condition_posteriors(vt, [model.check_evidence(None)]), np.ndarray)

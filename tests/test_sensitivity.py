@@ -9,7 +9,7 @@ import bayesnet
 from bayesnet.building.network import build_tables
 from bayesnet.building.parametric import parameter_space
 from bayesnet.errors import ImpossibleEvidenceError, PriorsError, UnknownNameError
-from bayesnet.reasoning.sensitivity import one_way_values, sensitivity
+from bayesnet.reasoning.sensitivity import NoPosteriorWarning, one_way_values, sensitivity
 
 PE_NEGATIVE_DDIMER = {"pleuritic_chest_pain": "yes", "dyspnoea": "yes", "tachycardia": "yes", "d_dimer": "negative"}
 
@@ -82,6 +82,9 @@ def test_unusable_bounds_are_moved_to_the_edge(model, pe_tornado):
     space = parameter_space(model)
     row = pe_tornado.set_index(["node", "parameter"]).loc[("pulmonary_embolism", "prevalence[primary_care]")]
     assert row["low"] < row["low_used"] < row["value"]
+    assert row["truncated"] == "low"
+    moved = (pe_tornado["low_used"] != pe_tornado["low"]) | (pe_tornado["high_used"] != pe_tornado["high"])
+    assert ((pe_tornado["truncated"] != "") == moved).all()
     j = space.index[("pulmonary_embolism", "prevalence[primary_care]")]
     with pytest.raises(PriorsError, match="below"):
         build_tables(space.priors_for(one_way_values(space, [j], np.array([row["low"]]))[0]), model.setting)
@@ -106,3 +109,15 @@ def test_parameter_selection_and_errors(model):
     assert soft.attrs["base"] == pytest.approx(
         model.diagnose({"fever": {"yes": 0.9, "no": 0.3}}).ranking.loc["mechanical_pain", "posterior"], abs=1e-12
     )
+
+
+def test_a_bound_that_makes_the_evidence_impossible_is_reported(model):
+    # a D-dimer sensitivity of 1 (the top of its interval) rules out a negative test with a PE
+    ev = {"pulmonary_embolism": "yes", "d_dimer": "negative"}
+    with pytest.warns(NoPosteriorWarning, match="d_dimer:sensitivity\\[pulmonary_embolism\\]"):
+        tor = sensitivity(model, ev, "dvt", parameters=["d_dimer"])
+    assert tor.attrs["no_posterior"] == ["d_dimer:sensitivity[pulmonary_embolism]"]
+    last = tor.iloc[-1]
+    assert (last["node"], last["parameter"]) == ("d_dimer", "sensitivity[pulmonary_embolism]")
+    assert np.isnan(last["posterior_high"]) and np.isnan(last["swing"]) and np.isfinite(last["posterior_low"])
+    assert tor["swing"].iloc[:-1].notna().all()

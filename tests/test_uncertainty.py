@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 
 import bayesnet
+from bayesnet.building.network import build_network
 from bayesnet.building.parametric import map_parameters, parameter_space
 from bayesnet.data.priors import PROBABILITY_KINDS
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference.reference import ReferenceInference
 from bayesnet.reasoning.uncertainty import (
     DEFAULT_SD,
+    ExcludedDrawsWarning,
     draw_parameters,
     fit_parameter,
     fitted_distributions,
@@ -94,7 +97,8 @@ def test_batch_rows_equal_single_scenarios_and_contain_the_point(model, scenario
     res = uncertainty_batch(model, scenarios, draws=120, seed=9)
     assert res.index.equals(scenarios.index)
     assert res.columns.names == ["condition", "statistic"]
-    assert list(res.columns.get_level_values(0).unique()) == model.conditions
+    assert list(res.columns.get_level_values(0).unique()) == [*model.conditions, "excluded_draws"]
+    assert (res["excluded_draws"] == 0).all()
     point = res.xs("posterior", axis=1, level=1)
     direct = model.posteriors(scenarios)[model.conditions]
     assert np.allclose(point.to_numpy(), direct.to_numpy(), atol=1e-12)
@@ -160,5 +164,79 @@ def test_bad_evidence_and_rows(model):
 
 def test_progress_bar_and_list_input(model, capsys):
     res = uncertainty_batch(model, [{"fever": "yes"}, {"d_dimer": "negative"}], draws=20, progress=True)
-    assert res.shape == (2, 3 * len(model.conditions))
+    assert res.shape == (2, 3 * len(model.conditions) + 1)
     assert isinstance(uncertainty(model, None, draws=20, progress=True), pd.DataFrame)
+
+
+def test_intervals_are_the_quantiles_of_pgmpy_on_each_draw(model):
+    """Independent reference: every draw's posterior from pgmpy on a network rebuilt from that draw."""
+    ev = {"iv_drug_use": "yes", "fever": "yes", "spinal_tenderness": "yes"}
+    res = uncertainty(model, ev, draws=12, seed=3)
+    draws = draw_parameters(model, draws=12, seed=3)
+    post = np.empty((12, len(model.conditions)))
+    for i in range(12):
+        m = ReferenceInference(build_network(draws.tables.draw(i))).marginals(
+            model.check_evidence(ev), model.conditions
+        )
+        post[i] = [m[c][0] for c in model.conditions]
+    lo, hi = np.quantile(post, [0.025, 0.975], axis=0)
+    assert np.allclose(res.loc[model.conditions, "low"], lo, rtol=0, atol=1e-9)
+    assert np.allclose(res.loc[model.conditions, "high"], hi, rtol=0, atol=1e-9)
+    assert np.allclose(res.loc[model.conditions, "sd"], post.std(axis=0, ddof=1), rtol=0, atol=1e-9)
+
+
+def _with_impossible_draws(model, monkeypatch, rows, draws=40, seed=0):
+    """Make ``fever = yes`` impossible in draws ``rows`` (P(fever = yes | anything) = 0 there)."""
+    real = draw_parameters(model, draws=draws, seed=seed)
+    tables = real.tables.take(np.arange(real.n))
+    fever = np.array(tables.cpts["fever"], copy=True)
+    fever[rows, 0] = 0.0
+    fever[rows, 1] = 1.0
+    tables.cpts = {**tables.cpts, "fever": fever}
+    fake = dataclasses.replace(real, tables=tables)
+    monkeypatch.setattr(model, "parameter_draws", lambda d, s: fake)
+    return real
+
+
+def test_impossible_draws_are_reported_not_dropped_silently(monkeypatch):
+    model = bayesnet.load_model()
+    real = _with_impossible_draws(model, monkeypatch, np.arange(5))
+    ev = {"fever": "yes", "iv_drug_use": "yes"}
+    with pytest.warns(ExcludedDrawsWarning, match="5 of 40"):
+        res = uncertainty(model, ev, draws=40)
+    assert (res["excluded_draws"] == 5).all() and res.attrs["excluded_draws"] == 5
+    # the interval is that of the 35 possible draws
+    net = real.network(model.engine)
+    from bayesnet.reasoning.uncertainty import condition_posteriors
+
+    post, _ = condition_posteriors(net, model.check_evidence(ev).likelihoods(), 40, model.conditions)
+    lo = np.quantile(post[5:], 0.025, axis=0)
+    assert np.allclose(res.loc[model.conditions, "low"], lo, rtol=0, atol=1e-15)
+    # batch: counted per scenario
+    df = pd.DataFrame({"fever": ["yes", None], "dvt": [None, "yes"]}, index=["f", "d"])
+    with pytest.warns(ExcludedDrawsWarning, match="'f'"):
+        batch = uncertainty_batch(model, df, draws=40)
+    assert batch["excluded_draws"].tolist() == [5, 0]
+    with pytest.warns(ExcludedDrawsWarning):
+        long = uncertainty_batch(model, df, draws=40, long=True)
+    assert set(long.loc[long["scenario"] == "f", "excluded_draws"]) == {5}
+
+
+def test_no_possible_draw_gives_no_interval(monkeypatch):
+    model = bayesnet.load_model()
+    _with_impossible_draws(model, monkeypatch, slice(None))
+    with pytest.warns(ExcludedDrawsWarning, match="no possible draw"):
+        res = uncertainty(model, {"fever": "yes"}, draws=40)
+    assert (res["excluded_draws"] == 40).all()
+    assert res[["low", "high", "median", "mean", "sd"]].isna().all().all()
+    assert res["posterior"].notna().all()  # the point value still exists
+
+
+def test_one_draw_has_no_standard_deviation(model):
+    res = uncertainty(model, {"fever": "yes"}, draws=1)
+    assert res["sd"].isna().all() and (res["low"] == res["high"]).all()
+
+
+def test_docstring_example_is_the_true_output(model):
+    res = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
+    assert res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist() == [0.075, 0.018, 0.457]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
 import re
@@ -12,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import query
 
-from bayesnet.building.parametric import VectorTables
 from bayesnet.errors import BayesNetError, PriorsError
 from bayesnet.cli import cli as bayesnet_cli
-from bayesnet.data.scenarios import Target, ValidationFileError, default_validation_path, load_validation, wilson_interval
+from bayesnet.data.scenarios import Published, Target, ValidationFileError, default_validation_path, load_validation, wilson_interval
 from bayesnet.present.display import validation_summary_line as summary_line
 from bayesnet.present.plots import calibration_plot
 from bayesnet.reasoning.validation import event_probability, validate
@@ -103,13 +105,39 @@ def test_validate_one_row_per_scenario_finite(result, scenarios):
     assert result.loc[prob, ["model", "model_low", "model_high"]].apply(lambda c: c.between(0, 1)).all().all()
     assert (result["model_low"] <= result["model_high"]).all()
     assert (result["excluded_draws"] == 0).all()
-    inside = (result["low"] <= result["model"]) & (result["model"] <= result["high"])
-    assert (result["inside"] == inside).all()
-    overlap = np.maximum(result["low"], result["model_low"]) <= np.minimum(result["high"], result["model_high"])
-    assert (result["overlap"] == overlap).all()
+    assert result["inside"].dtype == bool and result["overlap"].dtype == bool
+    assert (result["overlap"] | ~result["inside"]).all()  # a point inside the interval: the intervals overlap
     s = result.attrs["summary"]
     assert s["scenarios"] == len(result) and s["inside"] == int(result["inside"].sum())
     assert summary_line(result).startswith(f"{s['inside']} of {s['scenarios']} scenarios")
+
+
+def test_inside_and_overlap_on_intervals_placed_around_the_pgmpy_value(scenarios, models, ve):
+    """Published intervals placed by hand around the model's value (from pgmpy) give known verdicts."""
+    s = next(s for s in scenarios if s.id == "fracture_corticosteroids")
+    cond = s.target.label
+    m = query(ve[s.setting], cond, {k: v[0] for k, v in s.evidence.items()})["yes"]
+    base = validate(models[s.setting], scenarios=[s], draws=DRAWS, seed=0).iloc[0]
+    lo, hi = base["model_low"], base["model_high"]
+    assert base["model"] == pytest.approx(m, abs=1e-12)
+    assert 0 < lo < m < hi < 0.9  # a real spread, away from 1 (preconditions of the cases below)
+    cases = {  # id: (low, high, inside, overlap)
+        "around": (m / 2, (m + 1) / 2, True, True),
+        "just_above_point_within_model_interval": ((m + hi) / 2, 1.0, False, True),
+        "just_below_point_within_model_interval": (0.0, (lo + m) / 2, False, True),
+        "far_above": ((hi + 1) / 2, 1.0, False, False),
+        "far_below": (0.0, lo / 2, False, False),
+    }
+    variants = [
+        dataclasses.replace(s, id=k, published=Published((a + b) / 2, a, b)) for k, (a, b, _, _) in cases.items()
+    ]
+    res = validate(models[s.setting], scenarios=variants, draws=DRAWS, seed=0).set_index("id")
+    for k, (_, _, inside, overlap) in cases.items():
+        assert (bool(res.loc[k, "inside"]), bool(res.loc[k, "overlap"])) == (inside, overlap), k
+        assert (res.loc[k, "model_low"], res.loc[k, "model_high"]) == (lo, hi)
+    # without draws there is no model interval: only the point can meet the published interval
+    res0 = validate(models[s.setting], scenarios=variants, draws=0).set_index("id")
+    assert {k: bool(res0.loc[k, "overlap"]) for k in cases} == {k: c[2] for k, c in cases.items()}
 
 
 def test_single_condition_matches_diagnose_and_uncertainty(scenarios, result, models):
@@ -140,7 +168,7 @@ def test_any_of_conditions_matches_pgmpy(models, ve):
     model = models["emergency"]
     ev = {"dyspnoea": "yes", "age_group": "under_50", "tachycardia": "no"}
     t = Target("any", (("pulmonary_embolism", ("yes",)), ("dvt", ("yes",))), "vte")
-    p = event_probability(VectorTables.from_tables(model.tables), {k: [v] for k, v in ev.items()}, t)[0]
+    p = event_probability(model.engine, {k: [v] for k, v in ev.items()}, t)[0]
     f = _ve_joint(ve["emergency"], ["pulmonary_embolism", "dvt"], ev)
     expected = 1.0 - f.get_value(pulmonary_embolism="no", dvt="no")
     assert p == pytest.approx(expected, rel=1e-9, abs=1e-15)
@@ -148,7 +176,7 @@ def test_any_of_conditions_matches_pgmpy(models, ve):
 
 def test_all_of_and_state_sets_match_pgmpy(models, ve):
     model = models["emergency"]
-    vt = VectorTables.from_tables(model.tables)
+    vt = model.engine
     t = Target("all", (("fever", ("yes",)), ("neuro_deficit", ("yes",))), "triad")
     p = event_probability(vt, {"epidural_abscess": ["yes"]}, t)[0]
     f = _ve_joint(ve["emergency"], ["fever", "neuro_deficit"], {"epidural_abscess": "yes"})
@@ -165,7 +193,7 @@ def test_all_of_and_state_sets_match_pgmpy(models, ve):
 def test_any_of_rare_event_keeps_its_digits(models):
     """Summing disjoint pieces: no cancellation when the event is very rare."""
     model = models["primary_care"]
-    vt = VectorTables.from_tables(model.tables)
+    vt = model.engine
     ev = {"d_dimer": ["negative"], "age_group": ["under_50"], "unilateral_leg_swelling": ["no"]}
     single = event_probability(vt, ev, Target("all", (("pulmonary_embolism", ("yes",)),), "pe"))[0]
     both = event_probability(vt, ev, Target("any", (("pulmonary_embolism", ("yes",)), ("dvt", ("yes",))), "vte"))[0]
@@ -174,14 +202,26 @@ def test_any_of_rare_event_keeps_its_digits(models):
     assert single == pytest.approx(ranking.loc["pulmonary_embolism", "posterior"], rel=1e-12)
 
 
-def test_likelihood_ratio_is_the_change_in_odds(scenarios, result, models):
+def test_likelihood_ratio_is_the_bayes_factor_of_the_tests_from_pgmpy(scenarios, result, ve):
+    """LR = P(tests | target, evidence) / P(tests | not target, evidence), from pgmpy's joint."""
     s = next(s for s in scenarios if s.measure == "likelihood_ratio")
-    model = models[s.setting]
-    vt = VectorTables.from_tables(model.tables)
-    p0 = event_probability(vt, s.evidence, s.target)[0]
-    p1 = event_probability(vt, {**s.evidence, **s.tests}, s.target)[0]
-    lr = (p1 / (1 - p1)) / (p0 / (1 - p0))
-    assert result.set_index("id").loc[s.id, "model"] == pytest.approx(lr, rel=1e-12)
+    (cond, (state,)), = s.target.items
+    variables = [cond, *s.evidence, *s.tests]
+    f = _ve_joint(ve[s.setting], variables, {})
+
+    def total(cond_states, with_tests):
+        chosen = {**s.evidence, **(s.tests if with_tests else {})}
+        return sum(
+            f.get_value(**dict(zip(variables, combo)))
+            for combo in itertools.product(*[
+                cond_states if v == cond else chosen.get(v, f.state_names[v]) for v in variables
+            ])
+        )
+
+    others = [x for x in f.state_names[cond] if x != state]
+    p_tests_yes = total([state], True) / total([state], False)
+    p_tests_no = total(others, True) / total(others, False)
+    assert result.set_index("id").loc[s.id, "model"] == pytest.approx(p_tests_yes / p_tests_no, rel=1e-9)
 
 
 def test_draws_zero_gives_no_intervals(models, scenarios):
@@ -384,7 +424,7 @@ def test_result_columns_are_documented(result):
 
 
 def test_event_probability_names_unknown_variables(models):
-    vt = VectorTables.from_tables(models["primary_care"].tables)
+    vt = models["primary_care"].engine
     t = Target("all", (("dvt", ("yes",)),), "dvt")
     with pytest.raises(BayesNetError, match="did you mean 'fever'"):
         event_probability(vt, {"fevr": ["yes"]}, t)

@@ -3,9 +3,11 @@
 Marginal posteriors say how likely each condition is on its own; clinicians also ask which
 *combinations* are likely, e.g. a spinal metastasis together with a pathological compression
 fracture (the network links them). :func:`most_probable` computes the exact joint posterior of
-the serious conditions (``2**8 = 256`` configurations; "none of them" is mechanical pain) with
-the vectorised contraction of :mod:`bayesnet.building.parametric`, and lists the ``k`` most probable
-configurations.
+the serious conditions (``2**8 = 256`` configurations; "none of them" is mechanical pain) on the
+model's junction-tree engine: every configuration is entered as evidence together with the
+scenario's, in one batch of 256 rows, and its probability is
+``P(configuration | e) = exp(log P(configuration, e) - log P(e))``; it then lists the ``k``
+most probable configurations.
 
 Examples
 --------
@@ -27,8 +29,7 @@ import pandas as pd
 
 from bayesnet.errors import BayesNetError
 from bayesnet.inference.evidence import Evidence
-from bayesnet.inference.parametric_ve import condition_joint, impossible_error
-from bayesnet.reasoning.uncertainty import _state
+from bayesnet.reasoning.uncertainty import impossible_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -85,23 +86,30 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     """
     k = _check_k(k)
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
-    st = _state(model)
-    vt = st.point
-    joint, z = condition_joint(vt, ev)
-    if not z[0, 0] > 0:
-        raise impossible_error()
-    calibrated = vt.calibrated_conditions
-    serious = [c for c in model.serious_conditions if c in calibrated]
-    p = joint[0, 0]
-    # marginalise any calibrated condition that is not serious
-    drop = tuple(i for i, c in enumerate(calibrated) if c not in serious)
-    if drop:
-        p = p.sum(axis=drop)
-    kept = [c for c in calibrated if c in serious]
-    perm = [kept.index(c) for c in serious]
-    p = np.transpose(p, perm).reshape(-1)
+    serious = model.serious_conditions
     n = len(serious)
+    engine = model.engine
+    lik = ev.likelihoods()
+    _, log_z = engine.propagate(lik, n_rows=1, targets=[])
+    if not log_z[0] > -np.inf:
+        raise impossible_error()
     present = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1 == 0  # state 0 = yes
+    # one row per configuration: the scenario's likelihoods times the configuration (one-hot)
+    config_lik = {v: np.broadcast_to(w, (2**n, w.shape[0])) for v, w in lik.items()}
+    possible = np.ones(2**n, dtype=bool)
+    for j, c in enumerate(serious):
+        yes = list(engine.states[c]).index("yes")
+        onehot = np.zeros((2**n, engine.cardinality[c]))
+        onehot[present[:, j], yes] = 1.0
+        onehot[~present[:, j], 1 - yes] = 1.0
+        both = config_lik[c] * onehot if c in config_lik else onehot
+        possible &= both.any(axis=1)  # a configuration contradicting the evidence on c itself
+        config_lik[c] = both
+    p = np.zeros(2**n)
+    if possible.any():
+        part = {v: a[possible] for v, a in config_lik.items()}
+        _, log_joint = engine.propagate(part, n_rows=int(possible.sum()), targets=[])
+        p[possible] = np.exp(log_joint - log_z[0])
     n_present = present.sum(axis=1)
     # order: probability (descending), then fewer conditions, then index
     order = np.lexsort((np.arange(2**n), n_present, -p))

@@ -3,8 +3,10 @@
 For one scenario and one condition, each parameter in turn is set to the low and then the high
 end of its 95% interval, all others staying at their point values, and the condition's
 posterior is recomputed exactly. All ``2 x n_params`` parameter sets are built at once with
-:func:`bayesnet.building.parametric.build_vectorised` and evaluated with one vectorised contraction, so a
-full tornado takes a fraction of a second.
+:func:`bayesnet.building.parametric.build_vectorised` and evaluated in one call of the model's
+junction-tree engine with one row per parameter set
+(:meth:`~bayesnet.inference.engine.CompiledNetwork.with_tables`), so a full tornado takes a
+fraction of a second.
 
 Rules
 -----
@@ -16,7 +18,12 @@ Rules
 * A bound the network cannot use (e.g. the low end of a prevalence interval below what the
   condition's causes already produce, or a sensitivity bound below the false-positive rate) is
   moved towards the point value to the edge of the usable range (to within ``1e-9`` of the
-  distance), and the value actually used is reported in ``low_used``/``high_used``.
+  distance), and the value actually used is reported in ``low_used``/``high_used``; column
+  ``truncated`` names the bounds so moved (``"low"``, ``"high"``, ``"low, high"`` or ``""``).
+* A parameter set under which the evidence is impossible (e.g. a sensitivity bound of exactly 1
+  with that finding observed absent in a patient who has the condition) has no posterior: its
+  ``posterior_low``/``posterior_high`` and ``swing`` are NaN, such rows are sorted last, listed
+  in ``attrs["no_posterior"]`` and announced by a :class:`NoPosteriorWarning`.
 
 Examples
 --------
@@ -35,6 +42,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +52,17 @@ import pandas as pd
 from bayesnet.building.parametric import ParameterSpace, build_vectorised
 from bayesnet.errors import UnknownNameError
 from bayesnet.inference.evidence import Evidence
-from bayesnet.inference.parametric_ve import condition_posteriors, impossible_error
-from bayesnet.reasoning.uncertainty import _state, fit_parameter
+from bayesnet.reasoning.uncertainty import condition_posteriors, fit_parameter, impossible_error, tables_network
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
 
-__all__ = ["one_way_values", "parameter_bounds", "sensitivity"]
+__all__ = ["NoPosteriorWarning", "one_way_values", "parameter_bounds", "sensitivity"]
+
+
+class NoPosteriorWarning(UserWarning):
+    """At some parameter bound the evidence is impossible, so that row of the tornado has no posterior."""
+
 
 _COLUMNS = [
     "node",
@@ -66,6 +78,7 @@ _COLUMNS = [
     "swing",
     "low_used",
     "high_used",
+    "truncated",
     "bounds",
 ]
 
@@ -199,14 +212,22 @@ def sensitivity(
     Returns
     -------
     DataFrame
-        One row per parameter, sorted by ``swing`` (descending): ``node, parameter, kind,
-        grade, source, value, low, high`` (the interval), ``posterior_low`` and
-        ``posterior_high`` (P(condition = yes) with the parameter at ``low_used`` /
-        ``high_used``), ``swing = |posterior_high - posterior_low|``, ``low_used``,
-        ``high_used`` (equal to ``low``/``high`` unless the bound had to be moved, see the
-        module docstring) and ``bounds`` (``published`` or the default width used). ``attrs``
-        holds ``base`` (the posterior at the point values, as in ``diagnose``), ``condition``,
-        ``setting`` and ``evidence`` (as a dict).
+        One row per parameter, sorted by ``swing`` (descending, rows without a posterior
+        last): ``node, parameter, kind, grade, source, value, low, high`` (the interval),
+        ``posterior_low`` and ``posterior_high`` (P(condition = yes) with the parameter at
+        ``low_used`` / ``high_used``; NaN where the evidence is impossible there),
+        ``swing = |posterior_high - posterior_low|``, ``low_used``, ``high_used`` (equal to
+        ``low``/``high`` unless the bound had to be moved, see the module docstring),
+        ``truncated`` (which bounds were moved: ``"low"``, ``"high"``, ``"low, high"`` or
+        ``""``) and ``bounds`` (``published`` or the default width used). ``attrs`` holds
+        ``base`` (the posterior at the point values, as in ``diagnose``), ``condition``,
+        ``setting``, ``evidence`` (as a dict) and ``no_posterior`` (``"node:parameter"`` of the
+        rows without a posterior, normally empty).
+
+    Warns
+    -----
+    NoPosteriorWarning
+        Some rows have no posterior (see the module docstring).
 
     Raises
     ------
@@ -226,9 +247,9 @@ def sensitivity(
     if condition not in model.conditions:
         raise UnknownNameError("condition", condition, model.conditions)
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
-    st = _state(model)
-    space = st.space
-    base = condition_posteriors(st.point, [ev], [condition])[0, 0, 0]
+    space = model.parameter_space
+    lik = ev.likelihoods()
+    base = condition_posteriors(model.engine, lik, 1, [condition])[0][0, 0]
     if not np.isfinite(base):
         raise impossible_error()
     cols = _select(space, parameters)
@@ -239,8 +260,12 @@ def sensitivity(
     low_used, high_used = used[:m], used[m:]
     rows = one_way_values(space, cols + cols, used)
     vt = build_vectorised(space, rows)
-    post = condition_posteriors(vt, [ev], [condition])[:, 0, 0]
+    post = condition_posteriors(tables_network(model.engine, vt), lik, 2 * m, [condition])[0][:, 0]
     p_low, p_high = post[:m], post[m:]
+    moved_low, moved_high = low_used != low[cols], high_used != high[cols]
+    truncated = [
+        ", ".join(n for n, f in (("low", a), ("high", b)) if f) for a, b in zip(moved_low, moved_high, strict=True)
+    ]
     params = [space.params[c] for c in cols]
     df = pd.DataFrame(
         {
@@ -257,17 +282,29 @@ def sensitivity(
             "swing": np.abs(p_high - p_low),
             "low_used": low_used,
             "high_used": high_used,
+            "truncated": truncated,
             "bounds": [basis[c] for c in cols],
         },
         columns=_COLUMNS,
     )
-    df = df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+    df = df.sort_values("swing", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    none = df["swing"].isna()
+    no_posterior = [f"{a}:{b}" for a, b in zip(df.loc[none, "node"], df.loc[none, "parameter"], strict=True)]
+    if no_posterior:
+        shown = ", ".join(no_posterior[:5]) + (f" and {len(no_posterior) - 5} more" if len(no_posterior) > 5 else "")
+        warnings.warn(
+            f"the evidence is impossible with {shown} at an end of its interval: no posterior there "
+            "(NaN, sorted last; attrs['no_posterior'])",
+            NoPosteriorWarning,
+            stacklevel=2,
+        )
     df.attrs.update(
         {
             "base": float(base),
             "condition": condition,
             "setting": model.setting,
             "evidence": dict(ev.items()),
+            "no_posterior": no_posterior,
         }
     )
     return df

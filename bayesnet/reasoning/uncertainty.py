@@ -4,9 +4,10 @@ Every sourced number has a point value and, where published (or estimated, for g
 numbers, with deliberately wide ranges), a 95% interval. :func:`uncertainty` draws whole
 parameter sets from distributions fitted to those intervals, rebuilds the network's tables for
 all draws at once (:func:`bayesnet.building.parametric.build_vectorised`), evaluates the posteriors
-exactly for every draw (:func:`bayesnet.building.parametric.condition_posteriors`) and reports each
-condition's posterior under the point values together with the central interval of the
-posteriors over the draws.
+exactly for every draw on the model's junction-tree engine with one row per draw
+(:meth:`bayesnet.inference.engine.CompiledNetwork.with_tables`, through :func:`tables_network`
+and :func:`condition_posteriors`) and reports each condition's posterior under the point values
+together with the central interval of the posteriors over the draws.
 
 Distributions
 -------------
@@ -73,7 +74,11 @@ falls inside the interval in practice (tested over many random scenarios) but ne
 principle: the posterior is a non-linear function of the parameters and the rejection step
 reshapes the draws, so the point estimate could sit in a tail. The same seed gives identical
 results; the batch version uses the same parameter draws for every scenario, so each row equals
-the single-scenario result with the same seed.
+the single-scenario result with the same seed. A draw under which the evidence is impossible
+(which cannot happen when the evidence is possible at the point values, since the zeros of the
+tables do not move between draws, but is not assumed) is left out of the statistics, counted in
+the ``excluded_draws`` column and announced by an :class:`ExcludedDrawsWarning`; with no possible
+draw the interval is NaN.
 
 Examples
 --------
@@ -89,7 +94,7 @@ True
 
 from __future__ import annotations
 
-import weakref
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -98,29 +103,29 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from bayesnet.building.parametric import ParameterSpace, VectorTables, build_vectorised, parameter_space
+from bayesnet.building.parametric import ParameterSpace, VectorTables, build_vectorised
 from bayesnet.data.priors import PROBABILITY_KINDS, Param
-from bayesnet.errors import BayesNetError, EvidenceError, UnknownNameError
+from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference.evidence import Evidence
-from bayesnet.inference.parametric_ve import (
-    EvidenceBatch,
-    condition_posteriors,
-    impossible_error,
-    iter_condition_posteriors,
-)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bayesnet.inference.engine import CompiledNetwork
     from bayesnet.model import BackPainModel
 
 __all__ = [
     "DEFAULT_SD",
+    "ExcludedDrawsWarning",
     "FittedParameter",
     "ParameterDraws",
     "check_draws",
     "check_level",
+    "condition_posteriors",
     "draw_parameters",
     "fit_parameter",
     "fitted_distributions",
+    "impossible_error",
+    "stack_likelihoods",
+    "tables_network",
     "uncertainty",
     "uncertainty_batch",
 ]
@@ -131,6 +136,17 @@ DEFAULT_SD = {"A": 0.25, "B": 0.3, "C": 0.6}
 Z975 = 1.959963984540054
 #: Show a progress bar by default when draws x scenarios exceeds this.
 PROGRESS_THRESHOLD = 200_000
+#: Rows (scenario x draw pairs) per engine call of :func:`uncertainty_batch`: with fewer draws
+#: than this, several scenarios share one call (the draws' tables repeated once per scenario).
+ROWS_PER_CALL = 2048
+
+
+class ExcludedDrawsWarning(UserWarning):
+    """Some parameter draws make the evidence impossible; they are left out of the intervals.
+
+    The number left out is in the result's ``excluded_draws`` column; where no draw at all is
+    possible the interval is NaN.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,7 +340,7 @@ def fitted_distributions(model: BackPainModel | ParameterSpace) -> pd.DataFrame:
     >>> sorted(fd["scale"].unique())
     ['log', 'logit']
     """
-    space = model if isinstance(model, ParameterSpace) else _state(model).space
+    space = model if isinstance(model, ParameterSpace) else model.parameter_space
     rows = []
     for f in _fits(space):
         q = f.interval(0.95)
@@ -361,10 +377,25 @@ class ParameterDraws:
     seed: Any
     redrawn: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
+    _networks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return int(self.values.shape[0])
+
+    def network(self, engine: CompiledNetwork, repeat: int = 1) -> CompiledNetwork:
+        """``engine`` with the tables of these draws: row ``r`` of every evaluation uses draw ``r % n``.
+
+        The network has ``n * repeat`` rows (the draws' tables repeated ``repeat`` times, so that
+        ``repeat`` scenarios share one call); it is built once and kept (the last two).
+        """
+        key = (id(engine), int(repeat))
+        net = self._networks.get(key)
+        if net is None:
+            if len(self._networks) >= 2:
+                self._networks.pop(next(iter(self._networks)))
+            net = self._networks[key] = tables_network(engine, self.tables, repeat)
+        return net
 
     @property
     def share_redrawn(self) -> float:
@@ -441,7 +472,7 @@ def draw_parameters(model: BackPainModel | ParameterSpace, draws: int = 1000, se
     """
     draws = check_draws(draws)
     seed = _check_seed(seed)
-    space = model if isinstance(model, ParameterSpace) else _state(model).space
+    space = model if isinstance(model, ParameterSpace) else model.parameter_space
     fits = _fits(space)
     rng = np.random.default_rng(seed)
 
@@ -475,35 +506,95 @@ def draw_parameters(model: BackPainModel | ParameterSpace, draws: int = 1000, se
 
 
 # --------------------------------------------------------------------------------------------
-# per-model state (parameter space, point tables, recent draws)
+# exact evaluation on the junction-tree engine
 
 
-class _ModelState:
-    def __init__(self, model: BackPainModel):
-        self.space = parameter_space(model)
-        self.point = VectorTables.from_tables(model.tables)
-        self.draws: dict[tuple, ParameterDraws] = {}
+def tables_network(engine: CompiledNetwork, tables: VectorTables, repeat: int = 1) -> CompiledNetwork:
+    """``engine`` (the model's compiled network) with the tables of every parameter set of ``tables``.
 
-    def get_draws(self, draws: int, seed: Any) -> ParameterDraws:
-        key = (draws, seed)
-        if seed is None:  # fresh randomness every call
-            return draw_parameters(self.space, draws, seed)
-        out = self.draws.get(key)
-        if out is None:
-            if len(self.draws) >= 2:
-                self.draws.pop(next(iter(self.draws)))
-            out = self.draws[key] = draw_parameters(self.space, draws, seed)
-        return out
+    Row ``r`` of every evaluation of the result uses parameter set ``r % tables.n``; the
+    network has exactly ``tables.n * repeat`` rows (see
+    :meth:`~bayesnet.inference.engine.CompiledNetwork.with_tables`).
+    """
+    cpts = {v: tables.cpts[v] for v in engine.variables}
+    if repeat > 1:
+        cpts = {v: np.tile(a, (repeat,) + (1,) * (a.ndim - 1)) for v, a in cpts.items()}
+    return engine.with_tables(cpts)
 
 
-_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def stack_likelihoods(evidence: Sequence[Evidence], states: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+    """Likelihood arrays ``(len(evidence), card)`` of validated evidence (ones where unobserved).
+
+    >>> import bayesnet
+    >>> m = bayesnet.load_model()
+    >>> lik = stack_likelihoods([m.check_evidence({"fever": "yes"}), m.check_evidence(None)], m.states)
+    >>> lik["fever"].tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    n = len(evidence)
+    out: dict[str, np.ndarray] = {}
+    for i, ev in enumerate(evidence):
+        for v, w in ev.likelihoods().items():
+            arr = out.get(v)
+            if arr is None:
+                arr = out[v] = np.ones((n, len(states[v])))
+            arr[i] = w
+    return out
 
 
-def _state(model: BackPainModel) -> _ModelState:
-    st = _STATES.get(model)
-    if st is None:
-        st = _STATES[model] = _ModelState(model)
-    return st
+def condition_posteriors(
+    net: CompiledNetwork,
+    likelihoods: Mapping[str, np.ndarray],
+    n_rows: int,
+    conditions: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(condition = yes) in every row of ``net``, and the log-probability of the evidence.
+
+    Parameters
+    ----------
+    net : CompiledNetwork
+        The model's engine, or a network of parameter sets (:func:`tables_network`).
+    likelihoods : mapping
+        Variable -> ``(n_rows, card)`` or ``(card,)`` (shared by every row).
+    n_rows : int
+    conditions : list of str
+
+    Returns
+    -------
+    posteriors : ndarray
+        ``(n_rows, len(conditions))``; NaN in rows whose evidence has probability zero.
+    log_evidence : ndarray
+        ``(n_rows,)``; ``-inf`` in those rows.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> m = bayesnet.load_model()
+    >>> post, logz = condition_posteriors(m.engine, {"fever": [1.0, 0.0]}, 1, ["epidural_abscess"])
+    >>> bool(abs(post[0, 0] - m.diagnose({"fever": "yes"}).ranking.loc["epidural_abscess", "posterior"]) < 1e-15)
+    True
+    """
+    probs, log_ev = net.propagate(dict(likelihoods), n_rows=n_rows, targets=list(conditions))
+    offsets = np.cumsum([0] + [net.cardinality[c] for c in conditions])[:-1]
+    yes = offsets + np.array([list(net.states[c]).index("yes") for c in conditions], dtype=int)
+    post = probs[:, yes]
+    post[~(log_ev > -np.inf)] = np.nan
+    return post, log_ev
+
+
+def impossible_error(labels: Sequence[Any] | None = None) -> ImpossibleEvidenceError:
+    """The error raised when evidence has probability zero under the point estimates."""
+    if not labels:
+        return ImpossibleEvidenceError(
+            "the evidence has probability zero under the model, so no posterior exists; check for "
+            "contradictory entries (e.g. mechanical_pain=yes together with a serious condition)"
+        )
+    shown = ", ".join(repr(x) for x in list(labels)[:5])
+    more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    return ImpossibleEvidenceError(
+        f"the evidence of scenario(s) {shown}{more} has probability zero under the model, so no posterior exists",
+        rows=list(labels),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,27 +606,59 @@ def _evidence(model: BackPainModel, evidence: Any) -> Evidence:
 
 
 def _summarise(post: np.ndarray, point: np.ndarray, level: float) -> dict[str, np.ndarray]:
-    """Statistics over draws (axis 0) of ``post``, ignoring draws whose evidence was impossible."""
+    """Statistics over draws (axis 0) of ``post`` ``(draws, scenarios, conditions)``.
+
+    Draws whose evidence was impossible (NaN) are left out and counted in ``excluded_draws``
+    (per scenario); where no draw is possible every statistic but ``posterior`` is NaN, and
+    ``sd`` is NaN with fewer than two possible draws.
+    """
     q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     finite = np.isfinite(post)
+    ok = finite.all(axis=2)  # (draws, scenarios): a draw is possible or not for the whole row
+    excluded = (~ok).sum(axis=0)
+    n_ok = ok.sum(axis=0)[:, None]
     if finite.all():
         lo, hi = np.quantile(post, q, axis=0)
         med = np.median(post, axis=0)
         mean = post.mean(axis=0)
-        sd = post.std(axis=0, ddof=1) if post.shape[0] > 1 else np.zeros(post.shape[1:])
+        sd = post.std(axis=0, ddof=1) if post.shape[0] > 1 else np.full(post.shape[1:], np.nan)
     else:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: NaN, as wanted
             lo, hi = np.nanquantile(post, q, axis=0)
             med = np.nanmedian(post, axis=0)
             mean = np.nanmean(post, axis=0)
-            sd = np.nanstd(post, axis=0, ddof=1) if post.shape[0] > 1 else np.zeros(post.shape[1:])
-        # a pair with no possible draw at all keeps the point value (cannot happen with the
-        # point value possible: zeros of the tables do not move between draws)
-        none = ~finite.any(axis=0)
-        lo, hi, med, mean = (np.where(none, point, a) for a in (lo, hi, med, mean))
-        sd = np.where(none, 0.0, sd)
-    sd = np.nan_to_num(sd, nan=0.0)
-    return {"posterior": point, "low": lo, "high": hi, "median": med, "mean": mean, "sd": sd}
+            sd = np.nanstd(post, axis=0, ddof=1)
+        sd = np.where(n_ok >= 2, sd, np.nan)
+    return {
+        "posterior": point,
+        "low": lo,
+        "high": hi,
+        "median": med,
+        "mean": mean,
+        "sd": sd,
+        "excluded_draws": np.broadcast_to(excluded[:, None], point.shape),
+    }
+
+
+def _warn_excluded(excluded: np.ndarray, draws: int, labels: Sequence[Any] | None = None) -> None:
+    """Warn that some draws made the evidence impossible (they are left out of the intervals)."""
+    excluded = np.asarray(excluded).reshape(-1)
+    hit = np.flatnonzero(excluded > 0)
+    if not hit.size:
+        return
+    none = int((excluded >= draws).sum())
+    where = ""
+    if labels is not None:
+        shown = ", ".join(repr(labels[i]) for i in hit[:5])
+        where = f" in scenario(s) {shown}{' and more' if hit.size > 5 else ''}"
+    msg = (
+        f"up to {int(excluded.max())} of {draws} parameter draws make the evidence impossible{where}; "
+        "they are left out of the intervals (column excluded_draws)"
+    )
+    if none:
+        msg += f"; {none} scenario(s) have no possible draw at all, so their interval is NaN"
+    warnings.warn(msg, ExcludedDrawsWarning, stacklevel=3)
 
 
 def _progress(progress: bool | None, work: int, total: int, unit: str):
@@ -594,11 +717,19 @@ def uncertainty(
         Indexed by condition (every condition, ``mechanical_pain`` included; index name
         ``condition``), sorted by ``posterior`` descending, with columns ``posterior`` (under
         the point values, as in ``diagnose``), ``low``, ``high`` (the interval), ``median``,
-        ``mean`` and ``sd`` of the posterior over draws. ``attrs`` holds ``draws``, ``seed``,
+        ``mean`` and ``sd`` of the posterior over the draws under which the evidence is
+        possible, and ``excluded_draws`` (the number of the other draws, left out: 0 in
+        practice; otherwise an :class:`ExcludedDrawsWarning` is issued, and with no possible
+        draw at all every statistic but ``posterior`` is NaN; ``sd`` is NaN with fewer than two
+        possible draws). ``attrs`` holds ``draws``, ``seed``,
         ``level``, ``setting``, ``redrawn`` (``"node: problem"`` -> number of draws in which that
         parameter group was redrawn), ``rejected`` (whole parameter sets discarded; 0 in
-        practice) and ``excluded_draws`` (draws under which the evidence was impossible; 0 in
-        practice).
+        practice) and ``excluded_draws`` (as the column).
+
+    Warns
+    -----
+    ExcludedDrawsWarning
+        Some draws make the evidence impossible (see ``excluded_draws``).
 
     Raises
     ------
@@ -614,34 +745,36 @@ def uncertainty(
     >>> import bayesnet
     >>> model = bayesnet.load_model()
     >>> res = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
-    >>> res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist()  # doctest: +SKIP
-    [0.012, 0.004, 0.043]
-    >>> res.attrs["draws"], res.index.name
-    (100, 'condition')
+    >>> res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist()
+    [0.075, 0.018, 0.457]
+    >>> res.attrs["draws"], res.index.name, int(res["excluded_draws"].max())
+    (100, 'condition', 0)
+
+    The point value sits low in a wide interval: most of the abscess probability rests on
+    grade-C numbers (the share of abscesses caused by osteomyelitis, the fever sensitivity).
     """
     draws = check_draws(draws)
     level = check_level(level)
     seed = _check_seed(seed)
     ev = _evidence(model, evidence)
-    st = _state(model)
     conds = model.conditions
-    point = condition_posteriors(st.point, [ev], conds)[0, 0]
+    lik = ev.likelihoods()
+    point, _ = condition_posteriors(model.engine, lik, 1, conds)
     if not np.all(np.isfinite(point)):
         raise impossible_error()
-    pd_ = st.get_draws(draws, seed)
+    pd_ = model.parameter_draws(draws, seed)
     bar = _progress(progress, draws, draws, "draw")
-    post = np.empty((draws, len(conds)))
     try:
-        for _, d0, d1, part, _ in iter_condition_posteriors(pd_.tables, [ev], conds):
-            post[d0:d1] = part[:, 0, :]
-            if bar is not None:
-                bar.update(d1 - d0)
+        post, _ = condition_posteriors(pd_.network(model.engine), lik, draws, conds)
+        if bar is not None:
+            bar.update(draws)
     finally:
         if bar is not None:
             bar.close()
-    excluded = int((~np.isfinite(post).all(axis=1)).sum())
-    stats = _summarise(post, point, level)
-    df = pd.DataFrame(stats, index=pd.Index(conds, name="condition"))
+    stats = _summarise(post[:, None, :], point, level)
+    excluded = int(stats["excluded_draws"][0, 0])
+    _warn_excluded(np.array([excluded]), draws)
+    df = pd.DataFrame({k: v[0] for k, v in stats.items()}, index=pd.Index(conds, name="condition"))
     df = df.sort_values("posterior", ascending=False, kind="stable")
     df.attrs.update(_attrs(pd_, seed, level, model.setting, excluded))
     return df
@@ -714,7 +847,8 @@ def uncertainty_batch(
         Return the tidy long form instead (see Returns).
     block : int, default 256
         Scenarios per block (memory: about ``draws * block * 80`` bytes per block besides the
-        tables).
+        tables). Within a block, scenarios go to the engine a few at a time, about
+        :data:`ROWS_PER_CALL` (scenario, draw) rows per call.
 
     Returns
     -------
@@ -722,9 +856,17 @@ def uncertainty_batch(
         Wide (default): the scenarios' index; MultiIndex columns ``(condition, statistic)``
         with statistics ``posterior, low, high``, conditions in model order, so that
         ``res["spinal_metastasis"]`` is a three-column frame and ``res.xs("high", axis=1,
-        level=1)`` one column per condition. Long (``long=True``): one row per scenario and
-        condition, columns ``scenario, condition, posterior, low, high, median, mean, sd``.
-        ``attrs`` as for :func:`uncertainty` (``excluded_draws`` summed over scenarios).
+        level=1)`` one column per condition; a last column ``("excluded_draws", "")``
+        (``res["excluded_draws"]``) counts the draws left out of each scenario's intervals
+        because its evidence is impossible under them (see :func:`uncertainty`). Long
+        (``long=True``): one row per scenario and condition, columns ``scenario, condition,
+        posterior, low, high, median, mean, sd, excluded_draws``. ``attrs`` as for
+        :func:`uncertainty` (``excluded_draws`` summed over scenarios).
+
+    Warns
+    -----
+    ExcludedDrawsWarning
+        Some draws make the evidence of some scenarios impossible (the message names them).
 
     Raises
     ------
@@ -741,8 +883,8 @@ def uncertainty_batch(
     >>> model = bayesnet.load_model()
     >>> df = pd.DataFrame({"fever": ["yes", None], "history_of_cancer": ["no", "yes"]}, index=["a", "b"])
     >>> res = uncertainty_batch(model, df, draws=50)
-    >>> res.shape, list(res["dvt"].columns)
-    ((2, 27), ['posterior', 'low', 'high'])
+    >>> res.shape, list(res["dvt"].columns), res["excluded_draws"].tolist()
+    ((2, 28), ['posterior', 'low', 'high'], [0, 0])
     """
     draws = check_draws(draws)
     level = check_level(level)
@@ -750,31 +892,44 @@ def uncertainty_batch(
     if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
         raise BayesNetError(f"block must be a positive integer; got {block!r}")
     index, evs = _rows(model, scenarios)
-    st = _state(model)
     conds = model.conditions
     n = len(evs)
-    batch = EvidenceBatch.from_evidence(evs, st.point.states)
-    point = condition_posteriors(st.point, batch, conds)[0]
+    states = model.states
+    lik = stack_likelihoods(evs, states)
+    point, _ = condition_posteriors(model.engine, lik, n, conds)
     bad = np.flatnonzero(~np.isfinite(point).all(axis=1))
     if bad.size:
         raise impossible_error(list(index[bad]))
-    pd_ = st.get_draws(draws, seed)
-    stats = {k: np.empty((n, len(conds))) for k in ("posterior", "low", "high", "median", "mean", "sd")}
-    excluded = 0
+    pd_ = model.parameter_draws(draws, seed)
+    per_call = max(1, ROWS_PER_CALL // draws)  # scenarios sharing one engine call
+    stats: dict[str, np.ndarray] = {}
     bar = _progress(progress, draws * n, n, "scenario")
     try:
         for s0 in range(0, n, block):
             s1 = min(n, s0 + block)
-            post = condition_posteriors(pd_.tables, batch.rows(s0, s1), conds)
-            excluded += int((~np.isfinite(post).all(axis=2)).sum())
-            part = _summarise(post, point[s0:s1], level)
-            for k, v in part.items():
-                stats[k][s0:s1] = v
+            post = np.empty((draws, s1 - s0, len(conds)))
+            for g0 in range(s0, s1, per_call):
+                g1 = min(s1, g0 + per_call)
+                g = min(per_call, s1 - s0)  # a short block uses a network of its own size
+                part = {}
+                for v, a in lik.items():
+                    rows = np.ones((g, a.shape[1]))  # padding rows observe nothing
+                    rows[: g1 - g0] = a[g0:g1]
+                    if not np.all(rows == 1.0):
+                        part[v] = np.repeat(rows, draws, axis=0)  # row s * draws + d
+                out, _ = condition_posteriors(pd_.network(model.engine, g), part, g * draws, conds)
+                post[:, g0 - s0 : g1 - s0] = out.reshape(g, draws, -1)[: g1 - g0].transpose(1, 0, 2)
+            for k, v in _summarise(post, point[s0:s1], level).items():
+                stats.setdefault(k, np.empty((n, len(conds))))[s0:s1] = v
             if bar is not None:
                 bar.update(s1 - s0)
     finally:
         if bar is not None:
             bar.close()
+    per_row = stats["excluded_draws"][:, 0].astype(int) if n else np.zeros(0, dtype=int)
+    stats["excluded_draws"] = stats["excluded_draws"].astype(int)
+    excluded = int(per_row.sum())
+    _warn_excluded(per_row, draws, list(index))
     attrs = _attrs(pd_, seed, level, model.setting, excluded)
     if long:
         rows = pd.DataFrame(
@@ -789,5 +944,6 @@ def uncertainty_batch(
     cols = pd.MultiIndex.from_product([conds, ["posterior", "low", "high"]], names=["condition", "statistic"])
     data = np.stack([stats["posterior"], stats["low"], stats["high"]], axis=2).reshape(n, -1)
     out = pd.DataFrame(data, index=index, columns=cols)
+    out[("excluded_draws", "")] = per_row
     out.attrs.update(attrs)
     return out

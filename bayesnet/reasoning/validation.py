@@ -9,7 +9,8 @@ published interval and whether the two intervals overlap.
 Every probability is computed exactly from the probability of evidence ``Z``:
 ``P(A | e) = Z(e, A) / Z(e)``; "any of" is summed over disjoint pieces,
 ``P(A1 or A2 | e) = P(A1 | e) + P(not A1, A2 | e)``, so no subtraction loses digits for rare
-events. The same formula runs on the point tables and on every parameter draw.
+events. The same formula runs on the model's junction-tree engine for the point values and, with one row
+per parameter draw, on the engine with the draws' tables (``ParameterDraws.network``).
 
 Examples
 --------
@@ -45,89 +46,94 @@ def _indicator(states: tuple[str, ...], allowed: Sequence[str]) -> np.ndarray:
     return np.array([1.0 if s in allowed else 0.0 for s in states])
 
 
-def _evidence_probabilities(vt: Any, rows: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
-    """Z of every row of likelihoods under every draw of ``vt``: shape ``(n_draws, n_rows)``."""
-    from bayesnet.inference.parametric_ve import EvidenceBatch, iter_condition_posteriors
+def _evidence_probabilities(net: Any, n_rows: int, rows: Sequence[Mapping[str, np.ndarray]]) -> np.ndarray:
+    """log Z of every row of likelihoods in every row of ``net``: shape ``(n_rows, len(rows))``.
 
-    n = len(rows)
-    lik: dict[str, np.ndarray] = {}
-    for i, row in enumerate(rows):
-        for v, w in row.items():
-            if v not in lik:
-                lik[v] = np.ones((n, len(vt.states[v])))
-            lik[v][i] = w
-    lik = {v: a for v, a in lik.items() if not np.all(a == 1.0)}
-    batch = EvidenceBatch(n, lik)
-    out = np.empty((vt.n, n))
-    anchor = vt.calibrated_conditions[:1]
-    for idx, d0, d1, _, z in iter_condition_posteriors(vt, batch, anchor):
-        out[d0:d1, idx] = z
+    ``net`` is the model's engine (``n_rows`` 1) or a network of parameter draws (one row per
+    draw); ``-inf`` where the evidence of a row is impossible (also when a likelihood is all
+    zero, i.e. the event itself is empty).
+    """
+    out = np.empty((n_rows, len(rows)))
+    for j, row in enumerate(rows):
+        lik = {v: w for v, w in row.items() if not np.all(w == 1.0)}
+        if any(not np.any(w > 0) for w in lik.values()):
+            out[:, j] = -np.inf
+            continue
+        _, out[:, j] = net.propagate(lik, n_rows=n_rows, targets=[])
     return out
 
 
-def event_probability(vt: Any, evidence: Mapping[str, Sequence[str]], target: Target) -> np.ndarray:
-    """P(target | evidence) for every draw of ``vt`` (exact; see the module docstring).
+def event_probability(
+    net: Any, evidence: Mapping[str, Sequence[str]], target: Target, n_rows: int | None = None
+) -> np.ndarray:
+    """P(target | evidence) in every row of ``net`` (exact; see the module docstring).
 
     Parameters
     ----------
-    vt : bayesnet.building.parametric.VectorTables
-        Tables of one or more parameter draws (``VectorTables.from_tables(model.tables)`` for
-        the point values).
+    net : bayesnet.inference.engine.CompiledNetwork
+        The model's engine (``model.engine``, one row), or a network of parameter draws
+        (``model.parameter_draws(n).network(model.engine)``, one row per draw).
     evidence : mapping
-        Variable -> the states it is known to be in (one state, or several meaning "one of").
+        Variable -> the states it is known to be in (one state, or several meaning "one of"),
+        entered as 0/1 likelihoods.
     target : Target
+    n_rows : int, optional
+        Rows to evaluate; default ``net.n_parameter_sets`` (1 for the model's engine, the
+        number of draws for a network of draws).
 
     Returns
     -------
     ndarray
-        Shape ``(vt.n,)``; NaN for a draw under which the evidence is impossible.
+        Shape ``(n_rows,)``: ``exp(log Z(e, target) - log Z(e))`` (summed over the disjoint
+        pieces of an "any of" target); NaN in a row under which the evidence is impossible.
 
     Examples
     --------
     >>> import bayesnet
-    >>> from bayesnet.building.parametric import VectorTables
     >>> m = bayesnet.load_model()
     >>> t = Target("all", (("spinal_metastasis", ("yes",)),), "spinal_metastasis")
-    >>> p = event_probability(VectorTables.from_tables(m.tables), {"history_of_cancer": ["yes"]}, t)
+    >>> p = event_probability(m.engine, {"history_of_cancer": ["yes"]}, t)
     >>> bool(abs(p[0] - m.diagnose({"history_of_cancer": "yes"}).ranking.loc["spinal_metastasis", "posterior"]) < 1e-12)
     True
     """
     from bayesnet.errors import UnknownNameError
 
+    states = {v: tuple(s) for v, s in net.states.items()}
     for v, s in [*evidence.items(), *target.items]:
-        if v not in vt.states:
-            raise UnknownNameError("variable", v, vt.states)
+        if v not in states:
+            raise UnknownNameError("variable", v, states)
         for x in [s] if isinstance(s, str) else s:
-            if x not in vt.states[v]:
-                raise UnknownNameError("state", x, vt.states[v], context=f"of variable {v!r}")
+            if x not in states[v]:
+                raise UnknownNameError("state", x, states[v], context=f"of variable {v!r}")
     evidence = {v: (s,) if isinstance(s, str) else tuple(s) for v, s in evidence.items()}
-    base = {v: _indicator(vt.states[v], s) for v, s in evidence.items()}
+    base = {v: _indicator(states[v], s) for v, s in evidence.items()}
     rows: list[dict[str, np.ndarray]] = [base]
     if target.mode == "all":
         row = dict(base)
         for v, s in target.items:
-            row[v] = row.get(v, np.ones(len(vt.states[v]))) * _indicator(vt.states[v], s)
+            row[v] = row.get(v, np.ones(len(states[v]))) * _indicator(states[v], s)
         rows.append(row)
     else:  # disjoint pieces: A1, (not A1) A2, (not A1)(not A2) A3, ...
         for i, (v, s) in enumerate(target.items):
             row = dict(base)
             for u, t in target.items[:i]:
-                row[u] = row.get(u, np.ones(len(vt.states[u]))) * (1.0 - _indicator(vt.states[u], t))
-            row[v] = row.get(v, np.ones(len(vt.states[v]))) * _indicator(vt.states[v], s)
+                row[u] = row.get(u, np.ones(len(states[u]))) * (1.0 - _indicator(states[u], t))
+            row[v] = row.get(v, np.ones(len(states[v]))) * _indicator(states[v], s)
             rows.append(row)
-    z = _evidence_probabilities(vt, rows)
-    z0 = z[:, 0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = z[:, 1:].sum(axis=1) / z0
-    p = np.where(z0 > 0, p, np.nan)
+    log_z = _evidence_probabilities(net, net.n_parameter_sets if n_rows is None else int(n_rows), rows)
+    z0 = log_z[:, :1]
+    possible = z0[:, 0] > -np.inf
+    with np.errstate(invalid="ignore"):
+        p = np.exp(log_z[:, 1:] - np.where(possible[:, None], z0, 0.0)).sum(axis=1)
+    p = np.where(possible, p, np.nan)
     return np.clip(p, 0.0, 1.0)
 
 
-def _measure(vt: Any, sc: Scenario) -> np.ndarray:
+def _measure(net: Any, sc: Scenario, n_rows: int | None = None) -> np.ndarray:
     if sc.measure == "probability":
-        return event_probability(vt, sc.evidence, sc.target)
-    p0 = event_probability(vt, sc.evidence, sc.target)
-    p1 = event_probability(vt, {**sc.evidence, **sc.tests}, sc.target)
+        return event_probability(net, sc.evidence, sc.target, n_rows)
+    p0 = event_probability(net, sc.evidence, sc.target, n_rows)
+    p1 = event_probability(net, {**sc.evidence, **sc.tests}, sc.target, n_rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         lr = (p1 / (1.0 - p1)) / (p0 / (1.0 - p0))
     return np.where(np.isfinite(lr) & (lr > 0), lr, np.nan)
@@ -173,9 +179,12 @@ def validate(
         One row per scenario: ``id, setting, target, measure, published, low, high`` (the
         published value and 95% interval), ``model, model_low, model_high`` (the model's value
         under the point estimates and its interval over draws), ``inside`` (the model's value lies
-        in the published interval), ``overlap`` (the two intervals overlap), ``ratio`` (model /
+        in the published interval), ``overlap`` (the two intervals overlap; False when no draw
+        gives a model value, so that there is no model interval), ``ratio`` (model /
         published), ``independent``, ``source`` and ``excluded_draws`` (draws under which the
-        evidence was impossible; 0 in practice). ``attrs`` holds ``draws``, ``seed``, ``level``
+        value does not exist, e.g. the evidence is impossible; 0 in practice, and an
+        :class:`~bayesnet.reasoning.uncertainty.ExcludedDrawsWarning` names the scenarios
+        otherwise). ``attrs`` holds ``draws``, ``seed``, ``level``
         and ``summary`` (see :func:`summary`).
 
     Raises
@@ -194,7 +203,7 @@ def validate(
     >>> bool(res["model"].between(0, 1).all() | (res["measure"] == "likelihood_ratio").any())
     True
     """
-    from bayesnet.reasoning.uncertainty import _state, check_level
+    from bayesnet.reasoning.uncertainty import ExcludedDrawsWarning, check_level
 
     if not hasattr(model, "with_setting") or not hasattr(model, "priors"):
         raise BayesNetError(f"expected a BackPainModel (bayesnet.load_model()); got {type(model).__name__}")
@@ -208,6 +217,8 @@ def validate(
         scenarios = load_validation(path, ps)
     models: dict[str, BackPainModel] = {model.setting: model}
     rows = []
+    with_excluded: list[str] = []
+    no_interval: list[str] = []
     q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     for sc in scenarios:
         if sc.setting not in models:
@@ -216,8 +227,8 @@ def validate(
 
                 raise UnknownNameError("setting", sc.setting, ps.settings)
             models[sc.setting] = model.with_setting(sc.setting)
-        st = _state(models[sc.setting])
-        point = float(_measure(st.point, sc)[0])
+        m = models[sc.setting]
+        point = float(_measure(m.engine, sc)[0])
         if not math.isfinite(point):
             raise ImpossibleEvidenceError(
                 f"scenario {sc.id!r}: the evidence has probability zero under the model, so no value exists"
@@ -225,14 +236,23 @@ def validate(
         lo = hi = math.nan
         excluded = 0
         if draws:
-            vals = _measure(st.get_draws(int(draws), int(seed)).tables, sc)
+            pd_ = m.parameter_draws(int(draws), int(seed))
+            vals = _measure(pd_.network(m.engine), sc, pd_.n)
             ok = np.isfinite(vals)
             excluded = int((~ok).sum())
             if ok.any():
                 lo, hi = (float(x) for x in np.quantile(vals[ok], q))
         pub = sc.published
         inside = pub.low <= point <= pub.high
-        overlap = inside if not draws else bool(max(pub.low, lo) <= min(pub.high, hi))
+        if not draws:
+            overlap = inside
+        elif math.isnan(lo):  # no possible draw: no model interval, so no overlap to claim
+            overlap = False
+            no_interval.append(sc.id)
+        else:
+            overlap = max(pub.low, lo) <= min(pub.high, hi)
+        if excluded:
+            with_excluded.append(sc.id)
         rows.append(
             {
                 "id": sc.id,
@@ -253,6 +273,16 @@ def validate(
                 "excluded_draws": excluded,
             }
         )
+    if with_excluded:
+        import warnings
+
+        msg = (
+            f"some parameter draws make the evidence of scenario(s) {', '.join(with_excluded)} impossible; "
+            "they are left out of the model intervals (column excluded_draws)"
+        )
+        if no_interval:
+            msg += f"; {', '.join(no_interval)} have no possible draw: no model interval, overlap False"
+        warnings.warn(msg, ExcludedDrawsWarning, stacklevel=2)
     df = pd.DataFrame(rows, columns=_COLUMNS)
     df.attrs.update({"draws": int(draws), "seed": int(seed), "level": level})
     df.attrs["summary"] = summary(df)
