@@ -188,3 +188,13 @@ def test_html_tables_are_well_formed(model):
     assert text.count("<tr>") == 5
     # the DataFrames are untouched
     assert type(ex).__name__ == type(nt).__name__ == type(unc).__name__ == "DataFrame"
+
+
+def test_waterfall_of_a_certain_condition_says_why_instead_of_drawing_infinities():
+    import bayesnet
+    from bayesnet.present import plots
+
+    ex = bayesnet.load_model().diagnose({"dvt": "yes", "fever": "yes"}).explain("dvt")
+    ax = plots.waterfall(ex)
+    assert "certain" in ax.get_title()
+    assert any("observed" in t.get_text() for t in ax.texts)

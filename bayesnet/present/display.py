@@ -95,6 +95,8 @@ def explanation_text(ex: pd.DataFrame) -> str:
     if not len(ex):
         lines.append("(no evidence)")
     lines.append("")
+    if ex.attrs.get("note"):
+        lines.append(str(ex.attrs["note"]))
     lines.append("contribution = change in log-odds when the finding is removed; LR = exp(contribution).")
     return "\n".join(lines)
 

@@ -103,6 +103,14 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
     prior, post = ex.attrs["prior"], ex.attrs["posterior"]
     cond = ex.attrs.get("condition", "condition")
     ax = _axes(ax, (7.5, 0.45 * (len(ex) + 2) + 1.2))
+    if not (0.0 < prior < 1.0 and 0.0 < post < 1.0 and np.isfinite(ex["contribution"].to_numpy(float)).all()):
+        # a certain condition has infinite log-odds: there is no waterfall to draw, say why instead
+        note = ex.attrs.get("note") or f"P({cond}) is 0 or 1, so its log-odds are infinite."
+        ax.text(0.5, 0.5, f"{format_probability(prior)} -> {format_probability(post)}\n{note}", ha="center",
+                va="center", wrap=True, fontsize=9, transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(f"Why {_label(cond)}: no waterfall (certain)")
+        return ax
     start = _logit(prior)
     labels, lefts, widths, colours = ["prior"], [0.0], [start], [NEUTRAL]
     level = start
