@@ -240,3 +240,9 @@ def test_one_draw_has_no_standard_deviation(model):
 def test_docstring_example_is_the_true_output(model):
     res = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
     assert res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist() == [0.075, 0.018, 0.457]
+
+
+def test_empty_batch(model):
+    res = uncertainty_batch(model, pd.DataFrame({"fever": []}), draws=10)
+    assert res.shape == (0, 3 * len(model.conditions) + 1) and res.attrs["excluded_draws"] == 0
+    assert len(uncertainty_batch(model, pd.DataFrame({"fever": []}), draws=10, long=True)) == 0

@@ -902,7 +902,8 @@ def uncertainty_batch(
         raise impossible_error(list(index[bad]))
     pd_ = model.parameter_draws(draws, seed)
     per_call = max(1, ROWS_PER_CALL // draws)  # scenarios sharing one engine call
-    stats: dict[str, np.ndarray] = {}
+    names = ("posterior", "low", "high", "median", "mean", "sd", "excluded_draws")
+    stats = {k: np.empty((n, len(conds))) for k in names}
     bar = _progress(progress, draws * n, n, "scenario")
     try:
         for s0 in range(0, n, block):
@@ -920,14 +921,14 @@ def uncertainty_batch(
                 out, _ = condition_posteriors(pd_.network(model.engine, g), part, g * draws, conds)
                 post[:, g0 - s0 : g1 - s0] = out.reshape(g, draws, -1)[: g1 - g0].transpose(1, 0, 2)
             for k, v in _summarise(post, point[s0:s1], level).items():
-                stats.setdefault(k, np.empty((n, len(conds))))[s0:s1] = v
+                stats[k][s0:s1] = v
             if bar is not None:
                 bar.update(s1 - s0)
     finally:
         if bar is not None:
             bar.close()
-    per_row = stats["excluded_draws"][:, 0].astype(int) if n else np.zeros(0, dtype=int)
     stats["excluded_draws"] = stats["excluded_draws"].astype(int)
+    per_row = stats["excluded_draws"][:, 0]
     excluded = int(per_row.sum())
     _warn_excluded(per_row, draws, list(index))
     attrs = _attrs(pd_, seed, level, model.setting, excluded)
@@ -942,7 +943,7 @@ def uncertainty_batch(
         rows.attrs.update(attrs)
         return rows
     cols = pd.MultiIndex.from_product([conds, ["posterior", "low", "high"]], names=["condition", "statistic"])
-    data = np.stack([stats["posterior"], stats["low"], stats["high"]], axis=2).reshape(n, -1)
+    data = np.stack([stats["posterior"], stats["low"], stats["high"]], axis=2).reshape(n, 3 * len(conds))
     out = pd.DataFrame(data, index=index, columns=cols)
     out[("excluded_draws", "")] = per_row
     out.attrs.update(attrs)
