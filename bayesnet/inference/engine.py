@@ -533,7 +533,10 @@ class _Layout:
             if len(zs) == 1:
                 log_ev = np.log(total.reshape(b))
             else:
-                log_ev = np.log(np.concatenate([z.reshape(b) for z in zs])).reshape(len(zs), b).sum(axis=0)
+                logs_z = np.log(np.concatenate([z.reshape(b) for z in zs]))
+                if logs_z.dtype != np.float64:  # sum in float64: there may be thousands of terms
+                    logs_z = logs_z.astype(np.float64)
+                log_ev = logs_z.reshape(len(zs), b).sum(axis=0)
             if log_ev.dtype != np.float64:
                 log_ev = log_ev.astype(np.float64)
             log_ev += logconst

@@ -99,12 +99,13 @@ def _eliminate(
     adj = {v: set(n) for v, n in adjacency.items()}
     logc = {v: math.log(max(int(cards[v]), 1)) for v in adj}
 
+    fill = {v: _fill_in(adj, v) for v in adj}
+
     def score(v: int) -> tuple[float, float, int]:
-        fill = _fill_in(adj, v)
         weight = logc[v] + sum(logc[u] for u in adj[v])
         if heuristic == "min_fill":
-            return (fill, round(weight, 9), v)
-        return (round(weight, 9), fill, v)
+            return (fill[v], round(weight, 9), v)
+        return (round(weight, 9), fill[v], v)
 
     scores = {v: score(v) for v in adj}
     order: list[int] = []
@@ -115,19 +116,31 @@ def _eliminate(
         raw.append(frozenset(nbrs | {v}))
         order.append(v)
         nl = list(nbrs)
+        # fill-in counts are updated incrementally (a hub with thousands of neighbours
+        # would otherwise be rescored from scratch, in quadratic time, at every step)
+        changed = set(nl)
         for i, a in enumerate(nl):
             for b in nl[i + 1 :]:
-                if b not in adj[a]:
-                    adj[a].add(b)
-                    adj[b].add(a)
+                aa, ab = adj[a], adj[b]
+                if b not in aa:
+                    common = aa & ab  # their common neighbours gain the edge a-b
+                    for w in common:
+                        fill[w] -= 1
+                    changed |= common
+                    fill[a] += len(aa) - len(common)
+                    fill[b] += len(ab) - len(common)
+                    aa.add(b)
+                    ab.add(a)
+        av = adj[v]
         for a in nl:
-            adj[a].discard(v)
+            aa = adj[a]
+            fill[a] -= len(aa) - 1 - len(aa & av)  # pairs (v, x) that were missing
+            aa.discard(v)
         del adj[v]
         del scores[v]
-        touched = set(nl)
-        for a in nl:
-            touched |= adj[a]
-        for a in touched:
+        del fill[v]
+        changed.discard(v)
+        for a in changed:
             scores[a] = score(a)
     # keep only maximal cliques (an elimination clique can only be contained in an
     # earlier one if it is not maximal; check against all for simplicity)
@@ -300,6 +313,8 @@ def build_junction_tree(
     for i, c in enumerate(cliques):
         for v in c:
             holders.setdefault(v, []).append(i)
+    if sum(len(hs) * (len(hs) - 1) // 2 for hs in holders.values()) > _LARGE_CLIQUE_GRAPH:
+        return _rooted(cliques, _max_spanning_edges(cliques, holders, cards), cards)
     g = nx.Graph()
     g.add_nodes_from(range(n))
     for hs in holders.values():
@@ -320,6 +335,56 @@ def build_junction_tree(
     edges = sorted(edges)
 
     return _rooted(cliques, edges, cards)
+
+
+#: Clique graphs with more candidate edges than this (hubs with thousands of children)
+#: get their maximum spanning tree from :func:`_max_spanning_edges` instead of networkx.
+_LARGE_CLIQUE_GRAPH = 200_000
+
+
+def _max_spanning_edges(
+    cliques: list[tuple[int, ...]], holders: Mapping[int, list[int]], cards: list[int]
+) -> list[tuple[int, int]]:
+    """Kruskal's maximum spanning tree of the clique graph, for large graphs.
+
+    Same weights as :func:`build_junction_tree` (shared variables, then small separator
+    tables), ties broken by the order in which the pairs are met; disconnected parts
+    are joined by empty separators.  Any maximum spanning tree of this graph is a
+    junction tree.
+    """
+    n = len(cliques)
+    sets = [frozenset(c) for c in cliques]
+    seen: set[int] = set()
+    cand = []
+    for hs in holders.values():
+        for a_pos, a in enumerate(hs):
+            sa = sets[a]
+            for b in hs[a_pos + 1 :]:
+                key = a * n + b
+                if key in seen:
+                    continue
+                seen.add(key)
+                sep = sa & sets[b]
+                size = _table_size(tuple(sep), cards)
+                cand.append((len(sep) - 0.5 * size / (size + 1.0), a, b))
+    cand.sort(key=lambda t: -t[0])
+    root = list(range(n))
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    edges = []
+    for _, a, b in cand:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+            edges.append((min(a, b), max(a, b)))
+    firsts = sorted({find(i) for i in range(n)})  # smallest clique of each component
+    edges.extend(zip(firsts, firsts[1:]))
+    return sorted(edges)
 
 
 def _rooted(cliques: list[tuple[int, ...]], edges: list[tuple[int, int]], cards: list[int]) -> JunctionTree:
