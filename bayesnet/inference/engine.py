@@ -36,16 +36,15 @@ Algorithm
 1. Evidence becomes one likelihood array of shape ``(card, rows)`` per observed
    variable: one-hot for hard evidence, arbitrary non-negative weights for
    virtual (soft) evidence; variables unobserved in the whole chunk are skipped.
+   Each likelihood row is divided by its maximum (a constant factor carries no
+   information) and the log of that maximum is added back to ``log P(e)``, so
+   every factor that enters a clique table is at most 1.
 2. **Collect** (leaves to root, Hugin architecture): a clique table is its
    constant potential times its evidence likelihoods times its children's
    messages (children whose subtree holds no evidence contribute cached
    constants, folded into the potential before the batch axis appears; small
    batch factors are multiplied together before touching a large table); the
-   message to the parent is that table summed down to the separator.  Every
-   message is divided by its per-row total and the log of the total is
-   accumulated, so nothing underflows however many findings are observed;
-   ``log P(e)`` is the sum of these logs plus the log of the root table's total
-   (exact up to rounding).
+   message to the parent is that table summed down to the separator.
 3. **Distribute** (root to leaves, only along the paths needed for the
    requested targets): a child's belief is its collect table times the ratio of
    the parent's separator marginal to the (unscaled) collect message; ``0/0`` is
@@ -55,14 +54,42 @@ Algorithm
    summed to the variable and renormalised (observed variables come out exactly
    one-hot).
 
-For a few rows (a single scenario), :meth:`_Layout.propagate_small` skips the
-per-message rescaling and checks the root total instead, falling back to the
-scaled pass when it is outside ``[1e-250, 1e250]`` (or zero).
+Scaling
+-------
+Nothing underflows however many findings are observed or however many children
+share a clique (a naive-Bayes hub with thousands of children, say):
+
+* every message is divided by its per-row **maximum** (so the prior message of a
+  barren subtree stays exactly 1), and the log of the maximum is accumulated;
+* a clique table into which ``k`` factors (each at most 1) have been multiplied
+  since it was last rescaled is divided by its per-row maximum, the log of which is
+  accumulated too, with ``k = floor(-log2(tiny) / 32)`` from ``np.finfo(dtype)``
+  (31 for float64, 3 for float32): each factor may then use up 32 binary orders of
+  magnitude before anything can underflow.  The same rule applies in the cached
+  prior pass and in :meth:`_Layout.propagate_small`;
+* ``log P(e)`` is the sum of all these logs plus the log of the root table's total
+  (exact up to rounding; the terms are summed in float64).
+
+For a few rows (a single scenario), :meth:`_Layout.propagate_small` does not
+rescale the messages; it accepts its result only where the root total (and every
+clique rescaling factor) lies in ``[tiny**0.8, tiny**-0.8]`` of the dtype (about
+``[1e-246, 1e246]`` for float64, ``[1e-31, 1e31]`` for float32) and otherwise redoes
+the chunk with the scaled pass.  float16 is rejected (too narrow to be made safe).
 
 Rows whose evidence has probability zero end with a zero root total, which
 propagates as NaN through that row only; they are reported via
 ``log_evidence == -inf`` (and :class:`~bayesnet.errors.ImpossibleEvidenceError`
-from the strict methods).
+from the strict methods).  A non-finite log-evidence of the other sign, or NaN
+posteriors with a finite log-evidence, cannot arise from the scaled computation;
+should it, the row is an error (:data:`NUMERIC_MESSAGE`,
+:class:`~bayesnet.errors.EvidenceError` from the strict methods), never a success.
+
+Parameter sets
+--------------
+:meth:`CompiledNetwork.with_tables` gives a network on the same junction tree
+whose CPTs vary per row (parameter draws): the potentials and the cached prior
+tables and messages carry a batch axis of length P, and each chunk of rows uses the
+matching slice of them.
 
 CPT columns are renormalised to sum to exactly 1 at compile time (see
 :func:`compile_network`).  Results match pgmpy's ``VariableElimination`` to
@@ -574,11 +601,14 @@ class _Layout:
 
         Messages are not rescaled; instead ``tiny`` is added to each collect
         message (so divisions need no zero test) and the result is accepted only
-        where the root total lies in ``[1e-250, 1e250]``: there, unscaled values
+        where the root total lies in ``[lo, hi] = [tiny**0.8, tiny**-0.8]`` of the
+        dtype (``np.finfo``): there, since every factor is at most 1, unscaled values
         cannot have underflowed in any way that matters (an entry lost to
-        underflow carries posterior mass below ~1e-57) and the ``tiny`` added is
-        negligible.  Otherwise (including impossible evidence) the chunk is redone
-        by :meth:`propagate`.
+        underflow carries a share below ``tiny**0.2`` of the total: 1e-62 in
+        float64, 2e-8 in float32) and the ``tiny`` added is negligible.  A clique
+        with at least ``every`` factors is rescaled per row as in :meth:`propagate`,
+        and each rescaling maximum must lie above ``lo`` too.  Otherwise (including
+        impossible evidence) the chunk is redone by :meth:`propagate`.
         """
         if not lik:
             return self.propagate(lik, b, plan)
@@ -1324,7 +1354,9 @@ class CompiledNetwork:
         probs : ndarray, shape (n_rows, total states of targets)
             Concatenated posteriors, columns as :meth:`columns`; NaN in impossible rows.
         log_evidence : ndarray, shape (n_rows,)
-            ``log sum_x P(x) prod_v L_v(x_v)``; ``-inf`` for impossible rows.
+            ``log sum_x P(x) prod_v L_v(x_v)`` (the likelihoods as given: each
+            row is rescaled to a maximum of 1 inside and the log of the scale
+            added back); ``-inf`` for impossible rows.
 
         Raises
         ------
@@ -1376,6 +1408,8 @@ class CompiledNetwork:
             Bad shapes, negative, NaN/inf or all-zero likelihood vectors.
         ImpossibleEvidenceError
             Some rows have probability zero (``rows`` holds their positions).
+        EvidenceError
+            A non-finite result (:data:`NUMERIC_MESSAGE`; not expected with the scaling).
 
         Examples
         --------
@@ -1472,6 +1506,8 @@ class CompiledNetwork:
             Unknown variable or state.
         ImpossibleEvidenceError
             The findings have probability zero.
+        EvidenceError
+            A non-finite result (:data:`NUMERIC_MESSAGE`; not expected with the scaling).
 
         Examples
         --------
@@ -1621,7 +1657,9 @@ class CompiledNetwork:
             Rows with an unknown state value get NaN posteriors and an error
             message naming row, column, value and the closest valid state;
             impossible rows get NaN, ``log_evidence == -inf`` and
-            ``"evidence has probability zero"``.  Other rows are unaffected.
+            ``"evidence has probability zero"``; a row with a non-finite result
+            otherwise gets NaN posteriors and :data:`NUMERIC_MESSAGE`.  Other rows
+            are unaffected.
 
         Raises
         ------
@@ -1707,6 +1745,8 @@ class CompiledNetwork:
             Unknown column, target or state (with a "did you mean" suggestion).
         ImpossibleEvidenceError
             Some rows have probability zero; ``.rows`` lists their labels.
+        EvidenceError
+            A non-finite result (:data:`NUMERIC_MESSAGE`; not expected with the scaling).
 
         Examples
         --------
