@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -310,7 +310,16 @@ class BackPainModel:
         post = self.marginals(ev)
         return Diagnosis(self, ev, {c: float(post[c][0]) for c in self.conditions})
 
-    def next_tests(self, evidence: Mapping | None = None, **kwargs):
+    def next_tests(
+        self,
+        evidence: Mapping | None = None,
+        *,
+        condition: str | None = None,
+        threshold: float | None = None,
+        candidates: Iterable[str] | None = None,
+        include_risk_factors: bool = False,
+        sort_by: str | None = None,
+    ) -> pd.DataFrame:
         """Rank unobserved findings and tests by expected value of information.
 
         See :func:`bayesnet.reasoning.next_tests.next_tests` for the options (``condition``,
@@ -325,7 +334,8 @@ class BackPainModel:
         """
         from bayesnet.reasoning.next_tests import next_tests
 
-        return next_tests(self, evidence, **kwargs)
+        return next_tests(self, evidence, condition=condition, threshold=threshold, candidates=candidates,
+                          include_risk_factors=include_risk_factors, sort_by=sort_by)
 
     # ------------------------------------------------------------------ parameter uncertainty
     @property
@@ -387,7 +397,9 @@ class BackPainModel:
         -------
         DataFrame
             Indexed by condition: ``posterior`` (point estimate), ``low``, ``high`` (interval),
-            ``median``, ``mean``, ``sd``.
+            ``median``, ``mean``, ``sd`` and ``excluded_draws`` (draws under which the evidence
+            is impossible, left out of the statistics with an
+            :class:`~bayesnet.reasoning.uncertainty.ExcludedDrawsWarning`; 0 in practice).
 
         Examples
         --------
@@ -436,7 +448,15 @@ class BackPainModel:
 
         return most_probable(self, evidence, k)
 
-    def what_if(self, variables, **kwargs) -> pd.DataFrame:
+    def what_if(
+        self,
+        variables: Sequence[str] | Mapping[str, Sequence[str | None]],
+        *,
+        evidence: Mapping | None = None,
+        settings: str | Sequence[str] | None = None,
+        conditions: str | Sequence[str] | None = None,
+        tidy: bool = True,
+    ) -> pd.DataFrame:
         """Posteriors over a grid of scenarios (every combination of ``variables``' states), tidy.
 
         See :func:`bayesnet.reasoning.whatif.what_if` (``evidence``, ``settings``, ``conditions``, ``tidy``).
@@ -450,25 +470,45 @@ class BackPainModel:
         """
         from bayesnet.reasoning.whatif import what_if
 
-        return what_if(self, variables, **kwargs)
+        return what_if(self, variables, evidence=evidence, settings=settings, conditions=conditions, tidy=tidy)
 
-    def sweep(self, variable: str, **kwargs) -> pd.DataFrame:
+    def sweep(
+        self,
+        variable: str,
+        *,
+        states: Sequence[str | None] | None = None,
+        evidence: Mapping | None = None,
+        settings: str | Sequence[str] | None = None,
+        conditions: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """Posteriors as one variable takes each of its states (see :func:`bayesnet.reasoning.whatif.sweep`)."""
         from bayesnet.reasoning.whatif import sweep
 
-        return sweep(self, variable, **kwargs)
+        return sweep(self, variable, states=states, evidence=evidence, settings=settings, conditions=conditions)
 
-    def scenario_grid(self, variables, **kwargs) -> pd.DataFrame:
+    def scenario_grid(
+        self,
+        variables: Sequence[str] | Mapping[str, Sequence[str | None]],
+        *,
+        evidence: Mapping | None = None,
+    ) -> pd.DataFrame:
         """A table of scenarios, one per combination of states (see :func:`bayesnet.reasoning.whatif.scenario_grid`)."""
         from bayesnet.reasoning.whatif import scenario_grid
 
-        return scenario_grid(self, variables, **kwargs)
+        return scenario_grid(self, variables, evidence=evidence)
 
-    def sample_cohort(self, n: int, **kwargs) -> pd.DataFrame:
+    def sample_cohort(
+        self,
+        n: int,
+        *,
+        seed: int | np.random.Generator | None = None,
+        evidence: Mapping | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
         """A synthetic cohort drawn from the network (see :func:`bayesnet.reasoning.whatif.sample_cohort`)."""
         from bayesnet.reasoning.whatif import sample_cohort
 
-        return sample_cohort(self, n, **kwargs)
+        return sample_cohort(self, n, seed=seed, evidence=evidence, columns=columns)
 
     def with_setting(self, setting: str) -> BackPainModel:
         """The model of another setting built from the same priors (cached on this model).
