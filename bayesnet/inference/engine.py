@@ -714,7 +714,7 @@ class _Layout:
         return pot, logz, ok
 
 
-def _limits(dtype: np.dtype) -> tuple[Any, int, float, float]:
+def _limits(dtype: np.dtype) -> tuple[Any, int, Any, Any]:
     """Scaling limits of a floating dtype, all derived from ``np.finfo(dtype)``.
 
     Returns ``(tiny, every, lo, hi)``: the smallest normal number; how many factors
@@ -732,15 +732,15 @@ def _limits(dtype: np.dtype) -> tuple[Any, int, float, float]:
         of magnitude above underflow).
     """
     fi = np.finfo(dtype)
-    orders = -math.log2(float(fi.tiny))
+    orders = -float(np.log2(fi.tiny))  # in the dtype itself: long double's tiny is 0.0 as a float
     every = int(orders // 32)
     if every < 2:
         raise TypeError(
             f"dtype {np.dtype(dtype)} is too narrow for exact inference (its normal range ends at "
-            f"{float(fi.tiny):.3g}); use float32 or float64"
+            f"{fi.tiny:.3g}); use float32 or float64"
         )
-    lo = float(fi.tiny) ** 0.8
-    return fi.tiny, every, lo, 1.0 / lo
+    lo = fi.tiny ** fi.dtype.type(0.8)
+    return fi.tiny, every, lo, fi.dtype.type(1) / lo
 
 
 def _rescale(pot: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
