@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -386,7 +387,15 @@ class BackPainModel:
             cache[key] = out
         return out
 
-    def uncertainty(self, evidence: Mapping | None = None, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
+    def uncertainty(
+        self,
+        evidence: Mapping | None = None,
+        *,
+        draws: int = 1000,
+        seed: int | None = 0,
+        level: float = 0.95,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
         """Each posterior with a 95% interval from the uncertainty of the published numbers.
 
         Parameter sets are drawn from distributions fitted to each number's interval (grade-C
@@ -410,15 +419,44 @@ class BackPainModel:
         """
         from bayesnet.reasoning.uncertainty import uncertainty
 
-        return uncertainty(self, evidence, draws=draws, seed=seed, **kwargs)
+        return uncertainty(self, evidence, draws=draws, seed=seed, level=level, progress=progress)
 
-    def uncertainty_batch(self, scenarios, draws: int = 1000, seed=0, **kwargs) -> pd.DataFrame:
+    def posterior_draws(
+        self, evidence: Mapping | None = None, *, draws: int = 1000, seed: int | None = 0
+    ) -> pd.DataFrame:
+        """Each condition's posterior under every parameter draw (index ``draw``, one column per condition).
+
+        The draws behind :meth:`uncertainty` (same seed, same draws), for ArviZ, xarray or
+        seaborn; see :func:`bayesnet.reasoning.uncertainty.posterior_draws`.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> bayesnet.load_model().posterior_draws({"fever": "yes"}, draws=50).shape
+        (50, 9)
+        """
+        from bayesnet.reasoning.uncertainty import posterior_draws
+
+        return posterior_draws(self, evidence, draws=draws, seed=seed)
+
+    def uncertainty_batch(
+        self,
+        scenarios: pd.DataFrame | Sequence[Mapping],
+        *,
+        draws: int = 1000,
+        seed: int | None = 0,
+        level: float = 0.95,
+        progress: bool | None = None,
+        long: bool = False,
+        chunk_size: int = 256,
+    ) -> pd.DataFrame:
         """:meth:`uncertainty` for every row of a table of scenarios (see :func:`bayesnet.reasoning.uncertainty.uncertainty_batch`)."""
         from bayesnet.reasoning.uncertainty import uncertainty_batch
 
-        return uncertainty_batch(self, scenarios, draws=draws, seed=seed, **kwargs)
+        return uncertainty_batch(self, scenarios, draws=draws, seed=seed, level=level, progress=progress, long=long,
+                                 chunk_size=chunk_size)
 
-    def sensitivity(self, evidence: Mapping | None, condition: str, **kwargs) -> pd.DataFrame:
+    def sensitivity(self, evidence: Mapping | None, condition: str, *, parameters: Any = None) -> pd.DataFrame:
         """One-way sensitivity of a posterior to every parameter across its published interval.
 
         Tornado data, sorted by swing; see :func:`bayesnet.reasoning.sensitivity.sensitivity`.
@@ -432,7 +470,7 @@ class BackPainModel:
         """
         from bayesnet.reasoning.sensitivity import sensitivity
 
-        return sensitivity(self, evidence, condition, **kwargs)
+        return sensitivity(self, evidence, condition, parameters=parameters)
 
     def most_probable(self, evidence: Mapping | None = None, k: int = 5) -> pd.DataFrame:
         """The ``k`` most probable joint configurations of the conditions (see :func:`bayesnet.reasoning.joint.most_probable`).

@@ -120,6 +120,7 @@ __all__ = [
     "check_draws",
     "check_level",
     "condition_posteriors",
+    "posterior_draws",
     "draw_parameters",
     "fit_parameter",
     "fitted_distributions",
@@ -780,6 +781,52 @@ def uncertainty(
     return df
 
 
+def posterior_draws(
+    model: BackPainModel,
+    evidence: Mapping | Evidence | None = None,
+    *,
+    draws: int = 1000,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Each condition's posterior under every parameter draw: the draws behind :func:`uncertainty`.
+
+    Parameters
+    ----------
+    model : BackPainModel
+    evidence : mapping or Evidence, optional
+        As for :meth:`~bayesnet.BackPainModel.diagnose`.
+    draws : int, default 1000
+    seed : int or None, default 0
+        The same seed gives the same draws as :func:`uncertainty`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``draw`` (0 .. draws-1), one column per condition: P(condition = yes | evidence)
+        under that parameter set; NaN in a draw under which the evidence is impossible. Ready
+        for ArviZ (``az.from_dict(posterior={c: df[c].to_numpy()[None] for c in df})``),
+        xarray (``df.to_xarray()``) or seaborn.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> model = bayesnet.load_model()
+    >>> d = posterior_draws(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
+    >>> d.shape, d.index.name
+    ((100, 9), 'draw')
+    >>> u = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
+    >>> bool(abs(d["epidural_abscess"].quantile(0.975) - u.loc["epidural_abscess", "high"]) < 1e-12)
+    True
+    """
+    draws = check_draws(draws)
+    seed = _check_seed(seed)
+    ev = _evidence(model, evidence)
+    conds = model.conditions
+    pd_ = model.parameter_draws(draws, seed)
+    post, _ = condition_posteriors(pd_.network(model.engine), ev.likelihoods(), draws, conds)
+    return pd.DataFrame(post, index=pd.RangeIndex(draws, name="draw"), columns=pd.Index(conds, name="condition"))
+
+
 def _rows(model: BackPainModel, scenarios: Any) -> tuple[pd.Index, list[Evidence]]:
     """Validate every scenario, naming the row in any error."""
     if isinstance(scenarios, pd.DataFrame):
@@ -828,7 +875,7 @@ def uncertainty_batch(
     level: float = 0.95,
     progress: bool | None = None,
     long: bool = False,
-    block: int = 256,
+    chunk_size: int = 256,
 ) -> pd.DataFrame:
     """:func:`uncertainty` for many scenarios, with the same parameter draws for all of them.
 
@@ -845,8 +892,8 @@ def uncertainty_batch(
         exceeds 200,000.
     long : bool, default False
         Return the tidy long form instead (see Returns).
-    block : int, default 256
-        Scenarios per block (memory: about ``draws * block * 80`` bytes per block besides the
+    chunk_size : int, default 256
+        Scenarios per chunk (memory: about ``draws * block * 80`` bytes per block besides the
         tables). Within a block, scenarios go to the engine a few at a time, about
         :data:`ROWS_PER_CALL` (scenario, draw) rows per call.
 
@@ -889,8 +936,8 @@ def uncertainty_batch(
     draws = check_draws(draws)
     level = check_level(level)
     seed = _check_seed(seed)
-    if isinstance(block, bool) or not isinstance(block, int | np.integer) or block < 1:
-        raise BayesNetError(f"block must be a positive integer; got {block!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        raise BayesNetError(f"chunk_size must be a positive integer; got {chunk_size!r}")
     index, evs = _rows(model, scenarios)
     conds = model.conditions
     n = len(evs)
@@ -906,8 +953,8 @@ def uncertainty_batch(
     stats = {k: np.empty((n, len(conds))) for k in names}
     bar = _progress(progress, draws * n, n, "scenario")
     try:
-        for s0 in range(0, n, block):
-            s1 = min(n, s0 + block)
+        for s0 in range(0, n, chunk_size):
+            s1 = min(n, s0 + chunk_size)
             post = np.empty((draws, s1 - s0, len(conds)))
             for g0 in range(s0, s1, per_call):
                 g1 = min(s1, g0 + per_call)
