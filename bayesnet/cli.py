@@ -438,14 +438,14 @@ def batch(
             output,
             scheduler=scheduler,
             n_workers=workers or DEFAULT_WORKERS,
-            chunk_rows=chunk_size,
+            chunk_size=chunk_size,
             progress=progress,
             connect_timeout=connect_timeout,
         )
     else:
         from bayesnet.io.batch import run_batch
 
-        report = run_batch(model, input_file, output, chunk_rows=chunk_size, progress=progress)
+        report = run_batch(model, input_file, output, chunk_size=chunk_size, progress=progress)
     for col in report.unknown_columns:
         click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
     for row, msg in report.errors:

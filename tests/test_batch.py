@@ -40,7 +40,7 @@ def test_model_posteriors_match_single_diagnoses(model):
 def test_batch_good_and_bad_rows(model, scenarios, tmp_path, chunk):
     df, path = scenarios
     out_path = tmp_path / "out.csv"
-    report = run_batch(model, path, out_path, chunk_rows=chunk, progress=False)
+    report = run_batch(model, path, out_path, chunk_size=chunk, progress=False)
     out = pd.read_csv(out_path, keep_default_na=False, na_values=[""])
     assert len(out) == len(df) and list(out["row"]) == list(range(len(df)))
     assert report.rows == 6 and report.failed == 2 and report.unknown_columns == ["fevr"]
@@ -59,7 +59,7 @@ def test_batch_parquet_round_trip(model, scenarios, tmp_path):
     pq_in = tmp_path / "in.parquet"
     df.to_parquet(pq_in, index=False)
     out_path = tmp_path / "out.parquet"
-    report = run_batch(model, pq_in, out_path, chunk_rows=2, progress=False)
+    report = run_batch(model, pq_in, out_path, chunk_size=2, progress=False)
     out = pd.read_parquet(out_path)
     assert len(out) == 6 and report.failed == 2
     # messages name the row in the whole file, not in its chunk
@@ -72,7 +72,7 @@ def test_batch_soft_evidence_cells(model, tmp_path):
                        "iv_drug_use": ["yes", "yes", "yes"]})
     path = tmp_path / "soft.csv"
     df.to_csv(path, index=False)
-    report = run_batch(model, path, tmp_path / "out.csv", chunk_rows=2, progress=False)
+    report = run_batch(model, path, tmp_path / "out.csv", chunk_size=2, progress=False)
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
     assert report.failed == 1 and "unknown state 'maybe'" in out.loc[2, "error"]
     soft = model.diagnose({"fever": {"yes": 0.8, "no": 0.2}, "iv_drug_use": "yes"}).ranking["posterior"]

@@ -164,7 +164,7 @@ def test_parquet_in_and_out(model, scenarios, tmp_path, client):
     expected = model.posteriors(df, errors="report")
     expected.insert(0, "row", np.arange(120))
     _assert_same(got, expected.reset_index(drop=True))
-    run_batch(model, src, tmp_path / "local.parquet", chunk_rows=1000, progress=False)
+    run_batch(model, src, tmp_path / "local.parquet", chunk_size=1000, progress=False)
     _assert_same(got, pd.read_parquet(tmp_path / "local.parquet"))
 
 
@@ -174,7 +174,7 @@ def test_many_partitions_keep_global_row_numbers(model, scenarios, tmp_path, cli
     src = tmp_path / "in.csv"
     df.to_csv(src, index=False)
     out = tmp_path / "out.csv"
-    report = run_batch_dask(model, src, out, client=client, chunk_rows=25, window=3, progress=False)
+    report = run_batch_dask(model, src, out, client=client, chunk_size=25, window=3, progress=False)
     got = pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert dd.read_csv(src, dtype=str, blocksize=_csv_blocksize(src, 25)).npartitions >= 8
     assert report.rows == len(df) == len(got) and report.failed == 3

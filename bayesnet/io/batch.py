@@ -19,7 +19,7 @@ from bayesnet.errors import BayesNetError, closest
 
 __all__ = ["BatchReport", "run_batch", "score_chunk"]
 
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_SIZE = 50_000
 
 
 @dataclass
@@ -44,16 +44,16 @@ def file_format(path: Path, fmt: str | None) -> str:
     raise BayesNetError(f"cannot tell the format of {str(path)!r}: use a .csv or .parquet name")
 
 
-def _read_chunks(path: Path, fmt: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _read_chunks(path: Path, fmt: str, chunk_size: int) -> Iterator[pd.DataFrame]:
     if fmt == "csv":
-        yield from pd.read_csv(path, chunksize=chunk_rows, dtype=str, keep_default_na=True)
+        yield from pd.read_csv(path, chunksize=chunk_size, dtype=str, keep_default_na=True)
     else:
         try:
             import pyarrow.parquet as pq
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise BayesNetError("reading Parquet needs pyarrow: pip install 'bayesnet[parquet]'") from exc
         pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(batch_size=chunk_rows):
+        for batch in pf.iter_batches(batch_size=chunk_size):
             yield batch.to_pandas().astype(object)
 
 
@@ -95,7 +95,7 @@ def run_batch(
     input_path: str | Path,
     output_path: str | Path,
     *,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     input_format: str | None = None,
     output_format: str | None = None,
     progress: bool | None = None,
@@ -108,7 +108,7 @@ def run_batch(
     model : BackPainModel
     input_path, output_path : path-like
         CSV or Parquet (by extension, or ``input_format``/``output_format``).
-    chunk_rows : int
+    chunk_size : int
         Rows read, scored and written at a time (bounds memory).
     progress : bool or None
         Show a progress bar (``None``: only on a terminal).
@@ -125,14 +125,14 @@ def run_batch(
     if not output_path.parent.exists():
         raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
     fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
-    if chunk_rows < 1:
-        raise BayesNetError(f"chunk size must be at least 1; got {chunk_rows}")
+    if chunk_size < 1:
+        raise BayesNetError(f"chunk size must be at least 1; got {chunk_size}")
     report = BatchReport()
     writer = None
     bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch")
     try:
         first = True
-        for chunk in _read_chunks(input_path, fin, chunk_rows):
+        for chunk in _read_chunks(input_path, fin, chunk_size):
             out, unknown = score_chunk(model, chunk, report.rows)
             for col in unknown:
                 if col not in report.unknown_columns:

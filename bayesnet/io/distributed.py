@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import BayesNetError
-from bayesnet.io.batch import DEFAULT_CHUNK_ROWS, BatchReport, file_format, score_chunk
+from bayesnet.io.batch import DEFAULT_CHUNK_SIZE, BatchReport, file_format, score_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.data.priors import PriorSet
@@ -370,20 +370,20 @@ def _client_for(
 
 
 # ---------------------------------------------------------------------------- batch
-def _csv_blocksize(path: Path, chunk_rows: int) -> int | None:
-    """Bytes per CSV partition giving about ``chunk_rows`` rows (``None``: compressed, one partition)."""
+def _csv_blocksize(path: Path, chunk_size: int) -> int | None:
+    """Bytes per CSV partition giving about ``chunk_size`` rows (``None``: compressed, one partition)."""
     if path.suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".zst"):
         return None
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     lines = max(head.count(b"\n"), 1)
-    return max(1024, int(len(head) / lines * chunk_rows))
+    return max(1024, int(len(head) / lines * chunk_size))
 
 
-def _read_partitions(dd: Any, path: Path, fmt: str, chunk_rows: int, blocksize: int | None) -> Any:
+def _read_partitions(dd: Any, path: Path, fmt: str, chunk_size: int, blocksize: int | None) -> Any:
     """The input as a Dask DataFrame (nothing read yet but a sample for the column names)."""
     if fmt == "csv":
-        size = blocksize if blocksize is not None else _csv_blocksize(path, chunk_rows)
+        size = blocksize if blocksize is not None else _csv_blocksize(path, chunk_size)
         return dd.read_csv(str(path), dtype=str, keep_default_na=True, blocksize=size)
     try:
         import pyarrow  # noqa: F401
@@ -502,13 +502,13 @@ def _record(report: BatchReport, scored: _Scored, max_reported: int) -> None:
     report.rows += scored.rows
 
 
-def _check_paths(input_path: Path, output_path: Path, chunk_rows: int) -> None:
+def _check_paths(input_path: Path, output_path: Path, chunk_size: int) -> None:
     if not input_path.is_file():
         raise BayesNetError(f"input file not found: {str(input_path)!r}")
     if not output_path.parent.exists():
         raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
-    if chunk_rows < 1:
-        raise BayesNetError(f"chunk size must be at least 1; got {chunk_rows}")
+    if chunk_size < 1:
+        raise BayesNetError(f"chunk size must be at least 1; got {chunk_size}")
     if input_path.resolve() == output_path.resolve():
         raise BayesNetError(f"the output file {str(output_path)!r} is the input file: choose another name")
 
@@ -541,7 +541,7 @@ def run_batch_dask(
     scheduler: str | None = None,
     client: Any = None,
     n_workers: int = DEFAULT_WORKERS,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     blocksize: int | None = None,
     input_format: str | None = None,
     output_format: str | None = None,
@@ -576,12 +576,12 @@ def run_batch_dask(
         Worker processes (one thread each) of the local cluster started, on 127.0.0.1 and
         without a dashboard, when neither ``scheduler`` nor ``client`` is given; it is closed at
         the end. Its workers run without ``MALLOC_TRIM_THRESHOLD_`` (see ``_FAST_MALLOC``).
-    chunk_rows : int
+    chunk_size : int
         About this many rows per partition. CSV is split by bytes, estimated from the first
         64 kB; a compressed CSV is one partition. Dask splits CSV files at line breaks, so quoted
         fields holding line breaks only work in one partition (a ``blocksize`` above the file size).
     blocksize : int, optional
-        Bytes per CSV partition, overriding ``chunk_rows``.
+        Bytes per CSV partition, overriding ``chunk_size``.
     progress : bool or None
         Show a progress bar (``None``: only on a terminal).
     max_reported : int
@@ -611,11 +611,11 @@ def run_batch_dask(
 
     dask, dd = _dask()
     input_path, output_path = Path(input_path), Path(output_path)
-    _check_paths(input_path, output_path, chunk_rows)
+    _check_paths(input_path, output_path, chunk_size)
     fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
     try:
         with _plain_strings(dask):
-            frame = _read_partitions(dd, input_path, fin, chunk_rows, blocksize)
+            frame = _read_partitions(dd, input_path, fin, chunk_size, blocksize)
         parts = list(frame.to_delayed())
     except Exception as exc:
         err = _input_error(exc, input_path)
