@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import bayesnet
 from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.present import display
 from bayesnet.present.display import format_probability
 from bayesnet.present.explorer import (
     LEADING,
@@ -24,7 +25,6 @@ from bayesnet.present.explorer import (
     explore,
     get_model,
     main,
-    ranking_html,
     serve,
 )
 
@@ -37,7 +37,8 @@ def shown(ex: Explorer) -> dict[str, tuple[float, float]]:
 
 
 def shown_evidence(ex: Explorer) -> dict:
-    m = re.search(r'class="bn-ranking" data-setting="([a-z_]+)" data-evidence="([^"]*)"', ex.ranking_pane.object)
+    m = re.search(r'class="[^"]*\bbn-ranking\b[^"]*" data-setting="([a-z_]+)" data-evidence="([^"]*)"',
+                  ex.ranking_pane.object)
     return {"setting": m.group(1), "evidence": json.loads(html.unescape(m.group(2)))}
 
 
@@ -72,7 +73,7 @@ def test_toggling_a_red_flag_updates_every_output_to_the_api_values(explorer):
     assert f"<b>{format_probability(post)}</b>" in explorer.ranking_pane.object
     # explanation of the leading serious condition, with the API's summary
     lead = dx.leading_serious
-    assert f'class="bn-explanation" data-condition="{lead}"' in explorer.explanation_pane.object
+    assert f'class="bn-view bn-explanation" data-condition="{lead}"' in explorer.explanation_pane.object
     assert html.escape(dx.summary(lead)) in explorer.explanation_pane.object
     # next best tests for it
     nt = model.next_tests(ev, condition=lead)
@@ -84,7 +85,7 @@ def test_explaining_a_chosen_condition(explorer):
     explorer.set_evidence({"dyspnoea": "yes", "unilateral_leg_swelling": "yes"})
     explorer.condition_widget.value = "dvt"
     try:
-        assert 'class="bn-explanation" data-condition="dvt"' in explorer.explanation_pane.object
+        assert 'class="bn-view bn-explanation" data-condition="dvt"' in explorer.explanation_pane.object
         assert 'data-focus="dvt"' in explorer.next_tests_pane.object
         assert 'class="bn-row bn-serious bn-lead" data-condition="dvt"' in explorer.ranking_pane.object
     finally:
@@ -139,7 +140,7 @@ def test_initial_evidence_and_repr():
 
 def test_ranking_html_escapes_and_marks_every_condition():
     dx = bayesnet.load_model().diagnose({"fever": "yes"})
-    text = ranking_html(dx)
+    text = display.ranking_html(dx, style=False)
     assert text.count("data-posterior=") == len(dx.ranking)
     assert 'data-evidence="{&quot;fever&quot;: &quot;yes&quot;}"' in text
 

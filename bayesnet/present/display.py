@@ -1,10 +1,24 @@
-"""Text and HTML rendering of results (no computation here)."""
+"""Text and HTML rendering of results (no computation here).
+
+Each result has one HTML renderer, used both by Jupyter (``Diagnosis._repr_html_`` and the
+notebooks) and by the explorer (:mod:`bayesnet.present.explorer`): semantic markup whose numbers a
+test or a script can read back (``data-*`` attributes holding the full-precision ``repr`` of each
+float), styled by :data:`STYLESHEET`. By default a renderer returns ``<div><style>...</style>
+fragment</div>``, the stylesheet embedded once per output; ``style=False`` returns the bare
+fragment, for the explorer, which attaches the stylesheet to its panes once rather than with every
+update. Every rule of the stylesheet is scoped under the class ``bn-view`` of the fragments.
+
+The renderers read results only through the accessors below (``_table``, ``_meta``, ``_ranking``,
+``_setting``, ``_evidence``): they are the one place to change if results stop being DataFrames
+with ``attrs``.
+"""
 
 from __future__ import annotations
 
 import html
+import json
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -14,31 +28,88 @@ from bayesnet.reasoning.validation import summary
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.reasoning.diagnosis import Diagnosis
 
-__all__ = ["explanation_text", "format_probability", "next_tests_text", "ranking_html", "ranking_text", "sensitivity_text", "uncertainty_text"]
+__all__ = [
+    "DISCLAIMER",
+    "STYLESHEET",
+    "explanation_html",
+    "explanation_text",
+    "format_probability",
+    "label",
+    "next_tests_html",
+    "next_tests_text",
+    "ranking_html",
+    "ranking_text",
+    "sensitivity_html",
+    "sensitivity_text",
+    "uncertainty_html",
+    "uncertainty_text",
+]
+
+DISCLAIMER = "Research and teaching tool, not a medical device."
 
 _BAR_WIDTH = 24
 
 
+# ---------------------------------------------------------------------------------- accessors
+# The only functions that know how a result carries its data. Today: a Diagnosis with a ``ranking``
+# DataFrame, and DataFrames with scalars in ``attrs``; a result object with attributes works too.
+def _table(result: Any) -> pd.DataFrame:
+    """The rows of a result: the DataFrame itself, or ``result.table`` of a result object."""
+    return result if isinstance(result, pd.DataFrame) else result.table
+
+
+def _meta(result: Any, key: str, default: Any = None) -> Any:
+    """A scalar a result carries: ``attrs[key]`` of a DataFrame, or the attribute of a result object."""
+    if isinstance(result, pd.DataFrame):
+        return result.attrs.get(key, default)
+    return getattr(result, key, default)
+
+
+def _ranking(dx: Diagnosis) -> pd.DataFrame:
+    """The differential: indexed by condition, columns prior, posterior, likelihood_ratio, serious."""
+    return dx.ranking
+
+
+def _setting(dx: Diagnosis) -> str:
+    return str(dx.setting)
+
+
+def _evidence(dx: Diagnosis) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """``(hard, soft)``: ``{variable: state}`` and ``{variable: {state: likelihood}}``."""
+    return dict(dx.evidence.hard), dict(dx.evidence.soft_dicts)
+
+
+def label(name: str) -> str:
+    """The clinical label of an id (condition, variable, setting): ``spinal_metastasis`` -> ``spinal metastasis``.
+
+    >>> label("cauda_equina_syndrome")
+    'cauda equina syndrome'
+    """
+    return str(name).replace("_", " ")
+
+
+# ---------------------------------------------------------------------------------- plain text
 def _bar(p: float, width: int = _BAR_WIDTH) -> str:
     n = int(round(p * width))
     return "#" * n + "." * (width - n)
 
 
 def _evidence_line(dx: Diagnosis) -> str:
-    parts = [f"{k}={v}" for k, v in dx.evidence.hard.items()]
-    parts += [f"{k}~{v}" for k, v in dx.evidence.soft_dicts.items()]
+    hard, soft = _evidence(dx)
+    parts = [f"{k}={v}" for k, v in hard.items()]
+    parts += [f"{k}~{v}" for k, v in soft.items()]
     return ", ".join(parts) if parts else "(none)"
 
 
 def ranking_text(dx: Diagnosis) -> str:
     """Plain-text table of a diagnosis, with probability bars."""
     lines = [
-        f"Differential diagnosis ({dx.setting})",
+        f"Differential diagnosis ({_setting(dx)})",
         f"Evidence: {_evidence_line(dx)}",
         "",
         f"{'condition':<24} {'prior':>9} {'posterior':>10} {'LR':>9}  {'':<{_BAR_WIDTH}}",
     ]
-    for cond, r in dx.ranking.iterrows():
+    for cond, r in _ranking(dx).iterrows():
         lr = r.likelihood_ratio
         lr_text = "inf" if lr == float("inf") else f"{lr:.3g}"
         flag = "" if r.serious else " (not serious)"
@@ -47,74 +118,49 @@ def ranking_text(dx: Diagnosis) -> str:
             f"{lr_text:>9}  {_bar(r.posterior)}{flag}"
         )
     lines.append("")
-    lines.append("LR = posterior odds / prior odds. Research and teaching tool, not a medical device.")
+    lines.append(f"LR = posterior odds / prior odds. {DISCLAIMER}")
     return "\n".join(lines)
-
-
-def ranking_html(dx: Diagnosis) -> str:
-    """HTML table with inline probability bars (for Jupyter)."""
-    rows = []
-    for cond, r in dx.ranking.iterrows():
-        width = max(0.0, min(100.0, 100.0 * r.posterior))
-        colour = "#c0392b" if r.serious else "#7f8c8d"
-        lr = r.likelihood_ratio
-        lr_text = "&infin;" if lr == float("inf") else f"{lr:.3g}"
-        rows.append(
-            "<tr>"
-            f"<td style='text-align:left'>{html.escape(cond)}</td>"
-            f"<td>{format_probability(r.prior)}</td>"
-            f"<td>{format_probability(r.posterior)}</td>"
-            f"<td>{lr_text}</td>"
-            "<td style='min-width:160px'><div style='background:#eee;width:160px'>"
-            f"<div style='background:{colour};width:{width:.1f}%;height:10px'></div></div></td>"
-            "</tr>"
-        )
-    return (
-        f"<div><b>Differential diagnosis</b> ({html.escape(dx.setting)})<br>"
-        f"<small>Evidence: {html.escape(_evidence_line(dx))}</small>"
-        "<table><thead><tr><th>condition</th><th>prior</th><th>posterior</th><th>LR</th><th></th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        "<small>LR = posterior odds / prior odds. Research and teaching tool, not a medical device.</small></div>"
-    )
 
 
 def explanation_text(ex: pd.DataFrame) -> str:
     """Plain-text table of :meth:`Diagnosis.explain`."""
-    cond = ex.attrs.get("condition", "")
+    cond = _meta(ex, "condition", "")
     lines = [
-        f"Why {cond}: prior {format_probability(ex.attrs['prior'])} -> posterior "
-        f"{format_probability(ex.attrs['posterior'])}",
+        f"Why {cond}: prior {format_probability(_meta(ex, 'prior'))} -> posterior "
+        f"{format_probability(_meta(ex, 'posterior'))}",
         "",
         f"{'finding':<26} {'state':<12} {'contribution':>12} {'LR':>9} {'without it':>11}",
     ]
-    for r in ex.itertuples():
+    t = _table(ex)
+    for r in t.itertuples():
         lines.append(
             f"{r.variable:<26} {r.state!s:<12} {r.contribution:>+12.3f} {r.likelihood_ratio:>9.3g} "
             f"{format_probability(r.posterior_without):>11}"
         )
-    if not len(ex):
+    if not len(t):
         lines.append("(no evidence)")
     lines.append("")
-    if ex.attrs.get("note"):
-        lines.append(str(ex.attrs["note"]))
+    if _meta(ex, "note"):
+        lines.append(str(_meta(ex, "note")))
     lines.append("contribution = change in log-odds when the finding is removed; LR = exp(contribution).")
     return "\n".join(lines)
 
 
 def next_tests_text(nt: pd.DataFrame) -> str:
     """Plain-text table of :meth:`BackPainModel.next_tests`."""
-    focus = nt.attrs.get("focus", "")
-    threshold = nt.attrs.get("threshold")
+    focus = _meta(nt, "focus", "")
+    threshold = _meta(nt, "threshold")
     lines = [
-        f"Next best observations (focus: {focus}, now {format_probability(nt.attrs.get('current', float('nan')))}; "
-        f"uncertainty {nt.attrs.get('entropy', float('nan')):.3f} bits)",
+        f"Next best observations (focus: {focus}, now {format_probability(_meta(nt, 'current', math.nan))}; "
+        f"uncertainty {_meta(nt, 'entropy', math.nan):.3f} bits)",
         "",
     ]
-    cross = "p_cross" in nt.columns
+    t = _table(nt)
+    cross = "p_cross" in t.columns
     head = f"{'variable':<24} {'kind':<8} {'entropy -bits':>13} {'E|change|':>10}"
     head += f" {'P(cross ' + str(threshold) + ')':>14}" if cross else ""
     lines.append(head + "  results: P(result) -> P(" + str(focus) + ")")
-    for v, r in nt.iterrows():
+    for v, r in t.iterrows():
         line = f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>13.4f} {r.expected_change:>10.4f}"
         line += f" {r.p_cross:>14.3f}" if cross else ""
         lines.append(f"{line}  {r.results}")
@@ -124,30 +170,31 @@ def next_tests_text(nt: pd.DataFrame) -> str:
 def uncertainty_text(dx: Diagnosis, unc: pd.DataFrame, draws: int) -> str:
     """The ranking with a 95% interval per posterior (``diagnose --uncertainty``)."""
     lines = [
-        f"Differential diagnosis ({dx.setting}), with 95% intervals from {draws} draws of the published numbers",
+        f"Differential diagnosis ({_setting(dx)}), with 95% intervals from {draws} draws of the published numbers",
         f"Evidence: {_evidence_line(dx)}",
         "",
         f"{'condition':<24} {'prior':>9} {'posterior':>10} {'95% interval':>22}",
     ]
-    for cond, r in dx.ranking.iterrows():
-        lo, hi = unc.loc[cond, "low"], unc.loc[cond, "high"]
+    u = _table(unc)
+    for cond, r in _ranking(dx).iterrows():
+        lo, hi = u.loc[cond, "low"], u.loc[cond, "high"]
         interval = f"{format_probability(lo)} - {format_probability(hi)}"
         lines.append(f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} {interval:>22}")
     lines.append("")
-    lines.append("Research and teaching tool, not a medical device.")
+    lines.append(DISCLAIMER)
     return "\n".join(lines)
 
 
 def sensitivity_text(tor: pd.DataFrame) -> str:
     """Plain-text tornado table of :meth:`BackPainModel.sensitivity`."""
-    cond = tor.attrs.get("condition", "")
+    cond = _meta(tor, "condition", "")
     lines = [
-        f"Sensitivity of P({cond}) = {format_probability(tor.attrs.get('base', float('nan')))} "
+        f"Sensitivity of P({cond}) = {format_probability(_meta(tor, 'base', math.nan))} "
         "to each published number (moved to the ends of its interval)",
         "",
         f"{'node':<24} {'parameter':<34} {'grade':>5} {'at low':>9} {'at high':>9} {'swing':>9}",
     ]
-    for r in tor.itertuples():
+    for r in _table(tor).itertuples():
         lines.append(
             f"{r.node:<24} {r.parameter[:34]:<34} {r.grade:>5} {format_probability(r.posterior_low):>9} "
             f"{format_probability(r.posterior_high):>9} {r.swing:>9.2g}"
@@ -155,214 +202,412 @@ def sensitivity_text(tor: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------- HTML tables for Jupyter
-# Light renderers of the analysis tables (explain, next_tests, uncertainty, sensitivity), with inline
-# bars. They return HTML strings and leave the DataFrames untouched; in a notebook:
+# ---------------------------------------------------------------------------------- HTML
+# One renderer per result, for Jupyter and the explorer alike. In a notebook:
 #     from IPython.display import HTML
 #     HTML(explanation_html(dx.explain("spinal_metastasis")))
 
-_UP, _DOWN, _GREY = "#c0392b", "#2471a3", "#7f8c8d"
-_TRACK = 140  # bar width in pixels
-_CELL = "padding:1px 6px"
+STYLESHEET = """\
+.bn-view { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 13px; line-height: 1.35; }
+.bn-view h3 { margin: 4px 0 6px 0; font-size: 15px; font-weight: 600; }
+.bn-view table { border-collapse: collapse; margin: 0; }
+.bn-view th { text-align: left; font-weight: 600; border-bottom: 1px solid #bbb; padding: 3px 6px; }
+.bn-view td { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eee; vertical-align: middle; }
+.bn-view td.num, .bn-view th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.bn-view tr.bn-serious td.name { color: #922b21; }
+.bn-view tr.bn-lead td { background: #fdf2e9; }
+.bn-view .bn-track { position: relative; background: #eee; width: 220px; height: 12px; }
+.bn-view .bn-track.bn-diverging { width: 180px; background: #f4f4f4; }
+.bn-view .bn-fill { position: absolute; top: 0; height: 12px; background: #7f8c8d; }
+.bn-view .bn-serious .bn-fill, .bn-view .bn-fill.bn-up, .bn-view .bn-kind-test .bn-fill { background: #c0392b; }
+.bn-view .bn-fill.bn-down, .bn-view .bn-kind-finding .bn-fill { background: #2471a3; }
+.bn-view .bn-fill.bn-span { background: #e6a29a; }
+.bn-view .bn-tick { position: absolute; top: -2px; width: 2px; height: 16px; background: #222; }
+.bn-view .bn-mid { position: absolute; left: 50%; top: -2px; width: 1px; height: 16px; background: #888; }
+.bn-view .bn-note { color: #555; font-size: 11px; }
+.bn-view .bn-summary { font-size: 14px; line-height: 1.45; margin: 4px 0 6px 0; }
+.bn-view .bn-error { color: #922b21; }
+"""
+"""The stylesheet of every HTML fragment (all rules scoped under ``.bn-view``)."""
+
+_STYLE_TAG = f"<style>{STYLESHEET}</style>"
+
+# Probability bars use a log scale from 0.01% to 100%, so that a serious condition moving from
+# 0.3% to 9% is visible next to mechanical pain at 90%.
+_LOG_FLOOR = 1e-4
 
 
-def _td(text: object, align: str = "right", extra: str = "") -> str:
-    return f"<td style='text-align:{align};{_CELL};{extra}'>{html.escape(str(text))}</td>"
+def _number(x: object) -> str:
+    """Full-precision text of a float for data attributes (``repr`` round-trips exactly)."""
+    return repr(float(x))
 
 
-def _th(text: str, align: str = "right") -> str:
-    return f"<th style='text-align:{align};{_CELL}'>{html.escape(text)}</th>"
+def _attr(value: object) -> str:
+    return html.escape(str(value), quote=True)
 
 
-def _bar_html(fraction: float, colour: str, width: int = _TRACK) -> str:
-    """A left-aligned bar filling ``fraction`` (0-1) of a grey track."""
-    f = 0.0 if pd.isna(fraction) else max(0.0, min(1.0, float(fraction)))
-    return (
-        f"<td style='{_CELL}'><div style='background:#eee;width:{width}px;height:10px'>"
-        f"<div style='background:{colour};width:{100 * f:.1f}%;height:10px'></div></div></td>"
+def _text(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def _wrap(fragment: str, style: bool) -> str:
+    """``<div><style>`` + fragment + ``</div>`` for Jupyter (one stylesheet per output), or the bare fragment."""
+    return f"<div>{_STYLE_TAG}{fragment}</div>" if style else fragment
+
+
+def _lr_text(lr: float) -> str:
+    if lr == math.inf:
+        return "&infin;"
+    if math.isnan(lr):
+        return "undefined"
+    return f"{lr:.3g}"
+
+
+def _log_percent(p: float, floor: float = _LOG_FLOOR) -> float:
+    """Position of probability ``p`` on a log10 track from ``floor`` to 1, in percent (0 for 0 or NaN)."""
+    if not p > 0:
+        return 0.0
+    x = (math.log10(min(float(p), 1.0)) - math.log10(floor)) / -math.log10(floor)
+    return 100.0 * min(max(x, 0.0), 1.0)
+
+
+def _floor_of(values: list[float]) -> float:
+    """The power of ten at or below the smallest positive value (at most 1e-4, at least 1e-9)."""
+    positive = [float(v) for v in values if v > 0]
+    lowest = max(1e-9, min(positive + [_LOG_FLOOR]))
+    return 10.0 ** math.floor(math.log10(lowest))
+
+
+def _track(*, fill: float | None = None, span: tuple[float, float] | None = None, tick: float | None = None,
+           fill_class: str = "", title: str = "", diverging: bool = False) -> str:
+    """A bar: a fill from ``fill`` (left, width) or ``span`` (start, end) percent, and a tick at ``tick`` percent."""
+    parts = []
+    if diverging:
+        parts.append('<div class="bn-mid"></div>')
+    if fill is not None or span is not None:
+        left, right = span if span is not None else (0.0, fill)
+        cls = " ".join(c for c in ("bn-fill", fill_class) if c)
+        parts.append(f'<div class="{cls}" style="left:{left:.2f}%;width:{max(right - left, 0.0):.2f}%"></div>')
+    if tick is not None:
+        parts.append(f'<div class="bn-tick" style="left:{tick:.2f}%"></div>')
+    cls = "bn-track bn-diverging" if diverging else "bn-track"
+    tip = f' title="{_attr(title)}"' if title else ""
+    return f'<div class="{cls}"{tip}>{"".join(parts)}</div>'
+
+
+def _head(*cells: tuple[str, str]) -> str:
+    """``<thead>`` from (text, kind) pairs; kind ``num`` right-aligns, any other text is a tooltip."""
+    out = []
+    for text, kind in cells:
+        if kind == "num":
+            out.append(f'<th class="num">{text}</th>')
+        elif kind:
+            out.append(f'<th title="{_attr(kind)}">{text}</th>')
+        else:
+            out.append(f"<th>{text}</th>")
+    return f"<thead><tr>{''.join(out)}</tr></thead>"
+
+
+def _evidence_shown(hard: dict, soft: dict) -> str:
+    parts = [f"{label(k)} = {v}" for k, v in hard.items()]
+    parts += [f"{label(k)} ~ " + ", ".join(f"{s}:{w:.3g}" for s, w in v.items()) for k, v in soft.items()]
+    return ", ".join(parts) or "nothing yet"
+
+
+def ranking_html(dx: Diagnosis, lead: str | None = None, *, style: bool = True) -> str:
+    """The ranked differential as an HTML table with log-scale probability bars.
+
+    This is the ``_repr_html_`` of a :class:`~bayesnet.reasoning.diagnosis.Diagnosis` and the
+    differential of the explorer.
+
+    Parameters
+    ----------
+    dx : Diagnosis
+    lead : str, optional
+        A condition to highlight (class ``bn-lead``; the explorer's explained condition).
+    style : bool, default True
+        Embed :data:`STYLESHEET` (``False``: the bare fragment).
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-ranking" data-setting=... data-evidence=...>`` (``data-evidence``:
+        sorted JSON of the evidence) holding one ``<tr class="bn-row ..." data-condition=...
+        data-posterior=... data-prior=... data-likelihood-ratio=...>`` per condition, classes
+        ``bn-serious`` for serious conditions and ``bn-lead`` for ``lead``.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes"})
+    >>> ranking_html(dx).count("data-posterior=")
+    9
+    >>> 'data-condition="spinal_metastasis"' in ranking_html(dx, style=False)
+    True
+    """
+    setting = _setting(dx)
+    hard, soft = _evidence(dx)
+    evidence = json.dumps({**hard, **soft}, sort_keys=True, default=float)
+    rows = []
+    for cond, r in _ranking(dx).iterrows():
+        cond = str(cond)
+        classes = ["bn-row"] + (["bn-serious"] if r.serious else []) + (["bn-lead"] if cond == lead else [])
+        post, prior = format_probability(r.posterior), format_probability(r.prior)
+        bar = _track(fill=_log_percent(r.posterior), tick=_log_percent(r.prior), title=f"posterior {post}; prior {prior}")
+        rows.append(
+            f'<tr class="{" ".join(classes)}" data-condition="{_attr(cond)}" data-posterior="{_number(r.posterior)}" '
+            f'data-prior="{_number(r.prior)}" data-likelihood-ratio="{_number(r.likelihood_ratio)}">'
+            f'<td class="name">{_text(label(cond))}{"" if r.serious else " <small>(not serious)</small>"}</td>'
+            f'<td class="num">{prior}</td><td class="num bn-posterior"><b>{post}</b></td>'
+            f'<td class="num">{_lr_text(r.likelihood_ratio)}</td><td>{bar}</td></tr>'
+        )
+    head = _head(("condition", ""), ("prior", "num"), ("posterior", "num"), ("LR", "posterior odds / prior odds"),
+                 ("posterior (log scale 0.01% to 100%; | = prior)", ""))
+    fragment = (
+        f'<div class="bn-view bn-ranking" data-setting="{_attr(setting)}" data-evidence="{_attr(evidence)}">'
+        f"<h3>Differential diagnosis ({_text(label(setting))})</h3>"
+        f'<div class="bn-note">Known: {_text(_evidence_shown(hard, soft))}</div>'
+        f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="bn-note">LR = posterior odds / prior odds. {DISCLAIMER}</div></div>'
     )
+    return _wrap(fragment, style)
 
 
-def _diverging_html(value: float, scale: float, width: int = _TRACK) -> str:
-    """A bar from the centre of the track: right (red) for positive values, left (blue) for negative."""
-    f = 0.0 if not scale or pd.isna(value) else max(-1.0, min(1.0, float(value) / scale))
-    half = 50 * abs(f)
-    left = 50.0 if f >= 0 else 50.0 - half
-    colour = _UP if f >= 0 else _DOWN
-    return (
-        f"<td style='{_CELL}'><div style='position:relative;background:#eee;width:{width}px;height:10px'>"
-        f"<div style='position:absolute;left:50%;top:-2px;width:1px;height:14px;background:#555'></div>"
-        f"<div style='position:absolute;left:{left:.1f}%;width:{half:.1f}%;height:10px;background:{colour}'></div>"
-        "</div></td>"
-    )
+def explanation_html(ex: pd.DataFrame, *, summary: str | None = None, style: bool = True) -> str:
+    """Why one condition has its probability (:meth:`Diagnosis.explain`): each finding's weight as a bar.
 
+    Bars run from the centre, right (red, class ``bn-up``) for findings that raise the odds and
+    left (blue, ``bn-down``) for those that lower them, scaled to the largest finite weight (at
+    least a factor of 10); a weight of ``inf`` fills its half, an undefined (NaN) one draws nothing.
 
-def _table_html(title: str, head: list[str], rows: list[str], note: str = "") -> str:
-    heads = "".join(_th(h, "left" if i == 0 else "right") for i, h in enumerate(head))
-    foot = f"<small>{html.escape(note)}</small>" if note else ""
-    return (
-        f"<div><b>{html.escape(title)}</b>"
-        f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}</div>"
-    )
+    Parameters
+    ----------
+    ex : DataFrame
+        The result of ``dx.explain(condition)``.
+    summary : str, optional
+        A plain-language paragraph (``dx.summary(condition)``) shown as ``<p class="bn-summary">``.
+    style : bool, default True
+        Embed :data:`STYLESHEET`.
 
-
-def explanation_html(ex: pd.DataFrame) -> str:
-    """HTML table of :meth:`Diagnosis.explain` with a diverging bar per finding (for Jupyter).
-
-    Bars run right (red) for findings that raise the odds and left (blue) for those that lower
-    them, scaled to the largest contribution.
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-explanation" data-condition=... data-posterior=... data-prior=...>``
+        with one ``<tr data-variable=... data-contribution=... data-likelihood-ratio=...>`` per finding.
 
     Examples
     --------
     >>> import bayesnet
     >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "fever": "no"})
-    >>> explanation_html(dx.explain("spinal_metastasis")).startswith("<div><b>Why spinal metastasis")
+    >>> "<h3>Why spinal metastasis: " in explanation_html(dx.explain("spinal_metastasis"))
     True
     """
-    cond = str(ex.attrs.get("condition", "condition"))
-    title = (
-        f"Why {cond.replace('_', ' ')}: {format_probability(ex.attrs.get('prior', float('nan')))} -> "
-        f"{format_probability(ex.attrs.get('posterior', float('nan')))}"
-    )
-    scale = float(ex["contribution"].abs().max()) if len(ex) else 0.0
-    rows = [
-        "<tr>"
-        + _td(r.variable, "left")
-        + _td(r.state, "left")
-        + _td(f"{r.contribution:+.2f}")
-        + _td(f"x{r.likelihood_ratio:.3g}")
-        + _td(format_probability(r.posterior_without))
-        + _diverging_html(r.contribution, scale)
-        + "</tr>"
-        for r in ex.itertuples()
+    cond = str(_meta(ex, "condition", "condition"))
+    prior, post = float(_meta(ex, "prior", math.nan)), float(_meta(ex, "posterior", math.nan))
+    t = _table(ex)
+    finite = [abs(c) for c in t["contribution"] if math.isfinite(c)]
+    scale = max(finite + [math.log(10.0)])
+    rows = []
+    for r in t.itertuples():
+        c = float(r.contribution)
+        half = 0.0 if math.isnan(c) else 50.0 * min(abs(c) / scale, 1.0)
+        direction = "bn-up" if c >= 0 else "bn-down"
+        bar = _track(span=(50.0, 50.0 + half) if c >= 0 else (50.0 - half, 50.0), fill_class=direction,
+                     diverging=True, title=f"log-odds {c:+.2f}")
+        weight = "undefined" if math.isnan(c) else f"{c:+.2f}"
+        rows.append(
+            f'<tr data-variable="{_attr(r.variable)}" data-contribution="{_number(c)}" '
+            f'data-likelihood-ratio="{_number(r.likelihood_ratio)}">'
+            f"<td>{_text(label(r.variable))}</td><td>{_text(r.state)}</td>"
+            f'<td class="num">&times;{_lr_text(r.likelihood_ratio)}</td><td class="num">{weight}</td><td>{bar}</td>'
+            f'<td class="num">{format_probability(r.posterior_without)}</td></tr>'
+        )
+    head = _head(("finding", ""), ("state", ""), ("odds", "factor on the odds"),
+                 ("log-odds", "change in log-odds when the finding is removed"),
+                 ("weight (red raises, blue lowers)", ""), ("without it", "num"))
+    table = f"<table>{head}<tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    parts = [
+        (f'<div class="bn-view bn-explanation" data-condition="{_attr(cond)}" data-posterior="{_number(post)}" '
+         f'data-prior="{_number(prior)}">'),
+        f"<h3>Why {_text(label(cond))}: {format_probability(prior)} &rarr; {format_probability(post)}</h3>",
     ]
-    if not rows:
-        rows = ["<tr><td colspan='6' style='text-align:left'>(no evidence)</td></tr>"]
-    return _table_html(
-        title,
-        ["finding", "state", "log-odds", "odds", "without it", ""],
-        rows,
-        "log-odds = change in log-odds when the finding is removed (its weight of evidence given the rest); "
-        "odds = the factor it multiplies the odds by.",
-    )
+    if summary:
+        parts.append(f'<p class="bn-summary">{_text(summary)}</p>')
+    elif not rows:
+        parts.append('<p class="bn-summary">(no evidence)</p>')
+    parts.append(table)
+    note = _meta(ex, "note")
+    if note:
+        parts.append(f'<div class="bn-note bn-certainty">{_text(note)}</div>')
+    if rows:
+        parts.append('<div class="bn-note">log-odds = change in log-odds when the finding is removed (its weight '
+                     "of evidence given the rest); odds = the factor it multiplies the odds by.</div>")
+    parts.append("</div>")
+    return _wrap("".join(parts), style)
 
 
-def next_tests_html(nt: pd.DataFrame, top: int | None = 12) -> str:
-    """HTML table of :meth:`BackPainModel.next_tests` with a bar of the expected information gain.
+def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = True) -> str:
+    """The best next observations (:meth:`BackPainModel.next_tests`) with a bar of the expected information gain.
+
+    Parameters
+    ----------
+    nt : DataFrame
+        The result of ``model.next_tests(evidence, ...)``.
+    top : int or None, default 12
+        How many rows to show (None: all).
+    style : bool, default True
+        Embed :data:`STYLESHEET`.
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-next-tests" data-focus=...>`` with one ``<tr data-variable=...
+        data-gain=... data-change=...>`` per observation (and ``data-p-cross`` with a threshold).
 
     Examples
     --------
     >>> import bayesnet
     >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
-    >>> "mri_infection" in next_tests_html(nt, top=3)
+    >>> 'data-variable="mri_infection"' in next_tests_html(nt, top=3)
     True
     """
-    t = nt if top is None else nt.head(top)
-    focus = str(nt.attrs.get("focus", ""))
-    threshold = nt.attrs.get("threshold")
+    full = _table(nt)
+    t = full if top is None else full.head(top)
+    focus = str(_meta(nt, "focus", ""))
+    threshold = _meta(nt, "threshold")
+    current = _meta(nt, "current")
     cross = "p_cross" in t.columns
     scale = float(t["expected_entropy_reduction"].max()) if len(t) else 0.0
     rows = []
-    for v, r in t.iterrows():
-        colour = _UP if r.kind == "test" else _DOWN if r.kind == "finding" else _GREY
+    for i, (var, r) in enumerate(t.iterrows(), start=1):
+        gain = float(r.expected_entropy_reduction)
+        attrs = f'data-variable="{_attr(var)}" data-gain="{_number(gain)}" data-change="{_number(r.expected_change)}"'
+        if cross:
+            attrs += f' data-p-cross="{_number(r.p_cross)}"'
         cells = [
-            _td(v, "left"), _td(r.kind), _td(f"{r.expected_entropy_reduction:.3f}"),
-            _bar_html(r.expected_entropy_reduction / scale if scale else 0.0, colour),
-            _td(f"{r.expected_change:.3f}"),
+            f'<td class="num">{i}</td>',
+            f'<td><b>{_text(label(var))}</b> <span class="bn-note">{_text(r.kind)}</span></td>',
+            f'<td class="num">{gain:.3f}</td>',
+            f"<td>{_track(fill=100.0 * gain / scale if scale > 0 else 0.0)}</td>",
+            f'<td class="num">{format_probability(r.expected_change)}</td>',
         ]
         if cross:
-            cells.append(_td(f"{r.p_cross:.2f}"))
-        cells.append(_td(r.results, "left", "font-size:smaller"))
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = ["variable", "kind", "bits", "", f"E|change| in P({focus})"]
+            cells.append(f'<td class="num">{r.p_cross:.2f}</td>')
+        cells.append(f'<td class="bn-note">{_text(r.results)}</td>')
+        rows.append(f'<tr {attrs} class="bn-kind-{_attr(r.kind)}">{"".join(cells)}</tr>')
+    columns = 7 if cross else 6
+    body = "".join(rows) or f'<tr><td colspan="{columns}">every finding and test is already known</td></tr>'
+    head = [("#", "num"), ("observe", ""), ("bits", "expected fall in uncertainty about the serious conditions"),
+            ("", ""), (f"E|change| in P({_text(label(focus))})", "expected absolute change of the focus condition")]
     if cross:
-        head.append(f"P(cross {threshold})")
-    head.append(f"results: P(result) -> P({focus})")
-    current = nt.attrs.get("current")
-    title = f"Next best observations (focus: {focus.replace('_', ' ')}"
+        head.append((f"P(cross {_text(threshold)})", "probability that the result moves the focus across the threshold"))
+    head.append((f"results: P(result) &rarr; P({_text(label(focus))})", ""))
+    title = f"Next best questions and tests (focus: {_text(label(focus))}"
     title += f", now {format_probability(current)})" if current is not None else ")"
-    return _table_html(
-        title, head, rows,
-        "bits = expected fall in the summed entropy of the serious conditions; red: tests, blue: findings.",
+    fragment = (
+        f'<div class="bn-view bn-next-tests" data-focus="{_attr(focus)}"'
+        + (f' data-current="{_number(current)}"' if current is not None else "") + ">"
+        f"<h3>{title}</h3><table>{_head(*head)}<tbody>{body}</tbody></table>"
+        '<div class="bn-note">bits = expected fall in the summed entropy of the serious conditions; '
+        "red: tests, blue: findings.</div></div>"
     )
+    return _wrap(fragment, style)
 
 
-def _log_position(p: float, lo: float) -> float:
-    """Position of ``p`` on a log10 track from ``lo`` to 1, in percent."""
-    import math
-
-    p = min(max(float(p), lo), 1.0)
-    return 100.0 * (math.log10(p) - math.log10(lo)) / -math.log10(lo)
-
-
-def uncertainty_html(unc: pd.DataFrame) -> str:
-    """HTML table of :meth:`BackPainModel.uncertainty`: each interval drawn on a log-scale track.
+def uncertainty_html(unc: pd.DataFrame, *, style: bool = True) -> str:
+    """Posteriors of :meth:`BackPainModel.uncertainty`, each interval drawn on a log-scale track.
 
     The shaded span is the interval, the dark tick the point estimate; the track runs from the
-    smallest lower bound (rounded down to a power of ten) to 100%.
+    smallest lower bound (rounded down to a power of ten, at most 0.01%) to 100%.
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-uncertainty" data-level=...>`` with one ``<tr data-condition=...
+        data-posterior=... data-low=... data-high=...>`` per condition, most probable first.
 
     Examples
     --------
     >>> import bayesnet
     >>> u = bayesnet.load_model().uncertainty({"history_of_cancer": "yes"}, draws=100, seed=0)
-    >>> uncertainty_html(u).count("<tr>")
-    10
+    >>> uncertainty_html(u).count("<tr data-condition=")
+    9
     """
-    import math
-
-    level = float(unc.attrs.get("level", 0.95))
-    t = unc.sort_values("posterior", ascending=False)
-    floor = max(1e-9, float(t["low"].clip(lower=1e-9).min())) if len(t) else 1e-4
-    lo = 10.0 ** math.floor(math.log10(floor))
+    level = float(_meta(unc, "level", 0.95))
+    draws = _meta(unc, "draws")
+    t = _table(unc).sort_values("posterior", ascending=False)
+    floor = _floor_of(list(t["low"]))
     rows = []
     for cond, r in t.iterrows():
-        a, b, p = _log_position(r.low, lo), _log_position(r.high, lo), _log_position(r.posterior, lo)
-        track = (
-            f"<td style='{_CELL}'><div style='position:relative;background:#eee;width:{_TRACK * 1.5:.0f}px;"
-            f"height:10px'><div style='position:absolute;left:{a:.1f}%;width:{max(b - a, 0.5):.1f}%;height:10px;"
-            f"background:#e6a29a'></div><div style='position:absolute;left:{p:.1f}%;top:-2px;width:2px;"
-            f"height:14px;background:{_UP}'></div></div></td>"
-        )
+        bar = _track(span=(_log_percent(r.low, floor), max(_log_percent(r.high, floor), _log_percent(r.low, floor) + 0.5)),
+                     tick=_log_percent(r.posterior, floor), fill_class="bn-span",
+                     title=f"{format_probability(r.low)} to {format_probability(r.high)}")
         rows.append(
-            "<tr>" + _td(cond, "left") + _td(format_probability(r.posterior)) + _td(format_probability(r.low))
-            + _td(format_probability(r.high)) + track + "</tr>"
+            f'<tr data-condition="{_attr(cond)}" data-posterior="{_number(r.posterior)}" data-low="{_number(r.low)}" '
+            f'data-high="{_number(r.high)}"><td class="name">{_text(label(cond))}</td>'
+            f'<td class="num">{format_probability(r.posterior)}</td><td class="num">{format_probability(r.low)}</td>'
+            f'<td class="num">{format_probability(r.high)}</td><td>{bar}</td></tr>'
         )
-    draws = unc.attrs.get("draws")
     title = f"Posteriors with {level:.0%} intervals" + (f" ({draws} draws of the published numbers)" if draws else "")
-    return _table_html(
-        title, ["condition", "posterior", "low", "high", f"log scale, {format_probability(lo)} to 100%"], rows,
-        "interval from the uncertainty of the published numbers (grade-C numbers carry wide intervals).",
+    head = _head(("condition", ""), ("posterior", "num"), ("low", "num"), ("high", "num"),
+                 (f"log scale, {format_probability(floor)} to 100%", ""))
+    fragment = (
+        f'<div class="bn-view bn-uncertainty" data-level="{_number(level)}">'
+        f"<h3>{_text(title)}</h3><table>{head}<tbody>{''.join(rows)}</tbody></table>"
+        '<div class="bn-note">interval from the uncertainty of the published numbers '
+        "(grade-C numbers carry wide intervals).</div></div>"
     )
+    return _wrap(fragment, style)
 
 
-def sensitivity_html(tor: pd.DataFrame, top: int | None = 12) -> str:
-    """HTML tornado table of :meth:`BackPainModel.sensitivity` (swing bars, largest first).
+def sensitivity_html(tor: pd.DataFrame, top: int | None = 12, *, style: bool = True) -> str:
+    """Tornado table of :meth:`BackPainModel.sensitivity`, largest swing first.
+
+    Each row's bar spans the posterior with the number at the low and at the high end of its
+    interval, on a log-scale track; the tick is the posterior with every number at its estimate.
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-sensitivity" data-condition=... data-base=...>`` with one
+        ``<tr data-node=... data-parameter=... data-low=... data-high=... data-swing=...>`` per number.
 
     Examples
     --------
     >>> import bayesnet
     >>> tor = bayesnet.load_model().sensitivity({"dyspnoea": "yes"}, "pulmonary_embolism")
-    >>> sensitivity_html(tor, top=3).count("<tr>")
-    4
+    >>> sensitivity_html(tor, top=3).count("<tr data-node=")
+    3
     """
-    t = tor if top is None else tor.head(top)
-    cond = str(tor.attrs.get("condition", ""))
-    scale = float(t["swing"].max()) if len(t) else 0.0
-    rows = [
-        "<tr>" + _td(r.node, "left") + _td(r.parameter, "left") + _td(r.grade)
-        + _td(format_probability(r.posterior_low)) + _td(format_probability(r.posterior_high))
-        + _td(f"{r.swing:.2g}") + _bar_html(r.swing / scale if scale else 0.0, _GREY) + "</tr>"
-        for r in t.itertuples()
-    ]
-    return _table_html(
-        f"Sensitivity of P({cond.replace('_', ' ')}) = {format_probability(tor.attrs.get('base', float('nan')))}",
-        ["node", "parameter", "grade", "at low end", "at high end", "swing", ""], rows,
-        "each number moved to the ends of its published interval, the others at their estimates.",
+    full = _table(tor)
+    t = full if top is None else full.head(top)
+    cond = str(_meta(tor, "condition", ""))
+    base = float(_meta(tor, "base", math.nan))
+    floor = _floor_of([base, *t["posterior_low"], *t["posterior_high"]])
+    rows = []
+    for r in t.itertuples():
+        a, b = sorted((_log_percent(r.posterior_low, floor), _log_percent(r.posterior_high, floor)))
+        bar = _track(span=(a, max(b, a + 0.5)), tick=_log_percent(base, floor), fill_class="bn-span",
+                     title=f"{format_probability(r.posterior_low)} at the low end, "
+                           f"{format_probability(r.posterior_high)} at the high end")
+        rows.append(
+            f'<tr data-node="{_attr(r.node)}" data-parameter="{_attr(r.parameter)}" '
+            f'data-low="{_number(r.posterior_low)}" data-high="{_number(r.posterior_high)}" '
+            f'data-swing="{_number(r.swing)}"><td>{_text(label(r.node))}</td><td>{_text(r.parameter)}</td>'
+            f'<td>{_text(r.grade)}</td><td class="num">{format_probability(r.posterior_low)}</td>'
+            f'<td class="num">{format_probability(r.posterior_high)}</td><td class="num">{r.swing:.2g}</td>'
+            f"<td>{bar}</td></tr>"
+        )
+    head = _head(("node", ""), ("parameter", ""), ("grade", ""), ("at low end", "num"), ("at high end", "num"),
+                 ("swing", "num"), (f"log scale, {format_probability(floor)} to 100%; | = estimate", ""))
+    fragment = (
+        f'<div class="bn-view bn-sensitivity" data-condition="{_attr(cond)}" data-base="{_number(base)}">'
+        f"<h3>Sensitivity of P({_text(label(cond))}) = {format_probability(base)}</h3>"
+        f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
+        '<div class="bn-note">each number moved to the ends of its published interval, '
+        "the others at their estimates.</div></div>"
     )
-
-
-__all__ += ["explanation_html", "next_tests_html", "sensitivity_html", "uncertainty_html"]
-
+    return _wrap(fragment, style)
 
 # validation
 

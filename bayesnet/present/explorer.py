@@ -11,10 +11,13 @@ every change (20-40 ms in Python, of which exact inference is a few ms): the ran
 bars, the explanation of one condition (:meth:`~bayesnet.reasoning.diagnosis.Diagnosis.summary` and the
 weight of each finding), and the next best observations (:meth:`~bayesnet.model.BackPainModel.next_tests`).
 
-Every displayed number that a test may want to check carries a stable hook: each row of the
-differential is an element with ``data-condition``, ``data-posterior`` and ``data-prior`` (the
-full-precision ``repr`` of the float), inside an element with class ``bn-ranking`` whose
-``data-setting`` and ``data-evidence`` (sorted JSON) say what it was computed from.
+The outputs are the HTML renderers of :mod:`bayesnet.present.display`, the same functions that
+draw a diagnosis in Jupyter, called with ``style=False``: the display stylesheet is attached to the
+output panes once, when the app is built, and each update sends only the markup. Every displayed
+number that a test may want to check carries a stable hook: each row of the differential is an
+element with ``data-condition``, ``data-posterior`` and ``data-prior`` (the full-precision ``repr``
+of the float), inside an element with class ``bn-ranking`` whose ``data-setting`` and
+``data-evidence`` (sorted JSON) say what it was computed from.
 
 Examples
 --------
@@ -29,16 +32,15 @@ From a shell: ``bayesnet explore --port 5006`` and open the printed address.
 The HTML fragments are plain functions of the results, usable without Panel:
 
 >>> import bayesnet
+>>> from bayesnet.present import display
 >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes"})
->>> 'data-condition="spinal_metastasis"' in ranking_html(dx)
+>>> 'data-condition="spinal_metastasis"' in display.ranking_html(dx, style=False)
 True
 """
 
 from __future__ import annotations
 
 import html
-import json
-import math
 import socket
 import sys
 import threading
@@ -49,7 +51,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bayesnet.errors import BayesNetError
-from bayesnet.formatting import format_probability
+from bayesnet.present import display
+from bayesnet.present.display import DISCLAIMER
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -60,46 +63,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Explorer",
     "build_explorer",
-    "explanation_html",
     "explore",
     "get_model",
-    "next_tests_html",
-    "ranking_html",
     "serve",
 ]
 
 UNKNOWN = "unknown"
 LEADING = "leading serious condition"
 KINDS = (("risk_factor", "Risk factors"), ("finding", "Findings"), ("test", "Tests"))
-DISCLAIMER = "Research and teaching tool, not a medical device."
 PANEL_MISSING = "the explorer needs Panel, which is not installed: pip install 'bayesnet[app]'"
-
-# Bars of the differential use a log scale from 0.01% to 100%, so that a serious condition moving
-# from 0.3% to 9% is visible next to mechanical pain at 90%.
-_LOG_FLOOR = -4.0
 
 _MODELS: dict[str, BackPainModel] = {}
 _MODELS_LOCK = threading.Lock()
-
-_CSS = """
-:host { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 13px; }
-table.bn { border-collapse: collapse; width: 100%; }
-table.bn th { text-align: left; font-weight: 600; border-bottom: 1px solid #bbb; padding: 3px 6px; }
-table.bn td { padding: 2px 6px; border-bottom: 1px solid #eee; vertical-align: middle; }
-table.bn td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.bn-serious td.name { color: #922b21; }
-tr.bn-lead td { background: #fdf2e9; }
-.bn-track { position: relative; background: #eee; width: 220px; height: 12px; }
-.bn-fill { position: absolute; left: 0; top: 0; height: 12px; }
-.bn-prior { position: absolute; top: -2px; width: 2px; height: 16px; background: #222; }
-.bn-wtrack { position: relative; width: 180px; height: 12px; background: #f4f4f4; }
-.bn-wmid { position: absolute; left: 50%; top: -2px; width: 1px; height: 16px; background: #888; }
-.bn-wfill { position: absolute; top: 0; height: 12px; }
-.bn-note { color: #555; font-size: 11px; }
-.bn-summary { font-size: 14px; line-height: 1.45; }
-h3 { margin: 4px 0 6px 0; font-size: 16px; }
-"""
-
 
 # --------------------------------------------------------------------------- models and panel
 def get_model(setting: str = "primary_care") -> BackPainModel:
@@ -147,193 +122,6 @@ def _widget(cls: Any, **params: Any) -> Any:
     return cls(**params)
 
 
-def _number(x: float) -> str:
-    """Full-precision text of a float for data attributes (``repr`` round-trips exactly)."""
-    return repr(float(x))
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def _log_width(p: float) -> float:
-    """Bar length in percent of the track for probability ``p`` on the log scale."""
-    if not p > 0:
-        return 0.0
-    x = (math.log10(min(float(p), 1.0)) - _LOG_FLOOR) / -_LOG_FLOOR
-    return 100.0 * min(max(x, 0.0), 1.0)
-
-
-def _lr_text(lr: float) -> str:
-    if lr == math.inf:
-        return "&infin;"
-    return f"{lr:.3g}"
-
-
-# --------------------------------------------------------------------------- HTML fragments
-def ranking_html(dx: Diagnosis, lead: str | None = None) -> str:
-    """The ranked differential as an HTML table with log-scale probability bars.
-
-    Parameters
-    ----------
-    dx : Diagnosis
-    lead : str, optional
-        A condition to highlight (the one explained).
-
-    Returns
-    -------
-    str
-        A ``<div class="bn-ranking" data-setting=... data-evidence=...>`` holding one
-        ``<tr data-condition=... data-posterior=... data-prior=...>`` per condition.
-
-    Examples
-    --------
-    >>> import bayesnet
-    >>> dx = bayesnet.load_model().diagnose()
-    >>> ranking_html(dx).count("data-posterior=")
-    9
-    """
-    evidence = json.dumps(dict(dx.evidence.hard), sort_keys=True)
-    rows = []
-    for r in dx.ranking.itertuples():
-        cond = str(r.Index)
-        classes = ["bn-row"] + (["bn-serious"] if r.serious else []) + (["bn-lead"] if cond == lead else [])
-        colour = "#c0392b" if r.serious else "#7f8c8d"
-        rows.append(
-            f'<tr class="{" ".join(classes)}" data-condition="{html.escape(cond)}" '
-            f'data-posterior="{_number(r.posterior)}" data-prior="{_number(r.prior)}">'
-            f'<td class="name">{html.escape(_label(cond))}{"" if r.serious else " <small>(not serious)</small>"}</td>'
-            f'<td class="num">{format_probability(r.prior)}</td>'
-            f'<td class="num bn-posterior"><b>{format_probability(r.posterior)}</b></td>'
-            f'<td class="num">{_lr_text(r.likelihood_ratio)}</td>'
-            f'<td><div class="bn-track" title="posterior {format_probability(r.posterior)}; prior '
-            f'{format_probability(r.prior)}"><div class="bn-fill" style="width:{_log_width(r.posterior):.2f}%;'
-            f'background:{colour}"></div><div class="bn-prior" style="left:{_log_width(r.prior):.2f}%"></div>'
-            "</div></td></tr>"
-        )
-    shown = ", ".join(f"{_label(k)} = {v}" for k, v in dx.evidence.hard.items()) or "nothing yet"
-    return (
-        f'<div class="bn-ranking" data-setting="{html.escape(dx.setting)}" '
-        f'data-evidence="{html.escape(evidence, quote=True)}">'
-        f"<h3>Differential diagnosis ({html.escape(_label(dx.setting))})</h3>"
-        f'<div class="bn-note">Known: {html.escape(shown)}</div>'
-        '<table class="bn"><thead><tr><th>condition</th><th>prior</th><th>posterior</th>'
-        '<th title="posterior odds / prior odds">LR</th><th>posterior (log scale 0.01% to 100%; | = prior)</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f'<div class="bn-note">LR = posterior odds / prior odds. {DISCLAIMER}</div></div>'
-    )
-
-
-def explanation_html(dx: Diagnosis, condition: str, ex: pd.DataFrame | None = None) -> str:
-    """Why one condition has its probability: the plain-language summary and each finding's weight.
-
-    Parameters
-    ----------
-    dx : Diagnosis
-    condition : str
-    ex : DataFrame, optional
-        ``dx.explain(condition)`` if already computed.
-
-    Returns
-    -------
-    str
-        A ``<div class="bn-explanation" data-condition=... data-posterior=...>``.
-
-    Examples
-    --------
-    >>> import bayesnet
-    >>> dx = bayesnet.load_model().diagnose({"fever": "yes"})
-    >>> "bn-summary" in explanation_html(dx, "epidural_abscess")
-    True
-    """
-    ex = dx.explain(condition) if ex is None else ex
-    summary = _summary(dx, condition, ex)
-    rows = []
-    top = max([abs(c) for c in ex["contribution"]] + [math.log(10.0)])
-    for r in ex.itertuples():
-        half = 50.0 * min(abs(r.contribution) / top, 1.0)
-        left = 50.0 if r.contribution >= 0 else 50.0 - half
-        colour = "#c0392b" if r.contribution >= 0 else "#2471a3"
-        rows.append(
-            f'<tr data-variable="{html.escape(r.variable)}" data-contribution="{_number(r.contribution)}">'
-            f"<td>{html.escape(_label(r.variable))}</td><td>{html.escape(str(r.state))}</td>"
-            f'<td class="num">&times;{r.likelihood_ratio:.3g}</td>'
-            f'<td><div class="bn-wtrack"><div class="bn-wmid"></div><div class="bn-wfill" '
-            f'style="left:{left:.2f}%;width:{half:.2f}%;background:{colour}"></div></div></td>'
-            f'<td class="num">{format_probability(r.posterior_without)}</td></tr>'
-        )
-    table = (
-        '<table class="bn"><thead><tr><th>finding</th><th>state</th><th title="factor on the odds">odds</th>'
-        "<th>weight (log-odds; red raises, blue lowers)</th><th>without it</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        if rows
-        else ""
-    )
-    post = float(dx.ranking.loc[condition, "posterior"])
-    prior = float(dx.ranking.loc[condition, "prior"])
-    return (
-        f'<div class="bn-explanation" data-condition="{html.escape(condition)}" data-posterior="{_number(post)}">'
-        f"<h3>Why {html.escape(_label(condition))}: {format_probability(prior)} &rarr; "
-        f"{format_probability(post)}</h3>"
-        f'<p class="bn-summary">{html.escape(summary)}</p>{table}</div>'
-    )
-
-
-def _summary(dx: Diagnosis, condition: str, ex: pd.DataFrame) -> str:
-    """``dx.summary(condition)`` reusing an explanation already computed (it would recompute it)."""
-    original = dx.explain
-
-    def explain(c: str) -> pd.DataFrame:
-        return ex if c == condition else original(c)
-
-    dx.explain = explain  # type: ignore[method-assign]
-    try:
-        return dx.summary(condition)
-    finally:
-        del dx.explain
-
-
-def next_tests_html(nt: pd.DataFrame, top: int = 5) -> str:
-    """The best next observations (from :meth:`BackPainModel.next_tests`) as an HTML table.
-
-    Parameters
-    ----------
-    nt : DataFrame
-        The result of ``model.next_tests(evidence, ...)``.
-    top : int
-        How many rows to show.
-
-    Examples
-    --------
-    >>> import bayesnet
-    >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
-    >>> 'data-variable="mri_infection"' in next_tests_html(nt, top=3)
-    True
-    """
-    focus = str(nt.attrs.get("focus", ""))
-    rows = []
-    for i, r in enumerate(nt.head(top).itertuples(), start=1):
-        var = r.Index
-        rows.append(
-            f'<tr data-variable="{html.escape(str(var))}" data-gain="{_number(r.expected_entropy_reduction)}">'
-            f'<td class="num">{i}</td><td><b>{html.escape(_label(str(var)))}</b> '
-            f'<span class="bn-note">{html.escape(str(r.kind))}</span></td>'
-            f'<td class="num">{r.expected_entropy_reduction:.3f}</td>'
-            f'<td class="num">{format_probability(r.expected_change)}</td>'
-            f'<td class="bn-note">{html.escape(str(r.results))}</td></tr>'
-        )
-    body = "".join(rows) or '<tr><td colspan="5">every finding and test is already known</td></tr>'
-    return (
-        f'<div class="bn-next-tests" data-focus="{html.escape(focus)}">'
-        f"<h3>Next best questions and tests (focus: {html.escape(_label(focus))})</h3>"
-        '<table class="bn"><thead><tr><th>#</th><th>observe</th><th title="expected fall in uncertainty about '
-        'the serious conditions">bits</th><th title="expected absolute change of the focus condition">'
-        f"E|change|</th><th>results: P(result) &rarr; P({html.escape(_label(focus))})</th></tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-        '<div class="bn-note">bits = expected reduction in uncertainty about the serious conditions.</div></div>'
-    )
-
-
 # --------------------------------------------------------------------------- the app
 class Explorer:
     """The interactive differential explorer (a Panel app).
@@ -358,7 +146,9 @@ class Explorer:
     setting_widget, condition_widget, reset_button
         The other controls.
     ranking_pane, explanation_pane, next_tests_pane, status_pane : panel.pane.HTML
-        The outputs.
+        The outputs: :func:`~bayesnet.present.display.ranking_html`,
+        :func:`~bayesnet.present.display.explanation_html` and
+        :func:`~bayesnet.present.display.next_tests_html` fragments, and the update time.
     diagnosis : Diagnosis
         The diagnosis currently displayed.
     next_best : DataFrame
@@ -407,7 +197,7 @@ class Explorer:
                 self.widgets[var] = widget
                 description = html.escape(model.tables.descriptions.get(var, ""), quote=True)
                 label = pn.pane.HTML(
-                    f'<span title="{description}">{html.escape(_label(var))}</span>', width=160, margin=(6, 5, 2, 5),
+                    f'<span title="{description}">{html.escape(display.label(var))}</span>', width=160, margin=(6, 5, 2, 5),
                 )
                 rows += [label, widget]
             # one grid per card (label, choice) rather than a Row per variable: half the models to build
@@ -417,15 +207,18 @@ class Explorer:
                         css_classes=[f"bn-card-{kind}"])
             )
 
-        self.ranking_pane = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width", css_classes=["bn-out"])
-        self.explanation_pane = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
-        self.next_tests_pane = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
-        self.status_pane = pn.pane.HTML("", stylesheets=[_CSS], sizing_mode="stretch_width")
+        # the display stylesheet, attached once to each pane that shows fragments; updates send markup only
+        css = [display.STYLESHEET]
+        self.ranking_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-out"])
+        self.explanation_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
+        self.next_tests_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
+        self.status_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
 
         header = pn.pane.HTML(
-            "<h2 style='margin:4px 0'>Serious causes of back pain: differential explorer</h2>"
-            f"<div class='bn-note'>Set what is known; everything left 'unknown' is averaged over. {DISCLAIMER}</div>",
-            stylesheets=[_CSS], sizing_mode="stretch_width",
+            "<div class='bn-view'><h2 style='margin:4px 0'>Serious causes of back pain: differential explorer</h2>"
+            f"<div class='bn-note'>Set what is known; everything left 'unknown' is averaged over. {DISCLAIMER}</div>"
+            "</div>",
+            stylesheets=css, sizing_mode="stretch_width",
         )
         controls = pn.Column(self.setting_widget, self.reset_button, *cards, width=490)
         outputs = pn.Column(
@@ -506,19 +299,21 @@ class Explorer:
             chosen = self.condition_widget.value
             condition = dx.leading_serious if chosen in (LEADING, None) else str(chosen)
             ex = dx.explain(condition)
+            # Diagnosis.summary takes no explanation: it computes dx.explain(condition) again (a few ms)
+            summary = dx.summary(condition)
             nt = model.next_tests(evidence, condition=condition)
-            ranking = ranking_html(dx, lead=condition)
-            explanation = explanation_html(dx, condition, ex)
-            tests = next_tests_html(nt, self.top_tests)
+            ranking = display.ranking_html(dx, lead=condition, style=False)
+            explanation = display.explanation_html(ex, summary=summary, style=False)
+            tests = display.next_tests_html(nt, self.top_tests, style=False)
         except BayesNetError as exc:
             message = html.escape(str(exc))
-            self.status_pane.object = f"<div class='bn-error' style='color:#922b21'>error: {message}</div>"
+            self.status_pane.object = f"<div class='bn-view'><div class='bn-error'>error: {message}</div></div>"
             return
         self.diagnosis, self.next_best = dx, nt
         self.last_update_ms = 1000.0 * (time.perf_counter() - start)
         status = (
-            f"<div class='bn-status bn-note' data-update-ms='{self.last_update_ms:.2f}'>"
-            f"Updated in {self.last_update_ms:.0f} ms (exact inference on the compiled network).</div>"
+            f"<div class='bn-view'><div class='bn-status bn-note' data-update-ms='{self.last_update_ms:.2f}'>"
+            f"Updated in {self.last_update_ms:.0f} ms (exact inference on the compiled network).</div></div>"
         )
         with self._pn.io.hold():
             self.ranking_pane.object = ranking
