@@ -116,3 +116,13 @@ def test_summary_mentions_findings_that_lowered_the_odds(model):
 
 def test_summary_without_evidence(model):
     assert "Nothing is known" in model.diagnose({}).summary("dvt")
+
+
+def test_summary_reuses_a_given_explanation_and_refuses_another_conditions():
+    import bayesnet
+
+    dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "unexplained_weight_loss": "yes"})
+    ex = dx.explain("spinal_metastasis")
+    assert dx.summary("spinal_metastasis", explanation=ex) == dx.summary("spinal_metastasis")
+    with pytest.raises(ValueError, match="not of 'dvt'"):
+        dx.summary("dvt", explanation=ex)

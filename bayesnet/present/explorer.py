@@ -299,8 +299,7 @@ class Explorer:
             chosen = self.condition_widget.value
             condition = dx.leading_serious if chosen in (LEADING, None) else str(chosen)
             ex = dx.explain(condition)
-            # Diagnosis.summary takes no explanation: it computes dx.explain(condition) again (a few ms)
-            summary = dx.summary(condition)
+            summary = dx.summary(condition, explanation=ex)
             nt = model.next_tests(evidence, condition=condition)
             ranking = display.ranking_html(dx, lead=condition, style=False)
             explanation = display.explanation_html(ex, summary=summary, style=False)

@@ -172,15 +172,17 @@ class Diagnosis:
             parts.append(f"it is certain with or without {', '.join(undefined)}, whose weight is undefined (NaN)")
         return "; ".join(parts) + "."
 
-    def summary(self, condition: str | None = None, max_findings: int = 4) -> str:
+    def summary(self, condition: str | None = None, top: int = 4, *, explanation: pd.DataFrame | None = None) -> str:
         """One plain-language paragraph on why a condition has the probability it has (for teaching).
 
         Parameters
         ----------
         condition : str, optional
             Default: the leading serious condition.
-        max_findings : int
+        top : int
             How many of the strongest findings to name.
+        explanation : DataFrame, optional
+            ``self.explain(condition)`` when already computed (it is not computed again).
 
         Examples
         --------
@@ -190,7 +192,9 @@ class Diagnosis:
         In primary care, spinal metastasis starts at 0.320%. History of cancer = yes raised its odds 12-fold...
         """
         condition = condition or self.leading_serious
-        ex = self.explain(condition)
+        ex = self.explain(condition) if explanation is None else explanation
+        if ex.attrs.get("condition", condition) != condition:
+            raise ValueError(f"the explanation given is of {ex.attrs['condition']!r}, not of {condition!r}")
         prior, post = ex.attrs["prior"], ex.attrs["posterior"]
         label = condition.replace("_", " ")
         where = self.setting.replace("_", " ")
@@ -198,7 +202,7 @@ class Diagnosis:
         if not len(ex):
             text.append("Nothing is known about the patient yet, so that is also where it stays.")
             return " ".join(text)
-        shown = ex[ex["contribution"].abs() > 0.01].head(max_findings)
+        shown = ex[ex["contribution"].abs() > 0.01].head(top)
         phrases = []
         for i, r in enumerate(shown.itertuples()):
             what = f"{r.variable.replace('_', ' ')} = {r.state}"
