@@ -213,8 +213,8 @@ def test_non_finite_results_are_errors_never_successes(monkeypatch):
     net = compile_network(model)
     real = net._fine.propagate
 
-    def broken(lik, b, plan):
-        probs, lz = real(lik, b, plan)
+    def broken(lik, b, plan, *workspace):
+        probs, lz = real(lik, b, plan, *workspace)
         probs[0] = np.nan
         lz[0] = np.inf
         probs[1] = np.nan  # NaN posterior with a finite log-evidence
