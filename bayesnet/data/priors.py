@@ -24,15 +24,18 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import networkx as nx
 import yaml
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_validator, model_validator
 
-from bayesnet.errors import PriorsError, closest
+from bayesnet.data.schema import Model, Text, check, either, fail, name_in, one_of, rule, unknown
+from bayesnet.errors import PriorsError
 
 __all__ = [
     "GRADES",
@@ -195,8 +198,6 @@ class PriorSet:
         >>> len(ps.map_params(lambda p: p).params) == len(ps.params)
         True
         """
-        from dataclasses import replace
-
         def complement(yes: Param, no: Param) -> Param:
             return replace(no, value=1.0 - yes.value, low=1.0 - yes.high, high=1.0 - yes.low)
 
@@ -282,106 +283,6 @@ def default_priors_dir() -> Path:
 # reading
 
 
-class Reader:
-    """Validation helpers that know which file they are reading."""
-
-    def __init__(self, file: str):
-        self.file = file
-
-    def fail(self, entry: str, message: str) -> PriorsError:
-        return PriorsError(message, file=self.file, entry=entry)
-
-    def mapping(self, obj: Any, entry: str, what: str = "a mapping") -> dict:
-        if not isinstance(obj, dict):
-            raise self.fail(entry, f"must be {what}; got {show_value(obj)}")
-        return obj
-
-    def keys(self, obj: dict, entry: str, allowed: set[str], required: set[str] = frozenset()) -> None:
-        for k in obj:
-            if k not in allowed:
-                hint = closest(k, allowed)
-                extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed keys: {', '.join(sorted(allowed))}"
-                raise self.fail(entry, f"unknown key {k!r}{extra}")
-        for k in sorted(required):
-            if k not in obj:
-                raise self.fail(entry, f"missing required key {k!r}")
-
-    def text(self, obj: Any, entry: str, name: str) -> str:
-        if not isinstance(obj, str) or not obj.strip():
-            raise self.fail(f"{entry}.{name}", f"must be a non-empty text; got {show_value(obj)}")
-        return obj.strip()
-
-    def number(self, obj: Any, entry: str) -> float:
-        if isinstance(obj, bool) or not isinstance(obj, int | float):
-            raise self.fail(entry, f"must be a number; got {show_value(obj)}")
-        x = float(obj)
-        if not math.isfinite(x):
-            raise self.fail(entry, f"must be a finite number; got {obj!r}")
-        return x
-
-    def param(self, obj: Any, entry: str, node: str, parameter: str, kind: str | None = None) -> Param:
-        """Read one sourced number."""
-        if isinstance(obj, int | float) and not isinstance(obj, bool):
-            raise self.fail(
-                entry,
-                f"bare number {obj!r} has no source; write it as a mapping with value, source, setting and grade",
-            )
-        obj = self.mapping(obj, entry, "a mapping with value, source, setting and grade")
-        self.keys(obj, entry, _PARAM_KEYS)
-        for k in ("value", "source", "setting", "grade"):
-            if k not in obj or obj[k] is None or (isinstance(obj[k], str) and not obj[k].strip()):
-                what = "no source" if k == "source" else f"no {k}"
-                raise self.fail(entry, f"has {what}; every number needs value, source, setting and grade")
-        kind = obj.get("kind", kind)
-        if kind is None:
-            raise self.fail(entry, "missing required key 'kind'")
-        kinds = PROBABILITY_KINDS | RATIO_KINDS
-        if not isinstance(kind, str) or kind not in kinds:
-            raise self.fail(f"{entry}.kind", _unknown("kind", kind, sorted(kinds)))
-        value = self.number(obj["value"], f"{entry}.value")
-        low = self.number(obj["low"], f"{entry}.low") if "low" in obj else math.nan
-        high = self.number(obj["high"], f"{entry}.high") if "high" in obj else math.nan
-        if ("low" in obj) != ("high" in obj):
-            raise self.fail(entry, "give both 'low' and 'high' of the 95% interval, or neither")
-        for name, x in (("value", value), ("low", low), ("high", high)):
-            if math.isnan(x):
-                continue
-            if kind in PROBABILITY_KINDS and not 0.0 <= x <= 1.0:
-                raise self.fail(f"{entry}.{name}", f"is a probability ({kind}) and must lie in [0, 1]; got {x!r}")
-            if kind in RATIO_KINDS and not x > 0.0:
-                raise self.fail(f"{entry}.{name}", f"is a ratio ({kind}) and must be > 0; got {x!r}")
-        if not math.isnan(low) and not low <= value <= high:
-            raise self.fail(entry, f"interval [{low}, {high}] must contain the value {value}")
-        grade = obj["grade"].strip().upper() if isinstance(obj["grade"], str) else None
-        if grade not in GRADES:
-            got = obj["grade"] if isinstance(obj["grade"], str | int | float | None) else type(obj["grade"]).__name__
-            raise self.fail(f"{entry}.grade", f"must be one of A, B, C; got {got!r}")
-        note = obj.get("note", "")
-        if note is None:
-            note = ""
-        if not isinstance(note, str | int | float):
-            raise self.fail(f"{entry}.note", f"must be text; got a {type(note).__name__}")
-        return Param(
-            node=node,
-            parameter=parameter,
-            kind=kind,
-            value=value,
-            low=low,
-            high=high,
-            source=self.text(obj["source"], entry, "source"),
-            setting=self.text(obj["setting"], entry, "setting"),
-            grade=grade,
-            note=str(note).strip(),
-            file=self.file,
-            entry=entry,
-        )
-
-
-def show_value(obj: Any) -> str:
-    text = repr(obj)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _read_yaml(directory: Path, name: str) -> Any:
     path = directory / name
     if not path.is_file():
@@ -427,26 +328,350 @@ def read_yaml_mapping(path: Path, name: str, error: type[PriorsError] = PriorsEr
     return data
 
 
-def _binary_states(kind: str) -> tuple[str, str]:
-    return ("positive", "negative") if kind == "test" else ("yes", "no")
+
+# --------------------------------------------------------------------------------------------
+# the files' schema (pydantic): what each entry must look like; names are checked against the
+# context given to check(): the settings, then the risk factors, then the conditions
 
 
-def _states(r: Reader, obj: Any, entry: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    if obj is None:
-        return default
-    if not isinstance(obj, list) or len(obj) < 2:
-        raise r.fail(entry, f"must be a list of at least two state names; got {show_value(obj)}")
-    out = []
-    for i, s in enumerate(obj):
-        if isinstance(s, bool) or not isinstance(s, str) or not s.strip():
-            raise r.fail(
-                f"{entry}[{i}]",
-                f"state names must be quoted text (YAML reads unquoted yes/no as true/false); got {show_value(s)}",
-            )
-        out.append(s.strip())
-    if len(set(out)) != len(out):
-        raise r.fail(entry, f"state names must be unique; got {out}")
-    return tuple(out)
+def _grade(value: Any) -> str:
+    grade = value.strip().upper() if isinstance(value, str) else None
+    if grade not in GRADES:
+        got = value if isinstance(value, str | int | float | None) else type(value).__name__
+        raise fail(f"must be one of A, B, C; got {got!r}")
+    return grade
+
+
+def _note(value: Any) -> str:
+    if not isinstance(value, str | int | float | None):
+        raise fail(f"must be text; got a {type(value).__name__}")
+    return "" if value is None else str(value).strip()
+
+
+def _exact(given: Any, expected: Sequence[str], *at: str, what: str = "state", of: str = "") -> Any:
+    """Refuse a key of the mapping ``given`` that is not ``expected`` (unless ``what`` is ``None``), then a missing one."""
+    for s in given if isinstance(given, dict) and what else ():
+        if s not in expected:
+            raise fail(unknown(what, s, expected, "; states are {}", of), *at)
+    for s in expected if isinstance(given, dict) else ():
+        if s not in given:
+            raise fail(f"missing {what or 'setting'} {s!r}{of}", *at)
+    return given
+
+
+def _linkable(name: Any, info: ValidationInfo) -> str:
+    conditions = info.context["conditions"]
+    if not isinstance(name, str) or name not in conditions:
+        raise fail(unknown("condition", name, conditions))
+    if conditions[name].definition != "calibrated":
+        raise fail(f"{name!r} is defined as the absence of serious conditions and cannot be a parent")
+    return name
+
+
+Kind = Annotated[str, name_in(sorted(PROBABILITY_KINDS | RATIO_KINDS), "kind")]
+Grade = Annotated[str, BeforeValidator(_grade)]
+Note = Annotated[str, BeforeValidator(_note)]
+Probability = Annotated[float, rule(lambda x: 0 <= x <= 1, "is a probability (prevalence) and must lie in [0, 1]; got {}", True)]
+StateName = Annotated[str, rule(lambda v: isinstance(v, str) and v.strip(), "state names must be quoted text (YAML reads "
+                                "unquoted yes/no as true/false); got {}"), AfterValidator(str.strip)]
+States = Annotated[list[StateName], rule(lambda v: isinstance(v, list) and len(v) >= 2, "must be a list of at least two "
+                                         "state names; got {}"),
+                   rule(lambda s: len(set(s)) == len(s), "state names must be unique; got {}", True), AfterValidator(tuple)]
+RiskFactorName = Annotated[str, name_in("risk_factors", "risk factor")]
+SettingName = Annotated[str, name_in("settings", "setting", "; settings are {}")]
+EverySetting = BeforeValidator(lambda value, info: _exact(value, info.context["settings"], what=None))
+
+
+class ParamIn(Model):
+    """One sourced number as written: value, source, setting, grade, optional interval and note."""
+
+    what: ClassVar[str] = "a mapping with value, source, setting and grade"
+    role: ClassVar[str] = ""  # with ``kinds``: what the number is, for "<role> must be <kinds>"
+    kinds: ClassVar[tuple[str, ...]] = ()  # the kinds allowed (any when empty)
+    kind: Kind
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+    source: Text
+    setting: Text
+    grade: Grade
+    note: Note = ""
+
+    @classmethod
+    def not_a_mapping(cls, data: Any) -> str:
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return f"bare number {data!r} has no source; write it as {cls.what}"
+        return super().not_a_mapping(data)
+
+    @classmethod
+    def prepare(cls, data: dict) -> dict:
+        for k in ("value", "source", "setting", "grade"):
+            if data.get(k) is None or (isinstance(data[k], str) and not data[k].strip()):
+                raise fail(f"has no {k}; every number needs value, source, setting and grade")
+        return data
+
+    @field_validator("kind")
+    @classmethod
+    def _allowed(cls, kind: str) -> str:
+        if cls.kinds and kind not in cls.kinds:
+            raise fail(f"{cls.role} must be {', '.join(cls.kinds[:-1])} or {cls.kinds[-1]}; got {kind!r}")
+        return kind
+
+    @field_validator("value", "low", "high")
+    @classmethod
+    def _in_range(cls, x: float, info: ValidationInfo) -> float:
+        kind = info.data.get("kind")
+        if kind in PROBABILITY_KINDS and not 0.0 <= x <= 1.0:
+            raise fail(f"is a probability ({kind}) and must lie in [0, 1]; got {x!r}")
+        if kind in RATIO_KINDS and not x > 0.0:
+            raise fail(f"is a ratio ({kind}) and must be > 0; got {x!r}")
+        return x
+
+    @model_validator(mode="after")
+    def _interval(self) -> ParamIn:
+        if math.isnan(self.low) != math.isnan(self.high):
+            raise fail("give both 'low' and 'high' of the 95% interval, or neither")
+        if not math.isnan(self.low) and not self.low <= self.value <= self.high:
+            raise fail(f"interval [{self.low}, {self.high}] must contain the value {self.value}")
+        return self
+
+    def param(self, node: str, parameter: str, file: str, entry: str) -> Param:
+        return Param(node, parameter, self.kind, self.value, self.low, self.high, self.source, self.setting, self.grade,
+                     self.note, file, entry)
+
+
+class PrevalenceIn(ParamIn):
+    kind: Kind = "prevalence"
+
+
+class DistributionIn(Model):
+    """A multi-state distribution: ``values`` (and ``low``/``high``) per state, one shared source."""
+
+    values: dict[str, Probability]
+    low: dict[str, Probability] | None = None
+    high: dict[str, Probability] | None = None
+    source: Text
+    setting: Text
+    grade: Grade
+    note: Note = ""
+
+    def check(self, states: tuple[str, ...], *at: str) -> None:
+        for bound in ("values", "low", "high"):
+            _exact(getattr(self, bound), states, *at, bound)
+        if (self.low is None) != (self.high is None):
+            raise fail("give both 'low' and 'high' of the 95% interval, or neither", *at)
+        for s in states if self.low is not None else ():
+            if not self.low[s] <= self.values[s] <= self.high[s]:
+                raise fail(f"interval [{self.low[s]}, {self.high[s]}] must contain the value {self.values[s]}",
+                           *at, "values", s)
+        total = sum(self.values[s] for s in states)
+        if abs(total - 1.0) > 1e-6:
+            raise fail(f"probabilities must sum to 1; they sum to {total:.6g}", *at, "values")
+
+
+class BinaryRiskFactorIn(Model):
+    description: Text
+    states: Annotated[Any, AfterValidator(lambda _: ("yes", "no"))] = ("yes", "no")
+    prevalence: Annotated[dict[SettingName, PrevalenceIn], EverySetting]  # P(yes) per setting
+
+    def risk_factor(self, name: str, file: str) -> RiskFactor:
+        yes = {s: p.param(name, f"prevalence[{s}]", file, f"risk_factors.{name}.prevalence.{s}")
+               for s, p in self.prevalence.items()}
+        return RiskFactor(name, self.description, self.states, {
+            s: {"yes": p, "no": replace(p, value=1.0 - p.value, low=1.0 - p.high, high=1.0 - p.low)} for s, p in yes.items()})
+
+
+class MultiStateRiskFactorIn(Model):
+    description: Text
+    states: Annotated[States, rule(lambda s: s != ("yes", "no"), "yes/no is the default: leave 'states' out", True)]
+    prevalence: Annotated[dict[SettingName, DistributionIn], EverySetting]
+
+    @model_validator(mode="after")
+    def _per_state(self) -> MultiStateRiskFactorIn:
+        for setting, d in self.prevalence.items():
+            d.check(self.states, "prevalence", setting)
+        return self
+
+    def risk_factor(self, name: str, file: str) -> RiskFactor:
+        def param(setting: str, d: DistributionIn, s: str) -> Param:
+            return Param(name, f"prevalence[{setting}][{s}]", "prevalence", d.values[s], (d.low or {}).get(s, math.nan),
+                         (d.high or {}).get(s, math.nan), d.source, d.setting, d.grade, d.note, file,
+                         f"risk_factors.{name}.prevalence.{setting}.values.{s}")
+
+        return RiskFactor(name, self.description, self.states,
+                          {setting: {s: param(setting, d, s) for s in self.states} for setting, d in self.prevalence.items()})
+
+
+class ControlsIn(ParamIn):
+    kind: Kind = "proportion_of_cases"
+
+
+class EffectIn(ParamIn):
+    """A risk factor's effect: a sourced number naming the factor and its state(s) (default: the first)."""
+
+    role, kinds = "a risk-factor effect", ("odds_ratio", "relative_risk", "lr_positive", "proportion_of_cases")
+    factor: RiskFactorName
+    state: Any = None
+    states: Any = None
+    controls: ControlsIn | None = None
+    _chosen: tuple = ()
+
+    @model_validator(mode="after")
+    def _states_and_controls(self, info: ValidationInfo) -> EffectIn:
+        valid = info.context["risk_factors"][self.factor].states
+        given = next((getattr(self, k) for k in ("states", "state") if k in self.model_fields_set), valid[0])
+        self._chosen = tuple(given) if isinstance(given, list) else (given,)
+        for s in self._chosen:
+            if s not in valid or s == valid[-1] and valid == ("yes", "no"):
+                raise fail(unknown("state", s, valid, of=f" of risk factor {self.factor!r} (the effect applies to a "
+                                   "non-reference state)"), "state")
+        if len(valid) > 2 and valid[0] in self._chosen:
+            raise fail(f"{valid[0]!r} is the reference state of {self.factor!r} and takes no effect", "states")
+        if self.controls is not None and self.kind != "proportion_of_cases":
+            raise fail("'controls' goes with kind proportion_of_cases only", "controls")
+        return self
+
+    def effect(self, node: str, file: str, entry: str) -> Effect:
+        label = f"{self.factor}={'|'.join(self._chosen)}"
+        controls = self.controls and self.controls.param(node, f"proportion_of_controls[{label}]", file, f"{entry}.controls")
+        return Effect(self.factor, self._chosen, self.param(node, f"{self.kind}[{label}]", file, entry), controls)
+
+
+class CauseIn(ParamIn):
+    kind: Kind = "probability"
+    condition: str
+
+
+class ConditionPrevalenceIn(PrevalenceIn):
+    value: Annotated[float, rule(lambda x: 0 < x < 1, "a prevalence must lie strictly between 0 and 1; got {}", True)]
+
+
+class ConditionIn(Model):
+    description: Text
+    serious: bool
+    definition: Annotated[str, one_of("calibrated", "no_serious_condition")] = "calibrated"
+    prevalence: Annotated[dict[SettingName, ConditionPrevalenceIn], EverySetting] | None = None
+    risk_factors: list[EffectIn] | None = None
+    caused_by: list[CauseIn] | None = None
+
+    @model_validator(mode="after")
+    def _definition(self) -> ConditionIn:
+        if self.definition == "calibrated" and self.prevalence is None:
+            raise fail("missing required key 'prevalence' (a calibrated condition has one per setting)")
+        if self.definition != "calibrated" and (self.prevalence or self.risk_factors or self.caused_by):
+            raise fail("a condition defined as 'no_serious_condition' takes no prevalence, risk_factors or caused_by")
+        return self
+
+    def condition(self, name: str, file: str) -> Condition:
+        e = f"conditions.{name}"
+        return Condition(
+            name, self.description, self.serious, self.definition,
+            {s: p.param(name, f"prevalence[{s}]", file, f"{e}.prevalence.{s}") for s, p in (self.prevalence or {}).items()},
+            tuple(x.effect(name, file, f"{e}.risk_factors[{i}]") for i, x in enumerate(self.risk_factors or ())),
+            tuple(Cause(c.condition, c.param(name, f"caused_by[{c.condition}]", file, f"{e}.caused_by[{i}]"))
+                  for i, c in enumerate(self.caused_by or ())))
+
+
+class LeakIn(ParamIn):
+    role, kinds = "a leak", ("false_positive_rate", "specificity", "prevalence", "odds_ratio", "lr_negative")
+    relative_to: str | None = None
+
+    @model_validator(mode="after")
+    def _derived(self) -> LeakIn:
+        if self.kind in ("odds_ratio", "lr_negative") and self.relative_to is None:
+            raise fail(f"a leak given as {self.kind} needs 'relative_to: <linked condition>' whose sensitivity it is "
+                       "derived from")
+        return self
+
+
+class LeakByIn(Model):
+    """One leak per state of a risk factor."""
+
+    by: RiskFactorName
+    values: dict[str, LeakIn]
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _every_state(cls, values: Any, info: ValidationInfo) -> Any:
+        by = info.data.get("by")
+        return _exact(values, info.context["risk_factors"][by].states, of=f" of {by!r}") if by else values
+
+
+class LinkIn(ParamIn):
+    role, kinds = "a link", ("sensitivity", "proportion_of_cases", "odds_ratio", "lr_positive")
+
+
+class FindingIn(Model):
+    kind: Annotated[str, one_of("finding", "test")]
+    description: Text
+    states: Annotated[States, rule(lambda s: len(s) == 2, "findings and tests are binary: give two states, the "
+                                   "positive one first", True)] | None = None
+    leak: either(lambda v: isinstance(v, dict) and "by" in v, LeakByIn, LeakIn)
+    links: Annotated[dict[Annotated[str, BeforeValidator(_linkable)], LinkIn],
+                     rule(lambda v: v != {}, "at least one condition must be linked")]
+
+    def leaks(self) -> dict[str, tuple[LeakIn, tuple[str, ...]]]:
+        """Context state (``*`` for none) -> the leak and where it is written."""
+        if isinstance(self.leak, LeakIn):
+            return {"*": (self.leak, ("leak",))}
+        return {s: (p, ("leak", "values", s)) for s, p in self.leak.values.items()}
+
+    @model_validator(mode="after")
+    def _relative_to(self) -> FindingIn:
+        for p, at in self.leaks().values():
+            link = self.links.get(p.relative_to) if p.relative_to is not None else None
+            if p.relative_to is not None and link is None:
+                raise fail(f"relative_to {p.relative_to!r} is not a linked condition of this finding", *at)
+            if link is not None and link.kind not in ("sensitivity", "proportion_of_cases"):
+                raise fail(f"relative_to {p.relative_to!r} must be linked by a sensitivity, not {link.kind}", *at)
+        return self
+
+    def finding(self, name: str, file: str) -> Finding:
+        entry, by, leaks = f"findings.{name}", getattr(self.leak, "by", None), self.leaks()
+        return Finding(
+            name, self.kind, self.description, self.states or (("positive", "negative") if self.kind == "test" else ("yes", "no")),
+            {k: p.param(name, "leak" if by is None else f"leak[{by}={k}]", file, ".".join((entry, *at)))
+             for k, (p, at) in leaks.items()},
+            by,
+            {c: p.param(name, f"{p.kind}[{c}]", file, f"{entry}.links.{c}") for c, p in self.links.items()},
+            {k: p.relative_to for k, (p, _) in leaks.items() if p.relative_to is not None})
+
+
+class SettingsFile(Model):
+    schema_version: Any = None
+    default: Any = None
+    settings: Annotated[dict[str, Text], rule(lambda v: v != {}, "at least one setting is required")]
+
+
+class RiskFactorsFile(Model):
+    schema_version: Any = None
+    risk_factors: dict[str, either(lambda v: isinstance(v, dict) and v.get("states") not in (None, ["yes", "no"]),
+                                   MultiStateRiskFactorIn, BinaryRiskFactorIn)]
+
+
+class ConditionsFile(Model):
+    schema_version: Any = None
+    conditions: dict[str, ConditionIn]
+
+    @model_validator(mode="after")
+    def _causes(self) -> ConditionsFile:
+        for name, c in self.conditions.items():
+            for i, cause in enumerate(c.caused_by or ()):
+                if cause.condition not in self.conditions:
+                    raise fail(unknown("condition", cause.condition, self.conditions),
+                               "conditions", name, "caused_by", i, "condition")
+        try:
+            cycle = [u for u, _ in nx.find_cycle(nx.DiGraph([(n, k.condition) for n, c in self.conditions.items()
+                                                             for k in c.caused_by or ()]))]
+        except nx.NetworkXNoCycle:
+            return self
+        raise fail(f"conditions cause each other in a cycle: {' -> '.join([*cycle, cycle[0]])}",
+                   "conditions", cycle[0], "caused_by")
+
+
+class FindingsFile(Model):
+    schema_version: Any = None
+    findings: dict[str, FindingIn]
 
 
 def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
@@ -484,10 +709,15 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
         raw[name] = _read_yaml(directory, name)
         digest.update((directory / name).read_bytes())
 
-    settings = _load_settings(raw["settings.yaml"])
-    risk_factors = _load_risk_factors(raw["risk_factors.yaml"], settings)
-    conditions = _load_conditions(raw["conditions.yaml"], settings, risk_factors)
-    findings = _load_findings(raw["findings.yaml"], risk_factors, conditions)
+    settings = check(SettingsFile, raw["settings.yaml"], "settings.yaml").settings
+    f = "risk_factors.yaml"
+    risk_factors = {n: s.risk_factor(n, f) for n, s in check(RiskFactorsFile, raw[f], f, settings=settings).risk_factors.items()}
+    f = "conditions.yaml"
+    conditions = {n: s.condition(n, f) for n, s in check(ConditionsFile, raw[f], f, settings=settings,
+                                                            risk_factors=risk_factors).conditions.items()}
+    f = "findings.yaml"
+    findings = {n: s.finding(n, f) for n, s in check(FindingsFile, raw[f], f, risk_factors=risk_factors,
+                                                        conditions=conditions).findings.items()}
 
     names: dict[str, str] = {}
     for group, file in ((risk_factors, "risk_factors.yaml"), (conditions, "conditions.yaml"), (findings, "findings.yaml")):
@@ -499,257 +729,6 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
     ps = PriorSet(directory, settings, risk_factors, conditions, findings, digest.hexdigest()[:16])
     ps.params = _collect_params(ps)
     return ps
-
-
-def _load_settings(data: dict) -> dict[str, str]:
-    r = Reader("settings.yaml")
-    r.keys(data, "top level", {"schema_version", "settings", "default"}, {"settings"})
-    settings = r.mapping(data["settings"], "settings")
-    out = {}
-    for name, desc in settings.items():
-        out[str(name)] = r.text(desc, "settings", str(name))
-    if not out:
-        raise r.fail("settings", "at least one setting is required")
-    return out
-
-
-def _per_setting(r: Reader, obj: Any, entry: str, settings: dict[str, str]):
-    """Yield ``(setting, value, entry)`` for a per-setting mapping, which must name every setting."""
-    prev = r.mapping(obj, entry)
-    for setting in settings:
-        if setting not in prev:
-            raise r.fail(entry, f"missing setting {setting!r}")
-    for setting, value in prev.items():
-        e = f"{entry}.{setting}"
-        if setting not in settings:
-            raise r.fail(e, f"unknown setting {setting!r}; settings are {', '.join(settings)}")
-        yield setting, value, e
-
-
-def _load_risk_factors(data: dict, settings: dict[str, str]) -> dict[str, RiskFactor]:
-    r = Reader("risk_factors.yaml")
-    r.keys(data, "top level", {"schema_version", "risk_factors"}, {"risk_factors"})
-    out = {}
-    for name, spec in r.mapping(data["risk_factors"], "risk_factors").items():
-        entry = f"risk_factors.{name}"
-        spec = r.mapping(spec, entry)
-        r.keys(spec, entry, {"description", "states", "prevalence"}, {"description", "prevalence"})
-        states = _states(r, spec.get("states"), f"{entry}.states", ("yes", "no"))
-        by_setting: dict[str, dict[str, Param]] = {}
-        for setting, obj, e in _per_setting(r, spec["prevalence"], f"{entry}.prevalence", settings):
-            if len(states) == 2 and states == ("yes", "no"):
-                p = r.param(obj, e, name, f"prevalence[{setting}]", "prevalence")
-                q = Param(**{**p.__dict__, "value": 1.0 - p.value, "low": 1.0 - p.high, "high": 1.0 - p.low})
-                by_setting[setting] = {"yes": p, "no": q}
-            else:
-                by_setting[setting] = _distribution(r, obj, e, name, setting, states)
-        out[name] = RiskFactor(name, r.text(spec["description"], entry, "description"), states, by_setting)
-    return out
-
-
-def _distribution(r: Reader, obj: Any, entry: str, node: str, setting: str, states: tuple[str, ...]) -> dict[str, Param]:
-    """A multi-state distribution: ``values`` per state with one shared source."""
-    obj = r.mapping(obj, entry)
-    r.keys(obj, entry, {"values", "low", "high", "source", "setting", "grade", "note"}, {"values", "source", "setting", "grade"})
-    values = r.mapping(obj["values"], f"{entry}.values")
-    for s in values:
-        if s not in states:
-            raise r.fail(f"{entry}.values", f"unknown state {s!r}; states are {', '.join(states)}")
-    out = {}
-    total = 0.0
-    for s in states:
-        if s not in values:
-            raise r.fail(f"{entry}.values", f"missing state {s!r}")
-        item = {k: obj[k] for k in ("source", "setting", "grade", "note") if k in obj}
-        item["value"] = values[s]
-        for bound in ("low", "high"):
-            if bound in obj:
-                item[bound] = r.mapping(obj[bound], f"{entry}.{bound}").get(s)
-                if item[bound] is None:
-                    raise r.fail(f"{entry}.{bound}", f"missing state {s!r}")
-        p = r.param(item, f"{entry}.values.{s}", node, f"prevalence[{setting}][{s}]", "prevalence")
-        out[s] = p
-        total += p.value
-    if abs(total - 1.0) > 1e-6:
-        raise r.fail(f"{entry}.values", f"probabilities must sum to 1; they sum to {total:.6g}")
-    return out
-
-
-def _load_conditions(data: dict, settings: dict[str, str], rfs: dict[str, RiskFactor]) -> dict[str, Condition]:
-    r = Reader("conditions.yaml")
-    r.keys(data, "top level", {"schema_version", "conditions"}, {"conditions"})
-    conds = r.mapping(data["conditions"], "conditions")
-    out = {}
-    for name, spec in conds.items():
-        entry = f"conditions.{name}"
-        spec = r.mapping(spec, entry)
-        r.keys(
-            spec,
-            entry,
-            {"description", "serious", "definition", "prevalence", "risk_factors", "caused_by"},
-            {"description", "serious"},
-        )
-        serious = spec["serious"]
-        if not isinstance(serious, bool):
-            raise r.fail(f"{entry}.serious", f"must be true or false; got {show_value(serious)}")
-        definition = spec.get("definition", "calibrated")
-        if definition not in ("calibrated", "no_serious_condition"):
-            raise r.fail(f"{entry}.definition", f"must be 'calibrated' or 'no_serious_condition'; got {definition!r}")
-        prevalence: dict[str, Param] = {}
-        effects: list[Effect] = []
-        causes: list[Cause] = []
-        if definition == "calibrated":
-            for setting, obj, e in _per_setting(r, spec.get("prevalence"), f"{entry}.prevalence", settings):
-                p = r.param(obj, e, name, f"prevalence[{setting}]", "prevalence")
-                if not 0.0 < p.value < 1.0:
-                    raise r.fail(f"{e}.value", f"a prevalence must lie strictly between 0 and 1; got {p.value}")
-                prevalence[setting] = p
-            for i, eff in enumerate(spec.get("risk_factors") or []):
-                effects.append(_effect(r, eff, f"{entry}.risk_factors[{i}]", name, rfs))
-            for i, c in enumerate(spec.get("caused_by") or []):
-                e = f"{entry}.caused_by[{i}]"
-                c = r.mapping(c, e)
-                parent = c.get("condition")
-                if not isinstance(parent, str) or parent not in conds:
-                    raise r.fail(f"{e}.condition", _unknown("condition", parent, conds))
-                item = {k: v for k, v in c.items() if k != "condition"}
-                causes.append(Cause(parent, r.param(item, e, name, f"caused_by[{parent}]", "probability")))
-        elif spec.get("prevalence") or spec.get("risk_factors") or spec.get("caused_by"):
-            raise r.fail(entry, "a condition defined as 'no_serious_condition' takes no prevalence, risk_factors or caused_by")
-        out[name] = Condition(
-            name,
-            r.text(spec["description"], entry, "description"),
-            serious,
-            definition,
-            prevalence,
-            tuple(effects),
-            tuple(causes),
-        )
-    _check_acyclic(out)
-    return out
-
-
-def _unknown(kind: str, name: Any, choices) -> str:
-    if not isinstance(name, str | int | float | bool | None):  # a list or mapping: name its type, never expand it
-        return f"the {kind} must be a name; got a {type(name).__name__}"
-    hint = closest(name, list(choices))
-    return f"unknown {kind} {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-
-
-def _effect(r: Reader, eff: Any, entry: str, node: str, rfs: dict[str, RiskFactor]) -> Effect:
-    eff = r.mapping(eff, entry)
-    factor = eff.get("factor")
-    if not isinstance(factor, str) or factor not in rfs:
-        raise r.fail(f"{entry}.factor", _unknown("risk factor", factor, rfs))
-    rf = rfs[factor]
-    raw_states = eff.get("states", eff.get("state", rf.states[0]))
-    states = tuple(raw_states) if isinstance(raw_states, list) else (raw_states,)
-    for s in states:
-        if s not in rf.states or s == rf.states[-1] and rf.states == ("yes", "no"):
-            raise r.fail(f"{entry}.state", f"{_unknown('state', s, rf.states)} of risk factor {factor!r} (the effect applies to a non-reference state)")
-    if len(rf.states) > 2 and rf.states[0] in states:
-        raise r.fail(f"{entry}.states", f"{rf.states[0]!r} is the reference state of {factor!r} and takes no effect")
-    item = {k: v for k, v in eff.items() if k not in ("factor", "state", "states", "controls")}
-    label = f"{factor}={'|'.join(states)}"
-    param = r.param(item, entry, node, f"{item.get('kind', 'effect')}[{label}]")
-    if param.kind not in ("odds_ratio", "relative_risk", "proportion_of_cases", "lr_positive"):
-        raise r.fail(
-            f"{entry}.kind",
-            f"a risk-factor effect must be odds_ratio, relative_risk, lr_positive or proportion_of_cases; got {param.kind!r}",
-        )
-    controls = None
-    if "controls" in eff:
-        controls = r.param(eff["controls"], f"{entry}.controls", node, f"proportion_of_controls[{label}]", "proportion_of_cases")
-        if param.kind != "proportion_of_cases":
-            raise r.fail(f"{entry}.controls", "'controls' goes with kind proportion_of_cases only")
-    return Effect(factor, states, param, controls)
-
-
-def _check_acyclic(conds: dict[str, Condition]) -> None:
-    state: dict[str, int] = {}
-
-    def visit(n: str, path: list[str]) -> None:
-        if state.get(n) == 2:
-            return
-        if state.get(n) == 1:
-            raise PriorsError(f"conditions cause each other in a cycle: {' -> '.join([*path, n])}", file="conditions.yaml", entry=f"conditions.{n}.caused_by")
-        state[n] = 1
-        for c in conds[n].causes:
-            visit(c.condition, [*path, n])
-        state[n] = 2
-
-    for n in conds:
-        visit(n, [])
-
-
-def _load_findings(data: dict, rfs: dict[str, RiskFactor], conds: dict[str, Condition]) -> dict[str, Finding]:
-    r = Reader("findings.yaml")
-    r.keys(data, "top level", {"schema_version", "findings"}, {"findings"})
-    out = {}
-    for name, spec in r.mapping(data["findings"], "findings").items():
-        entry = f"findings.{name}"
-        spec = r.mapping(spec, entry)
-        r.keys(spec, entry, {"kind", "description", "states", "leak", "links"}, {"kind", "description", "leak", "links"})
-        kind = spec["kind"]
-        if kind not in ("finding", "test"):
-            raise r.fail(f"{entry}.kind", f"must be 'finding' or 'test'; got {show_value(kind)}")
-        states = _states(r, spec.get("states"), f"{entry}.states", _binary_states(kind))
-        if len(states) != 2:
-            raise r.fail(f"{entry}.states", "findings and tests are binary: give two states, the positive one first")
-        leak_spec = r.mapping(spec["leak"], f"{entry}.leak")
-        leak: dict[str, Param] = {}
-        relative_to: dict[str, str] = {}
-        leak_by = None
-        if "by" in leak_spec:
-            r.keys(leak_spec, f"{entry}.leak", {"by", "values"}, {"by", "values"})
-            leak_by = leak_spec["by"]
-            if not isinstance(leak_by, str) or leak_by not in rfs:
-                raise r.fail(f"{entry}.leak.by", _unknown("risk factor", leak_by, rfs))
-            vals = r.mapping(leak_spec["values"], f"{entry}.leak.values")
-            for s in rfs[leak_by].states:
-                if s not in vals:
-                    raise r.fail(f"{entry}.leak.values", f"missing state {s!r} of {leak_by!r}")
-            for s, obj in vals.items():
-                if s not in rfs[leak_by].states:
-                    raise r.fail(f"{entry}.leak.values", _unknown("state", s, rfs[leak_by].states))
-                obj = r.mapping(obj, f"{entry}.leak.values.{s}")
-                if "relative_to" in obj:
-                    relative_to[s] = obj["relative_to"]
-                obj = {k: v for k, v in obj.items() if k != "relative_to"}
-                leak[s] = r.param(obj, f"{entry}.leak.values.{s}", name, f"leak[{leak_by}={s}]")
-        else:
-            if "relative_to" in leak_spec:
-                relative_to["*"] = leak_spec["relative_to"]
-            obj = {k: v for k, v in leak_spec.items() if k != "relative_to"}
-            leak["*"] = r.param(obj, f"{entry}.leak", name, "leak")
-        for key, p in leak.items():
-            if p.kind not in ("false_positive_rate", "specificity", "odds_ratio", "lr_negative", "prevalence"):
-                raise r.fail(p.entry, f"a leak must be false_positive_rate, specificity, prevalence, odds_ratio or lr_negative; got {p.kind!r}")
-            if p.kind in ("odds_ratio", "lr_negative") and key not in relative_to:
-                raise r.fail(p.entry, f"a leak given as {p.kind} needs 'relative_to: <linked condition>' whose sensitivity it is derived from")
-        links = r.mapping(spec["links"], f"{entry}.links")
-        if not links:
-            raise r.fail(f"{entry}.links", "at least one condition must be linked")
-        parsed: dict[str, Param] = {}
-        for cond, obj in links.items():
-            e = f"{entry}.links.{cond}"
-            if cond not in conds:
-                raise r.fail(e, _unknown("condition", cond, conds))
-            if conds[cond].definition != "calibrated":
-                raise r.fail(e, f"{cond!r} is defined as the absence of serious conditions and cannot be a parent")
-            p = r.param(obj, e, name, f"link[{cond}]")
-            if p.kind not in ("sensitivity", "proportion_of_cases", "odds_ratio", "lr_positive"):
-                raise r.fail(f"{e}.kind", f"a link must be sensitivity, proportion_of_cases, odds_ratio or lr_positive; got {p.kind!r}")
-            parsed[cond] = Param(**{**p.__dict__, "parameter": f"{p.kind}[{cond}]"})
-        for key, cond in relative_to.items():
-            if cond not in parsed:
-                raise r.fail(leak[key].entry, f"relative_to {cond!r} is not a linked condition of {name!r}")
-            if parsed[cond].kind not in ("sensitivity", "proportion_of_cases"):
-                raise r.fail(leak[key].entry, f"relative_to {cond!r} must be linked by a sensitivity, not {parsed[cond].kind}")
-        out[name] = Finding(
-            name, kind, r.text(spec["description"], entry, "description"), states, leak, leak_by, parsed, relative_to
-        )
-    return out
 
 
 def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:

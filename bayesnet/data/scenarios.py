@@ -23,15 +23,16 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from bayesnet.data.priors import PriorSet, Reader, default_priors_dir, load_priors, read_yaml_mapping, show_value
-from bayesnet.errors import BayesNetError, PriorsError, closest
+from bayesnet.data.priors import PriorSet, default_priors_dir, load_priors, read_yaml_mapping
+from bayesnet.data.schema import Model, Prose, check, fail, name_in, one_of, rule, show_value, unknown
+from bayesnet.errors import BayesNetError, PriorsError
 
 __all__ = [
     "MEASURES",
@@ -48,27 +49,6 @@ __all__ = [
 MEASURES = ("probability", "likelihood_ratio")
 #: Quantile of the standard normal for a 95% interval.
 _Z95 = 1.959963984540054
-_SCENARIO_KEYS = {
-    "id",
-    "title",
-    "setting",
-    "setting_reason",
-    "evidence",
-    "tests",
-    "target",
-    "measure",
-    "published",
-    "source",
-    "population",
-    "independent",
-    "independence",
-    "mapping",
-    "note",
-}
-_REQUIRED = {"id", "title", "setting", "setting_reason", "target", "published", "source", "population",
-             "independent", "mapping"}
-_PUBLISHED_KEYS = {"value", "low", "high", "events", "total", "interval"}
-_TARGET_KEYS = {"condition", "any_of", "all_of"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The largest validation file read (bytes): the shipped one is about 30 kB.
 MAX_FILE_BYTES = 5_000_000
@@ -214,235 +194,189 @@ def _read_file(path: Path) -> Any:
     return read_yaml_mapping(path, name, ValidationFileError, _UniqueKeyLoader)
 
 
+
 def _states_of(priors: PriorSet) -> dict[str, tuple[str, ...]]:
-    states: dict[str, tuple[str, ...]] = {}
-    for name, rf in priors.risk_factors.items():
-        states[name] = tuple(rf.states)
-    for name in priors.conditions:
-        states[name] = ("yes", "no")
-    for name, f in priors.findings.items():
-        states[name] = tuple(f.states)
-    return states
+    return {**{n: tuple(rf.states) for n, rf in priors.risk_factors.items()},
+            **dict.fromkeys(priors.conditions, ("yes", "no")), **{n: tuple(f.states) for n, f in priors.findings.items()}}
 
 
-class _Reader(Reader):
-    """The priors reader's checks (mapping, keys, number...), plus the validation file's names."""
+# --------------------------------------------------------------------------------------------
+# the file's schema (pydantic); names are checked against the priors' (the context given to check())
 
-    def __init__(self, file: str, states: Mapping[str, tuple[str, ...]], settings: Sequence[str],
-                 conditions: Sequence[str]):
-        super().__init__(file)
-        self.states = states
-        self.settings = list(settings)
-        self.conditions = list(conditions)
 
-    def fail(self, entry: str, message: str) -> ValidationFileError:
-        return ValidationFileError(message, file=self.file, entry=entry)
+def _variable(name: Any, info: ValidationInfo, kind: str = "variable", *at: int) -> str:
+    if not isinstance(name, str) or name not in info.context["states"]:
+        raise fail(unknown(kind, name, info.context["states"]), *at)
+    return name
 
-    def prose(self, obj: Any, entry: str) -> str:
-        """Non-empty text with its whitespace collapsed (titles, notes, sources)."""
-        if not isinstance(obj, str) or not obj.strip():
-            raise self.fail(entry, f"must be a non-empty text; got {show_value(obj)}")
-        return " ".join(obj.split())
 
-    def integer(self, obj: Any, entry: str) -> int:
-        if isinstance(obj, bool) or not isinstance(obj, int):
-            raise self.fail(entry, f"must be a whole number; got {show_value(obj)}")
-        return int(obj)
+def _condition(name: Any, info: ValidationInfo, *at: int) -> str:
+    if _variable(name, info, "condition", *at) not in info.context["conditions"]:
+        raise fail(f"{name!r} is not a condition" + (" (a list names conditions; use a mapping variable: state for "
+                   "other variables)" if at else f"; conditions are {', '.join(info.context['conditions'])}"), *at)
+    return name
 
-    def variable(self, name: Any, entry: str, kinds: str = "variable") -> str:
-        if not isinstance(name, str) or name not in self.states:
-            hint = closest(name, self.states) if isinstance(name, str) else []
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise self.fail(entry, f"unknown {kinds} {show_value(name)}{extra}")
-        return name
 
-    def state_set(self, var: str, obj: Any, entry: str) -> tuple[str, ...]:
-        """One state or a list of states of ``var`` (YAML's bare yes/no become booleans: accepted)."""
-        raw = obj if isinstance(obj, list) else [obj]
-        if not raw:
-            raise self.fail(entry, f"give at least one state of {var!r}")
-        valid = self.states[var]
-        out = []
-        for s in raw:
-            if isinstance(s, bool):
-                s = "yes" if s else "no"
-            if not isinstance(s, str) or s not in valid:
-                hint = closest(s, valid) if isinstance(s, str) else []
-                extra = f"; did you mean {hint[0]!r}?" if hint else f"; states are {', '.join(valid)}"
-                raise self.fail(entry, f"unknown state {show_value(s)} of variable {var!r}{extra}")
-            if s in out:
-                raise self.fail(entry, f"state {s!r} of {var!r} is listed twice")
-            out.append(s)
-        if len(out) == len(valid):
-            raise self.fail(entry, f"every state of {var!r} is listed, so it says nothing; leave it out")
-        return tuple(s for s in valid if s in out)
+def _state_set(var: str, obj: Any, valid: tuple[str, ...]) -> tuple[str, ...]:
+    """One state or a list of states of ``var`` (YAML's bare yes/no become booleans: accepted)."""
+    out: list[str] = []
+    for s in obj if isinstance(obj, list) else [obj]:
+        s = ("yes" if s else "no") if isinstance(s, bool) else s
+        if not isinstance(s, str) or s not in valid:
+            raise fail(unknown("state", s, valid, "; states are {}", of=f" of variable {var!r}"), var)
+        if s in out:
+            raise fail(f"state {s!r} of {var!r} is listed twice", var)
+        out.append(s)
+    if not out or len(out) == len(valid):
+        raise fail(f"give at least one state of {var!r}" if not out else
+                   f"every state of {var!r} is listed, so it says nothing; leave it out", var)
+    return tuple(s for s in valid if s in out)
 
-    def assignments(self, obj: Any, entry: str) -> dict[str, tuple[str, ...]]:
-        if obj is None:
-            return {}
-        if not isinstance(obj, dict):
-            raise self.fail(entry, f"must be a mapping of variable to state; got {show_value(obj)}")
-        out = {}
-        for var, st in obj.items():
-            var = self.variable(var, entry)
-            out[var] = self.state_set(var, st, f"{entry}.{var}")
-        return out
 
-    def target(self, obj: Any, entry: str) -> Target:
-        if not isinstance(obj, dict) or len(obj) != 1:
-            raise self.fail(entry, "must be a mapping with exactly one of: condition, any_of, all_of")
-        (key, val), = obj.items()
-        if key not in _TARGET_KEYS:
-            hint = closest(key, _TARGET_KEYS) if isinstance(key, str) else []
-            extra = f"; did you mean {hint[0]!r}?" if hint else "; use condition, any_of or all_of"
-            raise self.fail(entry, f"unknown key {show_value(key)}{extra}")
-        e = f"{entry}.{key}"
+def _assignments(obj: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
+    if not isinstance(obj, dict | None):
+        raise fail(f"must be a mapping of variable to state; got {show_value(obj)}")
+    return {_variable(v, info): _state_set(v, s, info.context["states"][v]) for v, s in (obj or {}).items()}
+
+
+def _event(obj: Any, info: ValidationInfo) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A list of conditions, or a mapping of variable to state(s)."""
+    if not isinstance(obj, list):
+        return tuple(_assignments(obj, info).items()) or _raise(fail("must name at least one variable"))
+    for i, name in enumerate(obj):
+        if _condition(name, info, i) in obj[:i]:
+            raise fail(f"{name!r} is listed twice", i)
+    return tuple((n, ("yes",)) for n in obj) or _raise(fail("must list at least one condition"))
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
+Assignments = Annotated[dict, BeforeValidator(_assignments)]
+Event = Annotated[Any, BeforeValidator(_event)]
+
+
+class TargetIn(Model):
+    what: ClassVar[str] = "a mapping with exactly one of: condition, any_of, all_of"
+    condition: Annotated[str, BeforeValidator(_condition)] = ""
+    any_of: Event = ()
+    all_of: Event = ()
+
+    @classmethod
+    def prepare(cls, data: dict) -> dict:
+        return data if len(data) == 1 else _raise(fail(f"must be {cls.what}"))
+
+    def target(self) -> Target:
+        (key,) = self.model_fields_set
         if key == "condition":
-            name = self.variable(val, e, "condition")
-            if name not in self.conditions:
-                raise self.fail(e, f"{name!r} is not a condition; conditions are {', '.join(self.conditions)}")
-            return Target("all", ((name, ("yes",)),), name)
-        if isinstance(val, list):
-            if not val:
-                raise self.fail(e, "must list at least one condition")
-            items = []
-            for i, name in enumerate(val):
-                name = self.variable(name, f"{e}[{i}]", "condition")
-                if name not in self.conditions:
-                    raise self.fail(f"{e}[{i}]", f"{name!r} is not a condition (a list names conditions; "
-                                    "use a mapping variable: state for other variables)")
-                if any(name == v for v, _ in items):
-                    raise self.fail(f"{e}[{i}]", f"{name!r} is listed twice")
-                items.append((name, ("yes",)))
-        else:
-            mapping = self.assignments(val, e)
-            if not mapping:
-                raise self.fail(e, "must name at least one variable")
-            items = list(mapping.items())
-        mode = "all" if key == "all_of" else "any"
-        joiner = " & " if mode == "all" else " | "
-        label = joiner.join(v if s == ("yes",) else f"{v}={'/'.join(s)}" for v, s in items)
-        return Target(mode, tuple(items), label)
+            return Target("all", ((self.condition, ("yes",)),), self.condition)
+        items, join = getattr(self, key), " & " if key == "all_of" else " | "
+        return Target(key[:3], items, join.join(v if s == ("yes",) else f"{v}={'/'.join(s)}" for v, s in items))
 
-    def published(self, obj: Any, entry: str, measure: str) -> Published:
-        if not isinstance(obj, dict):
-            raise self.fail(entry, f"must be a mapping with value, low, high; got {show_value(obj)}")
-        for k in obj:
-            if k not in _PUBLISHED_KEYS:
-                hint = closest(k, _PUBLISHED_KEYS) if isinstance(k, str) else []
-                extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(sorted(_PUBLISHED_KEYS))}"
-                raise self.fail(entry, f"unknown key {show_value(k)}{extra}")
-        if "value" not in obj:
-            raise self.fail(entry, "missing required key 'value'")
-        value = self.number(obj["value"], f"{entry}.value")
-        interval = obj.get("interval", "reported")
-        if interval not in ("reported", "wilson"):
-            raise self.fail(f"{entry}.interval", f"must be 'reported' or 'wilson'; got {show_value(interval)}")
-        events = total = None
-        if ("events" in obj) != ("total" in obj):
-            raise self.fail(entry, "give both 'events' and 'total', or neither")
-        if "events" in obj:
-            events = self.integer(obj["events"], f"{entry}.events")
-            total = self.integer(obj["total"], f"{entry}.total")
-            if total <= 0 or not 0 <= events <= total:
-                raise self.fail(entry, f"counts must satisfy 0 <= events <= total, total > 0; got {events}/{total}")
-            if measure != "probability":
-                raise self.fail(entry, "counts go with a probability, not a likelihood ratio")
-            if abs(events / total - value) > 1e-3:
-                raise self.fail(f"{entry}.value", f"{value} does not match the counts {events}/{total} = "
-                                f"{events / total:.4f}")
-        if interval == "wilson" and events is None:
-            raise self.fail(f"{entry}.interval", "a Wilson interval is computed from 'events' and 'total'; give them")
-        if interval == "wilson":
-            lo, hi = wilson_interval(events, total)
-            for name, x in (("low", lo), ("high", hi)):
-                if name in obj and abs(self.number(obj[name], f"{entry}.{name}") - x) > 1e-3:
-                    raise self.fail(f"{entry}.{name}", f"{obj[name]} is not the Wilson bound {x:.4f} of "
-                                    f"{events}/{total}")
-            low, high = lo, hi
-        else:
-            for k in ("low", "high"):
-                if k not in obj:
-                    raise self.fail(entry, f"missing required key {k!r} (the 95% interval); with counts, "
-                                    "'interval: wilson' computes it")
-            low = self.number(obj["low"], f"{entry}.low")
-            high = self.number(obj["high"], f"{entry}.high")
-        for name, x in (("value", value), ("low", low), ("high", high)):
-            if measure == "probability" and not 0.0 <= x <= 1.0:
-                raise self.fail(f"{entry}.{name}", f"is a probability and must lie in [0, 1]; got {x!r}")
-            if measure == "likelihood_ratio" and not x > 0.0:
-                raise self.fail(f"{entry}.{name}", f"is a likelihood ratio and must be > 0; got {x!r}")
-        if not low <= value <= high:
-            raise self.fail(entry, f"interval [{low}, {high}] must contain the value {value} (is low > high?)")
-        return Published(value, low, high, events, total, interval)
 
-    def scenario(self, obj: Any, index: int) -> Scenario:
-        entry = f"scenarios[{index}]"
-        if not isinstance(obj, dict):
-            raise self.fail(entry, f"must be a mapping; got {show_value(obj)}")
-        sid = obj.get("id")
-        if isinstance(sid, str) and sid:
-            entry = f"scenarios[{index}] ({sid})"
-        for k in obj:
-            if k not in _SCENARIO_KEYS:
-                hint = closest(k, _SCENARIO_KEYS) if isinstance(k, str) else []
-                extra = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise self.fail(entry, f"unknown key {show_value(k)}{extra}")
-        for k in sorted(_REQUIRED):
-            if k not in obj or obj[k] is None:
-                raise self.fail(entry, f"missing required key {k!r}")
-        if not isinstance(sid, str) or not _ID.match(sid):
-            raise self.fail(f"{entry}.id", f"must be lower-case letters, digits and _; got {show_value(sid)}")
-        setting = obj["setting"]
-        if setting not in self.settings:
-            hint = closest(setting, self.settings) if isinstance(setting, str) else []
-            extra = f"; did you mean {hint[0]!r}?" if hint else f"; settings are {', '.join(self.settings)}"
-            raise self.fail(f"{entry}.setting", f"unknown setting {show_value(setting)}{extra}")
-        measure = obj.get("measure", "probability")
-        if measure not in MEASURES:
-            hint = closest(measure, MEASURES) if isinstance(measure, str) else []
-            extra = f"; did you mean {hint[0]!r}?" if hint else f"; use {' or '.join(MEASURES)}"
-            raise self.fail(f"{entry}.measure", f"unknown measure {show_value(measure)}{extra}")
-        evidence = self.assignments(obj.get("evidence"), f"{entry}.evidence")
-        tests = self.assignments(obj.get("tests"), f"{entry}.tests")
-        if measure == "likelihood_ratio" and not tests:
-            raise self.fail(f"{entry}.tests", "a likelihood ratio needs 'tests': the findings whose ratio it is")
-        if measure == "probability" and tests:
-            raise self.fail(f"{entry}.tests", "'tests' go with measure: likelihood_ratio; put findings in 'evidence'")
+class PublishedIn(Model):
+    what: ClassVar[str] = "a mapping with value, low, high"
+    value: float
+    low: float | None = None
+    high: float | None = None
+    events: int | None = None
+    total: int | None = None
+    interval: Annotated[str, one_of("reported", "wilson")] = "reported"
+
+    @model_validator(mode="after")
+    def _counts(self) -> PublishedIn:
+        k, n = self.events, self.total
+        if (k is None) != (n is None):
+            raise fail("give both 'events' and 'total', or neither")
+        if n is not None and (n <= 0 or not 0 <= k <= n):
+            raise fail(f"counts must satisfy 0 <= events <= total, total > 0; got {k}/{n}")
+        if n is not None and abs(k / n - self.value) > 1e-3:
+            raise fail(f"{self.value} does not match the counts {k}/{n} = {k / n:.4f}", "value")
+        if self.interval == "wilson" and n is None:
+            raise fail("a Wilson interval is computed from 'events' and 'total'; give them", "interval")
+        if self.interval == "wilson":
+            for bound, x in zip(("low", "high"), wilson_interval(k, n), strict=True):
+                if getattr(self, bound) is not None and abs(getattr(self, bound) - x) > 1e-3:
+                    raise fail(f"{getattr(self, bound)} is not the Wilson bound {x:.4f} of {k}/{n}", bound)
+                setattr(self, bound, x)
+        for bound in ("low", "high") if self.low is None or self.high is None else ():
+            if getattr(self, bound) is None:
+                raise fail(f"missing required key {bound!r} (the 95% interval); with counts, 'interval: wilson' "
+                           "computes it")
+        return self
+
+
+class ScenarioIn(Model):
+    none_is_missing: ClassVar[bool] = True
+    id: Annotated[str, rule(lambda v: isinstance(v, str) and _ID.match(v), "must be lower-case letters, digits and _; "
+                            "got {}")]
+    title: Prose
+    setting: Annotated[str, name_in("settings", "setting", "; settings are {}")]
+    setting_reason: Prose
+    measure: Annotated[str, name_in(MEASURES, "measure", "; use probability or likelihood_ratio")] = "probability"
+    evidence: Assignments = {}
+    tests: Annotated[Assignments, Field(validate_default=True)] = {}
+    target: TargetIn
+    published: PublishedIn
+    source: Prose
+    population: Prose
+    independent: bool
+    independence: Annotated[str, AfterValidator(lambda s: " ".join(s.split()))] = ""
+    mapping: Prose
+    note: Prose = ""
+
+    @field_validator("tests")
+    @classmethod
+    def _tests(cls, tests: dict, info: ValidationInfo) -> dict:
+        if info.data.get("measure") == "likelihood_ratio" and not tests:
+            raise fail("a likelihood ratio needs 'tests': the findings whose ratio it is")
+        if info.data.get("measure") == "probability" and tests:
+            raise fail("'tests' go with measure: likelihood_ratio; put findings in 'evidence'")
         for v in tests:
-            if v in evidence:
-                raise self.fail(f"{entry}.tests.{v}", f"{v!r} is also in 'evidence'")
-        target = self.target(obj["target"], f"{entry}.target")
-        for v in target.variables:
-            if v in evidence or v in tests:
-                raise self.fail(f"{entry}.target", f"{v!r} is both observed and the target")
-        published = self.published(obj["published"], f"{entry}.published", measure)
-        independent = obj["independent"]
-        if not isinstance(independent, bool):
-            raise self.fail(f"{entry}.independent", f"must be true or false; got {show_value(independent)}")
-        independence = obj.get("independence", "")
-        if not independent and not (isinstance(independence, str) and independence.strip()):
-            raise self.fail(f"{entry}.independence", "independent: false needs a note saying which numbers "
-                            "the study shares with the priors")
-        return Scenario(
-            id=sid,
-            title=self.prose(obj["title"], f"{entry}.title"),
-            setting=setting,
-            setting_reason=self.prose(obj["setting_reason"], f"{entry}.setting_reason"),
-            evidence=evidence,
-            target=target,
-            measure=measure,
-            published=published,
-            source=self.prose(obj["source"], f"{entry}.source"),
-            population=self.prose(obj["population"], f"{entry}.population"),
-            independent=independent,
-            mapping=self.prose(obj["mapping"], f"{entry}.mapping"),
-            independence=self.prose(independence, f"{entry}.independence") if independence else "",
-            tests=tests,
-            note=self.prose(obj["note"], f"{entry}.note") if obj.get("note") is not None else "",
-            file=self.file,
-            entry=entry,
-        )
+            if v in info.data.get("evidence", ()):
+                raise fail(f"{v!r} is also in 'evidence'", v)
+        return tests
+
+    @field_validator("published")
+    @classmethod
+    def _published(cls, p: PublishedIn, info: ValidationInfo) -> Published:
+        measure = info.data.get("measure")
+        if p.events is not None and measure == "likelihood_ratio":
+            raise fail("counts go with a probability, not a likelihood ratio")
+        for bound in ("value", "low", "high"):
+            x = getattr(p, bound)
+            if measure == "probability" and not 0.0 <= x <= 1.0:
+                raise fail(f"is a probability and must lie in [0, 1]; got {x!r}", bound)
+            if measure == "likelihood_ratio" and not x > 0.0:
+                raise fail(f"is a likelihood ratio and must be > 0; got {x!r}", bound)
+        if not p.low <= p.value <= p.high:
+            raise fail(f"interval [{p.low}, {p.high}] must contain the value {p.value} (is low > high?)")
+        return Published(p.value, p.low, p.high, p.events, p.total, p.interval)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioIn:
+        for v in self.target.target().variables:
+            if v in self.evidence or v in self.tests:
+                raise fail(f"{v!r} is both observed and the target", "target")
+        if not self.independent and not self.independence:
+            raise fail("independent: false needs a note saying which numbers the study shares with the priors",
+                       "independence")
+        return self
+
+
+class ScenarioFile(Model):
+    schema_version: Annotated[Any, rule(lambda v: v == 1, "unsupported version {}; this reader knows 1")] = 1
+    scenarios: Annotated[list[ScenarioIn], rule(lambda v: isinstance(v, list) and v,
+                                                "must be a non-empty list of scenarios; got {}")]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ScenarioFile:
+        ids = [s.id for s in self.scenarios]
+        for i, sid in enumerate(ids):
+            if sid in ids[:i]:
+                raise fail(f"id {sid!r} is used twice (also scenarios[{ids.index(sid)}])", "scenarios", i)
+        return self
 
 
 def load_validation(path: str | os.PathLike | None = None, priors: Any = None) -> list[Scenario]:
@@ -479,30 +413,10 @@ def load_validation(path: str | os.PathLike | None = None, priors: Any = None) -
     else:  # the priors' own validation set if they carry one, else the shipped one
         own = Path(ps.directory) / "validation" / "scenarios.yaml"
         p = own if own.is_file() else default_validation_path()
-    data = _read_file(p)
-    name = p.name
-    states = _states_of(ps)
-    conditions = list(ps.conditions)
-    r = _Reader(name, states, list(ps.settings), conditions)
-    for k in data:
-        if k not in ("schema_version", "scenarios"):
-            hint = closest(k, ["schema_version", "scenarios"]) if isinstance(k, str) else []
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise r.fail("top level", f"unknown key {show_value(k)}{extra}")
-    if data.get("schema_version", 1) != 1:
-        raise r.fail("schema_version", f"unsupported version {show_value(data.get('schema_version'))}; this reader knows 1")
-    items = data.get("scenarios")
-    if not isinstance(items, list) or not items:
-        raise r.fail("scenarios", f"must be a non-empty list of scenarios; got {show_value(items)}")
-    out: list[Scenario] = []
-    seen: dict[str, int] = {}
-    for i, obj in enumerate(items):
-        sc = r.scenario(obj, i)
-        if sc.id in seen:
-            raise r.fail(sc.entry, f"id {sc.id!r} is used twice (also scenarios[{seen[sc.id]}])")
-        seen[sc.id] = i
-        out.append(sc)
-    return out
+    data = check(ScenarioFile, _read_file(p), p.name, ValidationFileError, states=_states_of(ps),
+                 settings=list(ps.settings), conditions=list(ps.conditions))
+    return [Scenario(**{**dict(s), "target": s.target.target()}, file=p.name, entry=f"scenarios[{i}] ({s.id})")
+            for i, s in enumerate(data.scenarios)]
 
 
 def _priors_of(priors: Any) -> PriorSet:
