@@ -194,7 +194,6 @@ def _read_file(path: Path) -> Any:
     return read_yaml_mapping(path, name, ValidationFileError, _UniqueKeyLoader)
 
 
-
 def _states_of(priors: PriorSet) -> dict[str, tuple[str, ...]]:
     return {**{n: tuple(rf.states) for n, rf in priors.risk_factors.items()},
             **dict.fromkeys(priors.conditions, ("yes", "no")), **{n: tuple(f.states) for n, f in priors.findings.items()}}
@@ -241,16 +240,14 @@ def _assignments(obj: Any, info: ValidationInfo) -> dict[str, tuple[str, ...]]:
 
 def _event(obj: Any, info: ValidationInfo) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """A list of conditions, or a mapping of variable to state(s)."""
-    if not isinstance(obj, list):
-        return tuple(_assignments(obj, info).items()) or _raise(fail("must name at least one variable"))
-    for i, name in enumerate(obj):
-        if _condition(name, info, i) in obj[:i]:
-            raise fail(f"{name!r} is listed twice", i)
-    return tuple((n, ("yes",)) for n in obj) or _raise(fail("must list at least one condition"))
-
-
-def _raise(error: Exception) -> Any:
-    raise error
+    if isinstance(obj, list):
+        for i, name in enumerate(obj):
+            if _condition(name, info, i) in obj[:i]:
+                raise fail(f"{name!r} is listed twice", i)
+    items = tuple((n, ("yes",)) for n in obj) if isinstance(obj, list) else tuple(_assignments(obj, info).items())
+    if not items:
+        raise fail("must list at least one condition" if isinstance(obj, list) else "must name at least one variable")
+    return items
 
 
 Assignments = Annotated[dict, BeforeValidator(_assignments)]
@@ -265,14 +262,17 @@ class TargetIn(Model):
 
     @classmethod
     def prepare(cls, data: dict) -> dict:
-        return data if len(data) == 1 else _raise(fail(f"must be {cls.what}"))
+        if len(data) != 1:
+            raise fail(f"must be {cls.what}")
+        return data
 
     def target(self) -> Target:
         (key,) = self.model_fields_set
         if key == "condition":
             return Target("all", ((self.condition, ("yes",)),), self.condition)
-        items, join = getattr(self, key), " & " if key == "all_of" else " | "
-        return Target(key[:3], items, join.join(v if s == ("yes",) else f"{v}={'/'.join(s)}" for v, s in items))
+        mode, items = ("all" if key == "all_of" else "any"), getattr(self, key)
+        label = (" & " if mode == "all" else " | ").join(v if s == ("yes",) else f"{v}={'/'.join(s)}" for v, s in items)
+        return Target(mode, items, label)
 
 
 class PublishedIn(Model):
@@ -300,10 +300,9 @@ class PublishedIn(Model):
                 if getattr(self, bound) is not None and abs(getattr(self, bound) - x) > 1e-3:
                     raise fail(f"{getattr(self, bound)} is not the Wilson bound {x:.4f} of {k}/{n}", bound)
                 setattr(self, bound, x)
-        for bound in ("low", "high") if self.low is None or self.high is None else ():
-            if getattr(self, bound) is None:
-                raise fail(f"missing required key {bound!r} (the 95% interval); with counts, 'interval: wilson' "
-                           "computes it")
+        if self.low is None or self.high is None:
+            raise fail(f"missing required key {'low' if self.low is None else 'high'!r} (the 95% interval); with counts, "
+                       "'interval: wilson' computes it")
         return self
 
 
