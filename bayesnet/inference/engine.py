@@ -978,15 +978,22 @@ class CompiledNetwork:
             tables.append((tuple(idx[k] for k in order), np.transpose(values, order)[..., None]))
             families[self._index[v]] = [self._index[u] for u in cvars[1:]]
             self._cpd_axes.append((list(cvars), order))
+        self._renormalize = bool(renormalize)
+        self._heuristic = heuristic
+        self._setup(tables, families)
+
+    def _setup(self, tables: list, families: dict[int, list[int]]) -> None:
+        """Junction tree, layout and lookup tables from the parsed CPTs (``__init__``, :meth:`restricted`)."""
         # (family in global order, CPT with a trailing batch axis of length 1 or P)
         self._tables = tables
-        self._renormalize = bool(renormalize)
+        self._families = families  # variable index -> parent indices (CPD order)
         self._n_sets = 1
         self._base: CompiledNetwork = self
+        self._restricted: dict[tuple[int, ...], CompiledNetwork] = {}
 
-        jt = build_junction_tree(families, self._cards, heuristic)
+        jt = build_junction_tree(families, self._cards, self._heuristic)
         self.junction_tree: JunctionTree = jt
-        self._fine = _Layout(jt, tables, self._cards, self.dtype)
+        self._fine_layout: _Layout | None = _Layout(jt, tables, self._cards, self.dtype)
         self._coarse: _Layout | None = None
 
         # one-hot likelihood tables (card, card + 1): column k = state k, last column
@@ -998,6 +1005,19 @@ class CompiledNetwork:
             self._onehot.append(t)
         self._onehot1 = [[np.ascontiguousarray(t[:, k : k + 1]) for k in range(t.shape[0])] for t in self._onehot]
         self._columns: dict[tuple[int, ...], pd.MultiIndex] = {}
+
+    @property
+    def _fine(self) -> _Layout:
+        """The layout of the junction tree with this network's tables (built on first use)."""
+        layout = self._fine_layout
+        if layout is None:
+            layout = self._fine_layout = self._base._fine.with_tables(self._tables)
+        return layout
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_restricted"] = {}  # a cache: rebuilt on demand
+        return state
 
     # ------------------------------------------------------------------ basics
     def __repr__(self) -> str:
@@ -1040,7 +1060,7 @@ class CompiledNetwork:
         >>> net.default_chunk_size() >= 1
         True
         """
-        row = max(self._fine.row_bytes, 1)
+        row = max(self._base._fine.row_bytes, 1)  # the structure's: the same for every parameter set
         cache_friendly = max(64, _CACHE_BUDGET // row)
         return int(max(1, min(_MAX_CHUNK, cache_friendly, memory_budget // row)))
 
@@ -1154,13 +1174,111 @@ class CompiledNetwork:
             n_sets = self._n_sets
         if self._n_sets > 1 and n_sets != self._n_sets:
             raise ValueError(f"this network already has {self._n_sets} parameter sets; got tables with {n_sets}")
+        return self._base._with_table_list(new_tables, int(n_sets))
+
+    def _with_table_list(self, tables: list, n_sets: int) -> CompiledNetwork:
+        """This (base) network with checked ``(family, array)`` tables; the layout is built on first use."""
         net = copy.copy(self)
-        net._tables = new_tables
-        net._n_sets = int(n_sets)
-        net._fine = self._base._fine.with_tables(new_tables)
+        net._tables = tables
+        net._n_sets = n_sets
+        net._fine_layout = None
         net._coarse = None
-        net._base = self._base
+        net._base = self
+        net._restricted = {}
         return net
+
+    def restricted(self, keep: Iterable) -> CompiledNetwork:
+        """The network restricted to the ancestral closure of ``keep`` (barren nodes removed).
+
+        A variable outside the closure (neither in ``keep`` nor an ancestor of a variable in
+        ``keep``) is barren for any query about ``keep`` given evidence on variables in
+        ``keep``: summed out, its CPT contributes exactly 1 (CPT columns sum to 1; see
+        ``renormalize`` of :func:`compile_network`).  Posteriors of variables in ``keep``
+        and the log-evidence of evidence on them are therefore the same in the restricted
+        network as in this one (to rounding), at the cost of a smaller junction tree.
+
+        Parameters
+        ----------
+        keep : iterable
+            Variables (names) the queries will target or observe.
+
+        Returns
+        -------
+        CompiledNetwork
+            Over the closure's variables (in this network's order), with its own junction
+            tree compiled once per distinct closure and cached on the network this one
+            was derived from (the last 32 closures).  A network of parameter sets
+            (:meth:`with_tables`) gives a network of the same parameter sets: its
+            restriction keeps the per-row tables of the closure's variables (cached on it,
+            the last 8 closures).  This network itself when the closure is every variable.
+
+        Raises
+        ------
+        UnknownNameError
+            A name in ``keep`` is not a variable of the network.
+
+        Examples
+        --------
+        >>> small = net.restricted(["lung", "smoke"])
+        >>> small.variables
+        ['smoke', 'lung']
+        >>> bool(abs(small.posteriors_dict({"smoke": "yes"})["lung"][0]
+        ...          - net.posteriors_dict({"smoke": "yes"})["lung"][0]) < 1e-15)
+        True
+        """
+        wanted = [self._var_index(k) for k in (_as_list(keep) or [])]
+        closure: set[int] = set()
+        stack = list(wanted)
+        families = self._families
+        while stack:
+            v = stack.pop()
+            if v not in closure:
+                closure.add(v)
+                stack.extend(families[v])
+        if len(closure) == len(self.variables):
+            return self
+        key = tuple(sorted(closure))
+        cache = self._restricted
+        net = cache.get(key)
+        if net is not None:
+            return net
+        if self._base is self:
+            net = self._subnetwork(key)
+            bound = 32
+        else:
+            sub = self._base.restricted([self.variables[v] for v in key])
+            # the closure's per-row tables, with the families in the sub-network's indices
+            tables = [(sub._tables[k][0], self._tables[v][1]) for k, v in enumerate(key)]
+            net = sub._with_table_list(tables, self._n_sets)
+            bound = 8
+        while len(cache) >= bound:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = net
+        return net
+
+    def _subnetwork(self, key: tuple[int, ...]) -> CompiledNetwork:
+        """A freshly compiled network over the variables ``key`` (sorted indices, closed under parents)."""
+        new = object.__new__(type(self))
+        new.dtype = self.dtype
+        new.small_batch = self.small_batch
+        new.coarse_table = self.coarse_table
+        new._renormalize = self._renormalize
+        new._heuristic = self._heuristic
+        remap = {v: k for k, v in enumerate(key)}
+        new.variables = [self.variables[v] for v in key]
+        new._index = {name: k for k, name in enumerate(new.variables)}
+        new.states = {name: self.states[name] for name in new.variables}
+        new.cardinality = {name: self.cardinality[name] for name in new.variables}
+        new._cards = [self._cards[v] for v in key]
+        new._state_choices = [self._state_choices[v] for v in key]
+        new._state_index = [self._state_index[v] for v in key]
+        new._state_str_index = [self._state_str_index[v] for v in key]
+        # the order of the kept variables is unchanged, so each table keeps its axis order
+        new._cpd_axes = [self._cpd_axes[v] for v in key]
+        tables = [(tuple(remap[u] for u in self._tables[v][0]), self._tables[v][1]) for v in key]
+        families = {remap[v]: [remap[u] for u in self._families[v]] for v in key}
+        new._setup(tables, families)
+        return new
 
     def columns(self, targets: Iterable | None = None) -> pd.MultiIndex:
         """The ``(variable, state)`` MultiIndex of posteriors for ``targets``.
