@@ -88,8 +88,8 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
     serious = model.serious_conditions
     n = len(serious)
-    engine = model.engine
     lik = ev.likelihoods()
+    engine = model.engine.restricted([*serious, *lik])  # barren findings and tests left out (exact)
     _, log_z = engine.propagate(lik, n_rows=1, targets=[])
     if not log_z[0] > -np.inf:
         raise impossible_error()

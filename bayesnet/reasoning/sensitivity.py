@@ -249,7 +249,8 @@ def sensitivity(
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
     space = model.parameter_space
     lik = ev.likelihoods()
-    base = condition_posteriors(model.engine, lik, 1, [condition])[0][0, 0]
+    engine = model.engine.restricted([condition, *lik])  # barren findings and tests left out (exact)
+    base = condition_posteriors(engine, lik, 1, [condition])[0][0, 0]
     if not np.isfinite(base):
         raise impossible_error()
     cols = _select(space, parameters)
@@ -260,7 +261,7 @@ def sensitivity(
     low_used, high_used = used[:m], used[m:]
     rows = one_way_values(space, cols + cols, used)
     vt = build_vectorised(space, rows)
-    post = condition_posteriors(tables_network(model.engine, vt), lik, 2 * m, [condition])[0][:, 0]
+    post = condition_posteriors(tables_network(engine, vt), lik, 2 * m, [condition])[0][:, 0]
     p_low, p_high = post[:m], post[m:]
     moved_low, moved_high = low_used != low[cols], high_used != high[cols]
     truncated = [

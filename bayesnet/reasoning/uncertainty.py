@@ -760,13 +760,14 @@ def uncertainty(
     ev = _evidence(model, evidence)
     conds = model.conditions
     lik = ev.likelihoods()
-    point, _ = condition_posteriors(model.engine, lik, 1, conds)
+    keep = [*conds, *lik]  # barren findings and tests are left out (exact)
+    point, _ = condition_posteriors(model.engine.restricted(keep), lik, 1, conds)
     if not np.all(np.isfinite(point)):
         raise impossible_error()
     pd_ = model.parameter_draws(draws, seed)
     bar = _progress(progress, draws, draws, "draw")
     try:
-        post, _ = condition_posteriors(pd_.network(model.engine), lik, draws, conds)
+        post, _ = condition_posteriors(pd_.network(model.engine).restricted(keep), lik, draws, conds)
         if bar is not None:
             bar.update(draws)
     finally:
@@ -823,7 +824,8 @@ def posterior_draws(
     ev = _evidence(model, evidence)
     conds = model.conditions
     pd_ = model.parameter_draws(draws, seed)
-    post, _ = condition_posteriors(pd_.network(model.engine), ev.likelihoods(), draws, conds)
+    lik = ev.likelihoods()
+    post, _ = condition_posteriors(pd_.network(model.engine).restricted([*conds, *lik]), lik, draws, conds)
     return pd.DataFrame(post, index=pd.RangeIndex(draws, name="draw"), columns=pd.Index(conds, name="condition"))
 
 
@@ -949,6 +951,20 @@ def uncertainty_batch(
         raise impossible_error(list(index[bad]))
     pd_ = model.parameter_draws(draws, seed)
     per_call = max(1, ROWS_PER_CALL // draws)  # scenarios sharing one engine call
+    # scenarios grouped by the variables they observe (stable order within a group): the calls of
+    # a group share the draws' network restricted to the conditions and those variables (barren
+    # findings and tests left out, exact); a group of fewer than 3 calls, which would not repay
+    # building its network, uses the full one
+    if lik:
+        seen = np.stack([~np.all(a == 1.0, axis=1) for a in lik.values()], axis=1)
+        _, group, counts = np.unique(seen, axis=0, return_inverse=True, return_counts=True)
+        group = group.reshape(-1)
+    else:
+        group, counts = np.zeros(n, dtype=np.intp), np.array([n])
+    order = np.argsort(group, kind="stable")
+    lik = {v: a[order] for v, a in lik.items()}
+    point, group = point[order], group[order]
+    restrict = counts[group] >= 3 * per_call
     names = ("posterior", "low", "high", "median", "mean", "sd", "excluded_draws")
     stats = {k: np.empty((n, len(conds))) for k in names}
     bar = _progress(progress, draws * n, n, "scenario")
@@ -965,7 +981,10 @@ def uncertainty_batch(
                     rows[: g1 - g0] = a[g0:g1]
                     if not np.all(rows == 1.0):
                         part[v] = np.repeat(rows, draws, axis=0)  # row s * draws + d
-                out, _ = condition_posteriors(pd_.network(model.engine, g), part, g * draws, conds)
+                net = pd_.network(model.engine, g)
+                if restrict[g0] and group[g0] == group[g1 - 1]:
+                    net = net.restricted([*conds, *part])
+                out, _ = condition_posteriors(net, part, g * draws, conds)
                 post[:, g0 - s0 : g1 - s0] = out.reshape(g, draws, -1)[: g1 - g0].transpose(1, 0, 2)
             for k, v in _summarise(post, point[s0:s1], level).items():
                 stats[k][s0:s1] = v
@@ -974,6 +993,9 @@ def uncertainty_batch(
     finally:
         if bar is not None:
             bar.close()
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(n)
+    stats = {k: v[inverse] for k, v in stats.items()}  # back to the scenarios' order
     stats["excluded_draws"] = stats["excluded_draws"].astype(int)
     per_row = stats["excluded_draws"][:, 0]
     excluded = int(per_row.sum())

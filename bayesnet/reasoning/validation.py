@@ -120,7 +120,9 @@ def event_probability(
                 row[u] = row.get(u, np.ones(len(states[u]))) * (1.0 - _indicator(states[u], t))
             row[v] = row.get(v, np.ones(len(states[v]))) * _indicator(states[v], s)
             rows.append(row)
-    log_z = _evidence_probabilities(net, net.n_parameter_sets if n_rows is None else int(n_rows), rows)
+    n_rows = net.n_parameter_sets if n_rows is None else int(n_rows)
+    net = net.restricted([*evidence, *(v for v, _ in target.items)])  # barren variables left out (exact)
+    log_z = _evidence_probabilities(net, n_rows, rows)
     z0 = log_z[:, :1]
     possible = z0[:, 0] > -np.inf
     with np.errstate(invalid="ignore"):
