@@ -217,3 +217,63 @@ def test_lazy_layout_of_parameter_sets():
     assert draws._fine_layout is None
     draws.posteriors_dict({}, targets=["lung"])
     assert draws._fine_layout is not None
+
+
+# ------------------------------------------------------------------ the reasoning tools on it
+
+
+@pytest.fixture(scope="module")
+def back_pain():
+    return bayesnet.load_model()
+
+
+def _full_draws_posteriors(model, lik, draws, seed):
+    """P(condition = yes) per draw on the unrestricted network of draws (the reference)."""
+    from bayesnet.reasoning.uncertainty import condition_posteriors
+
+    return condition_posteriors(model.parameter_draws(draws, seed).network(model.engine), lik, draws, model.conditions)[0]
+
+
+def test_uncertainty_batch_groups_equal_full_network(back_pain):
+    """Groups large enough to be restricted (>= 3 calls), small ones, interleaved: every scenario's
+    statistics equal quantiles of its posteriors on the full network of draws, in the input order."""
+    model = back_pain
+    draws = 50  # 40 scenarios per call: a group of >= 120 scenarios is restricted
+    rng = np.random.default_rng(10)
+    fever = rng.choice(["yes", "no"], 260)
+    age = rng.choice(list(model.states["age_group"]), 260)
+    rows = []
+    for i in range(260):
+        if i % 2:
+            rows.append({"fever": fever[i], "age_group": age[i]})
+        else:
+            rows.append({"history_of_cancer": "yes" if i % 4 else "no"})
+    rows[7] = {"fever": "yes", "night_pain": "yes"}  # a group of one: the full network
+    index = pd.Index([f"s{i}" for i in range(260)], name="case")
+    res = model.uncertainty_batch(pd.DataFrame(rows, index=index), draws=draws, seed=3, progress=False)
+    assert list(res.index) == list(index)
+    # the two large groups ran on restricted networks of draws (40 scenarios per call)
+    assert len(model.parameter_draws(draws, 3).network(model.engine, 40)._restricted) == 2
+    level = 0.95
+    for i in [0, 1, 2, 7, 8, 129, 130, 258, 259]:
+        lik = model.check_evidence(rows[i]).likelihoods()
+        post = _full_draws_posteriors(model, lik, draws, 3)
+        low = np.quantile(post, (1 - level) / 2, axis=0)
+        high = np.quantile(post, 1 - (1 - level) / 2, axis=0)
+        for j, c in enumerate(model.conditions):
+            assert abs(res.loc[index[i], (c, "low")] - low[j]) < TOL
+            assert abs(res.loc[index[i], (c, "high")] - high[j]) < TOL
+            assert abs(res.loc[index[i], (c, "posterior")] - model.diagnose(rows[i]).ranking.loc[c, "posterior"]) < TOL
+
+
+def test_uncertainty_equals_full_network(back_pain):
+    model = back_pain
+    ev = {"fever": "yes", "iv_drug_use": "yes"}
+    res = model.uncertainty(ev, draws=60, seed=4)
+    post = _full_draws_posteriors(model, model.check_evidence(ev).likelihoods(), 60, 4)
+    for j, c in enumerate(model.conditions):
+        assert abs(res.loc[c, "low"] - np.quantile(post[:, j], 0.025)) < TOL
+        assert abs(res.loc[c, "high"] - np.quantile(post[:, j], 0.975)) < TOL
+        assert abs(res.loc[c, "mean"] - post[:, j].mean()) < TOL
+    d = model.posterior_draws(ev, draws=60, seed=4)
+    np.testing.assert_allclose(d.to_numpy(), post, rtol=0, atol=TOL)
