@@ -89,7 +89,22 @@ Parameter sets
 :meth:`CompiledNetwork.with_tables` gives a network on the same junction tree
 whose CPTs vary per row (parameter draws): the potentials and the cached prior
 tables and messages carry a batch axis of length P, and each chunk of rows uses the
-matching slice of them.
+matching slice of them.  Its layout (potentials and prior caches) is built on first use.
+
+Relevance
+---------
+:meth:`CompiledNetwork.restricted` gives the network cut to the ancestral closure of
+the variables a query targets or observes: every other variable is barren (its CPT
+sums out to exactly 1), so posteriors and log-evidence are unchanged while the
+junction tree is smaller.  Restricted structures are compiled once per closure and
+cached; a network of parameter sets restricts to one of the same parameter sets.
+
+Memory
+------
+Within one call, the chunk-sized clique tables, messages and separator marginals
+are written into buffers reused by every chunk (see :meth:`_Layout.propagate`), so
+that a large clique table is not handed back to the operating system and faulted in
+again for each chunk.
 
 CPT columns are renormalised to sum to exactly 1 at compile time (see
 :func:`compile_network`).  Results match pgmpy's ``VariableElimination`` to
