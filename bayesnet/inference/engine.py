@@ -177,6 +177,12 @@ _COMBINE_MIN = 256
 #: Batches of at most this many rows use the coarse tree.
 _SMALL_BATCH = 4
 
+#: Chunk-sized arrays of at least this many bytes are kept in a per-call workspace and
+#: reused by every chunk (see :meth:`_Layout.propagate`); smaller ones are left to the
+#: allocator, whose recycled memory is warm in cache (dedicated buffers measured ~5%
+#: slower on child, where every table is small).
+_BUFFER_MIN = 2**21
+
 
 @dataclass(frozen=True)
 class EngineResult:
@@ -799,6 +805,8 @@ def _buffer(
     if ws is None:
         return None
     shape = tuple(d for k, d in enumerate(like.shape[:-1]) if k not in drop) + (b,)
+    if math.prod(shape) * like.dtype.itemsize < _BUFFER_MIN:
+        return None  # small: the allocator's recycled (cache-warm) memory is faster
     buf = ws.get(key)
     if buf is None or buf.shape != shape or buf.dtype != like.dtype:
         buf = np.empty(shape, dtype=like.dtype)
