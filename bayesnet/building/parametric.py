@@ -113,21 +113,6 @@ class ParameterSpace:
     def __len__(self) -> int:
         return len(self.params)
 
-    def vector(self, values: Mapping[tuple[str, str], float] | None = None) -> np.ndarray:
-        """The point values with some replaced: ``{(node, parameter): value}``.
-
-        Raises
-        ------
-        BayesNetError
-            For a key the setting does not use.
-        """
-        out = self.values.copy()
-        for key, v in (values or {}).items():
-            if key not in self.index:
-                raise UnknownNameError("parameter", key, [f"{n}:{p}" for n, p in self.keys])
-            out[self.index[key]] = float(v)
-        return out
-
     def as_dict(self, row: np.ndarray) -> dict[tuple[str, str], float]:
         """One parameter set (a row of a values matrix) as ``{(node, parameter): value}``."""
         return {k: float(v) for k, v in zip(self.keys, np.asarray(row, dtype=float), strict=True)}
@@ -244,24 +229,6 @@ class VectorTables:
     redrawn: dict[str, int] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def from_tables(cls, tables: Tables) -> VectorTables:
-        """Wrap one :class:`~bayesnet.building.network.Tables` as a single draw."""
-        vt = cls(tables.setting, 1)
-        vt.states = dict(tables.states)
-        vt.parents = {v: list(p) for v, p in tables.parents.items()}
-        vt.kinds = dict(tables.kinds)
-        vt.descriptions = dict(tables.descriptions)
-        vt.cpts = {v: np.asarray(a, dtype=float)[None] for v, a in tables.cpts.items()}
-        vt.baselines = {c: np.array([b]) for c, b in tables.baselines.items()}
-        vt.valid = np.ones(1, dtype=bool)
-        vt.deterministic = {
-            v
-            for v, k in tables.kinds.items()
-            if k == "condition" and v not in tables.baselines and _is_01(tables.cpts[v])
-        }
-        return vt
-
     def draw(self, i: int) -> Tables:
         """Draw ``i`` as plain :class:`~bayesnet.building.network.Tables` (e.g. for ``build_network``)."""
         t = Tables(self.setting)
@@ -283,11 +250,6 @@ class VectorTables:
         out.values = None if self.values is None else self.values[rows]
         out.n = int(out.valid.shape[0])
         return out
-
-    @property
-    def calibrated_conditions(self) -> list[str]:
-        """Condition nodes with a probabilistic table (the axes of the joint of the conditions)."""
-        return [v for v, k in self.kinds.items() if k == "condition" and v not in self.deterministic]
 
     def marginal(self, variables: Sequence[str]) -> np.ndarray:
         """Exact joint of ``variables`` for every draw, shape ``(n, *cards)`` (see :func:`~bayesnet.building.network.marginal`)."""

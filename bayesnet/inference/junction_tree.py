@@ -250,11 +250,6 @@ class JunctionTree:
         """Sum of all clique table sizes."""
         return sum(self.table_size(i) for i in range(len(self.cliques)))
 
-    @property
-    def max_clique_vars(self) -> int:
-        """Number of variables in the widest clique (treewidth + 1)."""
-        return max((len(c) for c in self.cliques), default=0)
-
     def check(self) -> None:
         """Assert the running-intersection property (for tests).
 
