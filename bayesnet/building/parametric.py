@@ -256,9 +256,6 @@ class VectorTables:
         return marginal(self.cpts, self.parents, variables)
 
 
-def _is_01(a: np.ndarray) -> bool:
-    return bool(np.all((a == 0.0) | (a == 1.0)))
-
 
 def _condition_order(priors: PriorSet) -> list[str]:
     """Calibrated conditions, each after the conditions that cause it; then the others."""
