@@ -102,3 +102,26 @@ def test_batch_bad_files(tmp_path, capsys, content, fragment):
     code = main(["batch", str(path), "-o", str(tmp_path / "o.csv"), "--no-progress"])
     _, err = capsys.readouterr()
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_output_equal_to_input_is_refused_before_anything_is_written(tmp_path, model):
+    from bayesnet.errors import BayesNetError
+    from bayesnet.io.batch import run_batch
+
+    path = tmp_path / "scenarios.csv"
+    path.write_text("fever\nyes\n")
+    with pytest.raises(BayesNetError, match="is the input file"):
+        run_batch(model, path, path, progress=False)
+    assert path.read_text() == "fever\nyes\n"
+
+
+def test_a_failed_run_writes_no_header_only_file(tmp_path, model):
+    """An input that cannot be read leaves no output that could pass for a (empty) result."""
+    from bayesnet.errors import BayesNetError
+    from bayesnet.io.batch import run_batch
+
+    src, out = tmp_path / "empty.csv", tmp_path / "out.csv"
+    src.write_text("")
+    with pytest.raises(BayesNetError, match="empty"):
+        run_batch(model, src, out, progress=False)
+    assert not out.exists()

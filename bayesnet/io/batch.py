@@ -17,7 +17,7 @@ import pandas as pd
 
 from bayesnet.errors import BayesNetError, closest
 
-__all__ = ["BatchReport", "run_batch", "score_chunk"]
+__all__ = ["BatchReport", "ChunkWriter", "Scored", "check_paths", "record_chunk", "run_batch", "score_chunk", "score_rows"]
 
 DEFAULT_CHUNK_SIZE = 50_000
 
@@ -90,6 +90,96 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
     return out.reset_index(drop=True), unknown
 
 
+
+@dataclass
+class Scored:
+    """One scored chunk: what the report needs, and the output rows.
+
+    For CSV output the rows come already formatted (``csv``: text without header, exactly what
+    ``DataFrame.to_csv`` writes; on Dask a worker formats them), for Parquet as ``frame``.
+    """
+
+    rows: int
+    failed: int
+    errors: list[tuple[int, str]]  # (row number, message), the first ``max_reported``
+    unknown: list[str]
+    csv: str | None = None
+    frame: pd.DataFrame | None = None
+
+
+def score_rows(model, chunk: pd.DataFrame, first_row: int, fout: str, max_reported: int) -> Scored:
+    """:func:`score_chunk`, packed for the writer and the report (rows numbered from ``first_row``)."""
+    out, unknown = score_chunk(model, chunk, first_row)
+    bad = out["error"].to_numpy(dtype=object) != ""
+    first_bad = out.loc[bad, ["row", "error"]].head(max_reported)
+    errors = [(int(r), str(m)) for r, m in zip(first_bad["row"], first_bad["error"], strict=True)]
+    scored = Scored(len(out), int(bad.sum()), errors, list(unknown))
+    if fout == "csv":
+        scored.csv = out.to_csv(index=False, header=False)
+    else:
+        scored.frame = out
+    return scored
+
+
+def record_chunk(report: BatchReport, scored: Scored, max_reported: int) -> None:
+    """Add one scored chunk to ``report``."""
+    for col in scored.unknown:
+        if col not in report.unknown_columns:
+            report.unknown_columns.append(col)
+    report.failed += scored.failed
+    report.errors.extend(scored.errors[: max(0, max_reported - len(report.errors))])
+    report.rows += scored.rows
+
+
+class ChunkWriter:
+    """Writes scored chunks, in order, to one CSV or Parquet file (used by the local and the Dask batch)."""
+
+    def __init__(self, path: Path, fmt: str, columns: list[str]):
+        self.path, self.fmt, self.columns = path, fmt, columns
+        self._csv = None
+        self._parquet = None
+
+    def write(self, scored: Scored) -> None:
+        if self.fmt == "csv":
+            if self._csv is None:
+                self._csv = self.path.open("w", newline="", encoding="utf-8")
+                self._csv.write(pd.DataFrame(columns=self.columns).to_csv(index=False))
+            self._csv.write(scored.csv or "")
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(scored.frame, preserve_index=False)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema)
+        self._parquet.write_table(table)
+
+    def close(self, complete: bool = True) -> None:
+        """Close the file; a complete run over an empty input still writes the header."""
+        if self._csv is not None:
+            self._csv.close()
+        elif self._parquet is not None:
+            self._parquet.close()
+        elif complete:
+            empty = pd.DataFrame(columns=self.columns)
+            if self.fmt == "csv":
+                empty.to_csv(self.path, index=False)
+            else:
+                empty.to_parquet(self.path, index=False)
+
+
+def check_paths(input_path: Path, output_path: Path, chunk_size: int) -> None:
+    """Refuse a missing input, an output folder that does not exist, a bad chunk size, output = input."""
+    if not input_path.is_file():
+        raise BayesNetError(f"input file not found: {str(input_path)!r}")
+    if not output_path.parent.exists():
+        raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
+    if chunk_size < 1:
+        raise BayesNetError(f"chunk size must be at least 1; got {chunk_size}")
+    if input_path.resolve() == output_path.resolve():
+        raise BayesNetError(f"the output file {str(output_path)!r} is the input file: choose another name")
+
+
 def run_batch(
     model,
     input_path: str | Path,
@@ -120,54 +210,25 @@ def run_batch(
     from tqdm.auto import tqdm
 
     input_path, output_path = Path(input_path), Path(output_path)
-    if not input_path.is_file():
-        raise BayesNetError(f"input file not found: {str(input_path)!r}")
-    if not output_path.parent.exists():
-        raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
+    check_paths(input_path, output_path, chunk_size)
     fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
-    if chunk_size < 1:
-        raise BayesNetError(f"chunk size must be at least 1; got {chunk_size}")
     report = BatchReport()
-    writer = None
+    writer = ChunkWriter(output_path, fout, ["row", *model.conditions, "error"])
     bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch")
+    complete = False
     try:
-        first = True
         for chunk in _read_chunks(input_path, fin, chunk_size):
-            out, unknown = score_chunk(model, chunk, report.rows)
-            for col in unknown:
-                if col not in report.unknown_columns:
-                    report.unknown_columns.append(col)
-            bad = out["error"].to_numpy(dtype=object) != ""
-            report.failed += int(bad.sum())
-            for r, msg in zip(out.loc[bad, "row"], out.loc[bad, "error"], strict=True):
-                if len(report.errors) < max_reported:
-                    report.errors.append((int(r), str(msg)))
-            if fout == "csv":
-                out.to_csv(output_path, mode="w" if first else "a", header=first, index=False)
-            else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(out, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(output_path, table.schema)
-                writer.write_table(table)
-            first = False
-            report.rows += len(chunk)
-            bar.update(len(chunk))
-        if first:  # empty input: still write a header
-            empty = pd.DataFrame(columns=["row", *model.conditions, "error"])
-            if fout == "csv":
-                empty.to_csv(output_path, index=False)
-            else:
-                empty.to_parquet(output_path, index=False)
+            scored = score_rows(model, chunk, report.rows, fout, max_reported)
+            record_chunk(report, scored, max_reported)
+            writer.write(scored)
+            bar.update(scored.rows)
+        complete = True
     except pd.errors.EmptyDataError:
         raise BayesNetError(f"input file {str(input_path)!r} is empty (no header row)") from None
     except pd.errors.ParserError as exc:
         raise BayesNetError(f"cannot parse {str(input_path)!r} as CSV: {str(exc).splitlines()[0]}") from None
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
+        writer.close(complete)
     return report
 

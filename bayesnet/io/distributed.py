@@ -56,7 +56,16 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import BayesNetError
-from bayesnet.io.batch import DEFAULT_CHUNK_SIZE, BatchReport, file_format, score_chunk
+from bayesnet.io.batch import (
+    DEFAULT_CHUNK_SIZE,
+    BatchReport,
+    ChunkWriter,
+    Scored,
+    check_paths,
+    file_format,
+    record_chunk,
+    score_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.data.priors import PriorSet
@@ -392,39 +401,14 @@ def _read_partitions(dd: Any, path: Path, fmt: str, chunk_size: int, blocksize: 
     return dd.read_parquet(str(path), split_row_groups=True)
 
 
-@dataclass
-class _Scored:
-    """One scored partition, as a worker hands it back: what the report needs, and the output rows.
-
-    For CSV output the worker formats the rows itself (``csv``: text without header, exactly what
-    ``DataFrame.to_csv`` writes), so the client only appends text; for Parquet it sends ``frame``.
-    """
-
-    rows: int
-    failed: int
-    errors: list[tuple[int, str]]  # (row number, message), the first ``max_reported``
-    unknown: list[str]
-    csv: str | None = None
-    frame: pd.DataFrame | None = None
-
-
 def _score_partition(
     spec: ModelSpec, part: pd.DataFrame, first_row: int, fin: str, fout: str, max_reported: int
-) -> _Scored:
+) -> Scored:
     """Score one partition on a worker, numbering its rows from ``first_row`` (as the local path does)."""
     if fin == "parquet":
         part = part.astype(object)
     part = part.set_axis(pd.RangeIndex(first_row, first_row + len(part)), axis=0)
-    out, unknown = score_chunk(spec.load(), part, first_row)
-    bad = out["error"].to_numpy(dtype=object) != ""
-    first_bad = out.loc[bad, ["row", "error"]].head(max_reported)
-    errors = [(int(r), str(m)) for r, m in zip(first_bad["row"], first_bad["error"], strict=True)]
-    scored = _Scored(len(out), int(bad.sum()), errors, list(unknown))
-    if fout == "csv":
-        scored.csv = out.to_csv(index=False, header=False)
-    else:
-        scored.frame = out
-    return scored
+    return score_rows(spec.load(), part, first_row, fout, max_reported)
 
 
 def _add_length(offset: int, part: pd.DataFrame) -> int:
@@ -433,7 +417,7 @@ def _add_length(offset: int, part: pd.DataFrame) -> int:
 
 def _scored(
     client: Any, parts: list, spec: Any, formats: tuple[str, str], window: int, max_reported: int
-) -> Iterator[_Scored]:
+) -> Iterator[Scored]:
     """Scored partitions in input order, with at most ``window`` partitions in flight.
 
     Each partition's first row number is a future: the previous one plus the previous
@@ -454,63 +438,6 @@ def _scored(
     finally:
         if pending:
             client.cancel(list(pending))
-
-
-class _Writer:
-    """Writes scored partitions, in order, to one CSV or Parquet file."""
-
-    def __init__(self, path: Path, fmt: str, columns: list[str]):
-        self.path, self.fmt, self.columns = path, fmt, columns
-        self._csv = None
-        self._parquet = None
-
-    def write(self, scored: _Scored) -> None:
-        if self.fmt == "csv":
-            if self._csv is None:
-                self._csv = self.path.open("w", newline="", encoding="utf-8")
-                self._csv.write(pd.DataFrame(columns=self.columns).to_csv(index=False))
-            self._csv.write(scored.csv or "")
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pandas(scored.frame, preserve_index=False)
-        if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, table.schema)
-        self._parquet.write_table(table)
-
-    def close(self) -> None:
-        if self._csv is not None:
-            self._csv.close()
-        elif self._parquet is not None:
-            self._parquet.close()
-        else:  # empty input: still write a header
-            empty = pd.DataFrame(columns=self.columns)
-            if self.fmt == "csv":
-                empty.to_csv(self.path, index=False)
-            else:
-                empty.to_parquet(self.path, index=False)
-
-
-def _record(report: BatchReport, scored: _Scored, max_reported: int) -> None:
-    """Add one scored partition to ``report``."""
-    for col in scored.unknown:
-        if col not in report.unknown_columns:
-            report.unknown_columns.append(col)
-    report.failed += scored.failed
-    report.errors.extend(scored.errors[: max(0, max_reported - len(report.errors))])
-    report.rows += scored.rows
-
-
-def _check_paths(input_path: Path, output_path: Path, chunk_size: int) -> None:
-    if not input_path.is_file():
-        raise BayesNetError(f"input file not found: {str(input_path)!r}")
-    if not output_path.parent.exists():
-        raise BayesNetError(f"cannot write {str(output_path)!r}: folder {str(output_path.parent)!r} does not exist")
-    if chunk_size < 1:
-        raise BayesNetError(f"chunk size must be at least 1; got {chunk_size}")
-    if input_path.resolve() == output_path.resolve():
-        raise BayesNetError(f"the output file {str(output_path)!r} is the input file: choose another name")
 
 
 def _input_error(exc: BaseException, path: Path, first_row: int = 0) -> BayesNetError | None:
@@ -611,7 +538,7 @@ def run_batch_dask(
 
     dask, dd = _dask()
     input_path, output_path = Path(input_path), Path(output_path)
-    _check_paths(input_path, output_path, chunk_size)
+    check_paths(input_path, output_path, chunk_size)
     fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
     try:
         with _plain_strings(dask):
@@ -623,16 +550,18 @@ def run_batch_dask(
             raise
         raise err from None
     report = BatchReport()
-    writer = _Writer(output_path, fout, ["row", *model.conditions, "error"])
+    writer = ChunkWriter(output_path, fout, ["row", *model.conditions, "error"])
     bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch (dask)")
+    complete = False
     try:
         with _client_for(scheduler, client, n_workers, connect_timeout) as cl:
             spec = cl.scatter(ModelSpec.from_model(model), broadcast=True, hash=True)
             size = window if window is not None else max(2, 2 * (sum(cl.nthreads().values()) or 1))
             for scored in _scored(cl, parts, spec, (fin, fout), size, max_reported):
-                _record(report, scored, max_reported)
+                record_chunk(report, scored, max_reported)
                 writer.write(scored)
                 bar.update(scored.rows)
+        complete = True
     except Exception as exc:  # a reading failure on a worker comes back here
         err = _input_error(exc, input_path, report.rows)
         if err is None:
@@ -640,5 +569,5 @@ def run_batch_dask(
         raise err from None
     finally:
         bar.close()
-        writer.close()
+        writer.close(complete)
     return report
