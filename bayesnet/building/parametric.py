@@ -58,7 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
 
 __all__ = [
-    "DEFAULT_CHUNK_ELEMENTS",
     "MAX_REDRAW_ROUNDS",
     "ParameterSpace",
     "VectorTables",
@@ -72,9 +71,6 @@ __all__ = [
 _FLOOR_TOL = 1e-15
 #: The baseline log-odds of a condition must lie in [-BASELINE_LIMIT, BASELINE_LIMIT].
 BASELINE_LIMIT = 60.0
-#: Default budget (in float64 numbers) for the largest array of one evaluation chunk (used by
-#: :mod:`bayesnet.inference.parametric_ve`).
-DEFAULT_CHUNK_ELEMENTS = 3_000_000
 
 
 # --------------------------------------------------------------------------------------------
