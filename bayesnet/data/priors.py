@@ -30,7 +30,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-import networkx as nx
 import yaml
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_validator, model_validator
 
@@ -660,6 +659,8 @@ class ConditionsFile(Model):
                 if cause.condition not in self.conditions:
                     raise fail(unknown("condition", cause.condition, self.conditions),
                                "conditions", name, "caused_by", i, "condition")
+        import networkx as nx  # only here: reading the priors should not pay networkx's import at start-up
+
         try:
             cycle = [u for u, _ in nx.find_cycle(nx.DiGraph([(n, k.condition) for n, c in self.conditions.items()
                                                              for k in c.caused_by or ()]))]

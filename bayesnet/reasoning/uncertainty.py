@@ -764,10 +764,9 @@ def uncertainty(
     point, _ = condition_posteriors(model.engine.restricted(keep), lik, 1, conds)
     if not np.all(np.isfinite(point)):
         raise impossible_error()
-    pd_ = model.parameter_draws(draws, seed)
     bar = _progress(progress, draws, draws, "draw")
     try:
-        post, _ = condition_posteriors(pd_.network(model.engine).restricted(keep), lik, draws, conds)
+        pd_, post = _draw_posteriors(model, lik, draws, seed)
         if bar is not None:
             bar.update(draws)
     finally:
@@ -822,11 +821,21 @@ def posterior_draws(
     draws = check_draws(draws)
     seed = _check_seed(seed)
     ev = _evidence(model, evidence)
+    _, post = _draw_posteriors(model, ev.likelihoods(), draws, seed)
+    columns = pd.Index(model.conditions, name="condition")
+    return pd.DataFrame(post, index=pd.RangeIndex(draws, name="draw"), columns=columns)
+
+
+def _draw_posteriors(model: BackPainModel, lik: Mapping, draws: int, seed: Any) -> tuple[ParameterDraws, np.ndarray]:
+    """The parameter draws and every condition's posterior under each, shape ``(draws, conditions)``.
+
+    Evaluated on the draws' network restricted to the conditions and the evidence (barren findings
+    and tests are left out: exact).
+    """
     conds = model.conditions
     pd_ = model.parameter_draws(draws, seed)
-    lik = ev.likelihoods()
     post, _ = condition_posteriors(pd_.network(model.engine).restricted([*conds, *lik]), lik, draws, conds)
-    return pd.DataFrame(post, index=pd.RangeIndex(draws, name="draw"), columns=pd.Index(conds, name="condition"))
+    return pd_, post
 
 
 def _rows(model: BackPainModel, scenarios: Any) -> tuple[pd.Index, list[Evidence]]:
