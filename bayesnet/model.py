@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.building.network import Tables, build_network, build_tables
-from bayesnet.data.priors import PriorSet, default_priors_dir, load_priors
+from bayesnet.data.priors import PriorSet, default_priors_dir, is_setting_path, load_priors
 from bayesnet.errors import UnknownNameError
 from bayesnet.inference.evidence import Evidence, normalise_evidence
 from bayesnet.inference.reference import ReferenceInference
@@ -28,17 +28,21 @@ def sources_table(priors: PriorSet) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=8)
-def _cached_priors(directory: str) -> PriorSet:
-    return load_priors(directory)
+def _cached_priors(directory: str, extra: tuple[str, ...] = (), stamp: tuple = ()) -> PriorSet:
+    return load_priors(directory, extra_settings=extra)
 
 
-def load_model(setting: str = "primary_care", priors: str | os.PathLike | PriorSet | None = None) -> BackPainModel:
+def load_model(setting: str | os.PathLike = "primary_care",
+               priors: str | os.PathLike | PriorSet | None = None) -> BackPainModel:
     """Build the back-pain network for one clinical setting.
 
     Parameters
     ----------
-    setting : {"primary_care", "emergency"}, default "primary_care"
-        Clinical setting; it fixes the pre-test probabilities.
+    setting : str or path-like, default "primary_care"
+        A shipped setting (``primary_care``, ``emergency``, ``emergency_suspected_pe``,
+        ``suspected_cauda_equina``) or the path of a setting file of your own (a ``.yaml`` file
+        in the format of ``priors/settings/``; its name is the file name). The setting fixes
+        the pre-test probabilities, and the test accuracies measured in it.
     priors : path-like or PriorSet, optional
         A priors directory (default: the one shipped with the package) or already loaded priors.
 
@@ -54,12 +58,14 @@ def load_model(setting: str = "primary_care", priors: str | os.PathLike | PriorS
     >>> dx.ranking.index[0]
     'mechanical_pain'
     """
+    extra = (str(Path(setting).resolve()),) if is_setting_path(setting) else ()
     if isinstance(priors, PriorSet):
-        ps = priors
+        ps = load_priors(priors.directory, extra_settings=extra) if extra else priors
     else:
         directory = Path(priors) if priors is not None else default_priors_dir()
-        ps = _cached_priors(str(directory.resolve()))
-    return BackPainModel(ps, setting)
+        stamp = tuple((os.stat(e).st_mtime_ns, os.stat(e).st_size) for e in extra if os.path.isfile(e))
+        ps = _cached_priors(str(directory.resolve()), extra, stamp)
+    return BackPainModel(ps, Path(setting).stem if extra else str(setting))
 
 
 class BackPainModel:

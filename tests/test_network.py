@@ -195,7 +195,7 @@ def test_impossible_calibration_reported(priors):
 
     pe = priors.conditions["pulmonary_embolism"]
     bad = priors.replace_values({("pulmonary_embolism", "prevalence[primary_care]"): 1e-6})
-    with pytest.raises(PriorsError, match=r"conditions.pulmonary_embolism.prevalence.primary_care: prevalence 1e-06"):
+    with pytest.raises(PriorsError, match=r"settings/primary_care.yaml: conditions.pulmonary_embolism: prevalence 1e-06"):
         build_tables(bad, "primary_care")
     assert pe.prevalence["primary_care"].value == 1e-4
 

@@ -21,11 +21,14 @@ def test_every_parameter_is_sourced(priors):
             assert p.low <= p.value <= p.high, p
 
 
-def test_both_settings_present(priors):
-    assert set(priors.settings) == {"primary_care", "emergency"}
+def test_every_setting_gives_every_prevalence(priors):
+    assert list(priors.settings)[:2] == ["primary_care", "emergency"]
+    assert priors.default_setting == "primary_care"
     for c in priors.conditions.values():
         if c.definition == "calibrated":
-            assert set(c.prevalence) == {"primary_care", "emergency"}
+            assert set(c.prevalence) == set(priors.settings)
+    for rf in priors.risk_factors.values():
+        assert set(rf.prevalence) == set(priors.settings)
 
 
 def test_distributions_sum_to_one(priors):
@@ -50,7 +53,7 @@ def _edit(path, old, new):
         # wrong type
         ("findings.yaml", "      value: 0.44\n", "      value: high\n", r"findings.night_pain.leak.value: must be a number; got 'high'"),
         # distribution not summing to one
-        ("risk_factors.yaml", "values: {female: 0.452, male: 0.548}", "values: {female: 0.452, male: 0.56}", r"risk_factors.sex.prevalence.primary_care.values: probabilities must sum to 1"),
+        ("settings/primary_care.yaml", "values: {female: 0.452, male: 0.548}", "values: {female: 0.452, male: 0.56}", r"settings/primary_care.yaml: risk_factors.sex.values: probabilities must sum to 1"),
         # unknown key with suggestion
         ("findings.yaml", "      value: 0.44\n", "      valeu: 0.44\n", r"unknown key 'valeu'; did you mean 'value'\?"),
         # unknown condition in a link
@@ -81,8 +84,8 @@ def test_missing_directory(tmp_path):
 
 
 def test_empty_file(priors_copy):
-    (priors_copy / "settings.yaml").write_text("")
-    with pytest.raises(PriorsError, match=r"settings.yaml: file is empty"):
+    (priors_copy / "settings" / "emergency.yaml").write_text("")
+    with pytest.raises(PriorsError, match=r"settings/emergency.yaml: file is empty"):
         load_priors(priors_copy)
 
 
@@ -93,7 +96,7 @@ def test_invalid_yaml(priors_copy):
 
 
 def test_unsafe_yaml_is_not_executed(priors_copy):
-    (priors_copy / "settings.yaml").write_text("settings: !!python/object/apply:os.system ['echo hacked']\n")
+    (priors_copy / "settings" / "emergency.yaml").write_text("description: !!python/object/apply:os.system ['echo hacked']\n")
     with pytest.raises(PriorsError, match="not valid YAML"):
         load_priors(priors_copy)
 
@@ -126,3 +129,81 @@ def test_sensitivity_below_false_positive_rate_is_reported(priors_copy):
     ps = load_priors(priors_copy)
     with pytest.raises(PriorsError, match=r"findings.mri_malignancy.links.spinal_metastasis: sensitivity 0.02 is below"):
         build_tables(ps, "primary_care")
+
+
+# --------------------------------------------------------------------------------------------
+# settings as data: one file per population, and a researcher's own file
+
+
+_OWN = """\
+description: A clinic of our own, with more patients who have had cancer.
+based_on: primary_care
+risk_factors:
+  history_of_cancer: {value: 0.10, low: 0.08, high: 0.12, source: "Clinic audit 2026", setting: "our clinic, n=900", grade: A}
+findings:
+  fever:
+    leak: {kind: false_positive_rate, value: 0.05, source: "Clinic audit 2026", setting: "our clinic", grade: A}
+"""
+
+
+def test_a_setting_file_of_ones_own(tmp_path):
+    import bayesnet
+
+    path = tmp_path / "our_clinic.yaml"
+    path.write_text(_OWN)
+    model = bayesnet.load_model(setting=str(path))
+    assert model.setting == "our_clinic"
+    src = model.sources().set_index(["node", "parameter"])
+    assert src.loc[("history_of_cancer", "prevalence[our_clinic]"), "value"] == 0.10
+    # a number left out is taken from the base setting, and says so
+    taken = src.loc[("spinal_metastasis", "prevalence[our_clinic]")]
+    assert taken["value"] == src.loc[("spinal_metastasis", "prevalence[primary_care]"), "value"]
+    assert "taken unchanged from setting 'primary_care'" in taken["note"]
+    # the network reads the setting's own numbers: P(history of cancer) and fever's false-positive rate
+    assert model.tables.cpts["history_of_cancer"][0] == pytest.approx(0.10)
+    base = bayesnet.load_model("primary_care")
+    assert model.priors.findings_in("our_clinic")["fever"].leak["*"].value == 0.05
+    assert base.priors.findings_in("primary_care")["fever"].leak["*"].value == 0.023
+    none = (0,) + (1,) * len(model.tables.parents["fever"])  # P(fever = yes | no linked condition)
+    assert model.tables.cpts["fever"][none] == pytest.approx(0.05)
+    assert base.tables.cpts["fever"][none] == pytest.approx(0.023)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("description: x\n", r"risk_factors: no prevalence for 'age_group'.*based_on"),
+        ("description: x\nbased_on: elsewhere\n", r"based_on: unknown setting 'elsewhere'"),
+        ("description: x\nbased_on: primary_care\nconditions:\n  mechanical_pain: {value: 0.9, source: s, setting: s, grade: C}\n",
+         r"conditions.mechanical_pain: unknown condition with a prevalence 'mechanical_pain'"),
+        ("description: x\nbased_on: primary_care\nfindings:\n  fever:\n    links:\n      dvt: {kind: sensitivity, value: 0.5, source: s, setting: s, grade: C}\n",
+         r"findings.fever.links.dvt: unknown linked condition 'dvt' of this finding \(a setting cannot add links\)"),
+        ("description: x\nbased_on: primary_care\nrisk_factors:\n  sex: {value: 0.5, source: s, setting: s, grade: C}\n",
+         r"risk_factors.sex: give 'values' for every state: female, male"),
+        ("description: x\nbased_on: primary_care\nrisk_factors:\n  diabetes: {values: {'yes': 0.5, 'no': 0.5}, source: s, setting: s, grade: C}\n",
+         r"risk_factors.diabetes: a yes/no risk factor takes one 'value'"),
+        ("description: x\nbased_on: primary_care\nfindings:\n  fevre: {}\n", r"unknown finding 'fevre'; did you mean 'fever'\?"),
+    ],
+)
+def test_bad_setting_files_are_named_errors(tmp_path, text, match):
+    path = tmp_path / "clinic.yaml"
+    path.write_text(text)
+    with pytest.raises(PriorsError, match=match) as exc:
+        load_priors(extra_settings=[path])
+    assert str(path) in str(exc.value)
+
+
+def test_setting_file_errors_name_the_file(tmp_path, priors_copy):
+    with pytest.raises(PriorsError, match="setting file not found"):
+        load_priors(extra_settings=[tmp_path / "missing.yaml"])
+    (priors_copy / "settings" / "emergency.yaml").write_text(
+        (priors_copy / "settings" / "emergency.yaml").read_text() + "default: true\n")
+    with pytest.raises(PriorsError, match="exactly one setting file must say 'default: true'; found emergency, primary_care"):
+        load_priors(priors_copy)
+
+
+def test_settings_based_on_each_other_in_a_cycle(priors_copy):
+    for a, b in (("x", "y"), ("y", "x")):
+        (priors_copy / "settings" / f"{a}.yaml").write_text(f"description: {a}\nbased_on: {b}\n")
+    with pytest.raises(PriorsError, match="settings are based on each other in a cycle"):
+        load_priors(priors_copy)

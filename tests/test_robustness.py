@@ -36,7 +36,7 @@ def few(divisor: int, floor: int = 4) -> settings:
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-PRIOR_FILES = ("settings.yaml", "risk_factors.yaml", "conditions.yaml", "findings.yaml")
+PRIOR_FILES = ("risk_factors.yaml", "conditions.yaml", "findings.yaml", "settings/primary_care.yaml", "settings/emergency.yaml")
 
 # --------------------------------------------------------------------------------------------
 # strategies
@@ -400,7 +400,7 @@ def test_cli_batch_fuzz(capsys, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prior_data(priors_dir):
-    """The four priors files, parsed once (with libyaml where available: fast and still safe)."""
+    """The priors files, parsed once (with libyaml where available: fast and still safe)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return {f: yaml.load((priors_dir / f).read_text(encoding="utf-8"), Loader=loader) for f in PRIOR_FILES}
 
@@ -425,6 +425,13 @@ def test_priors_are_read_with_libyaml_when_available(priors_dir, monkeypatch):
 def _dump(data) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True)
+
+
+def _write(directory, data):
+    """Write the parsed priors files ``data`` into ``directory`` (its settings/ folder too)."""
+    (directory / "settings").mkdir(parents=True, exist_ok=True)
+    for name in PRIOR_FILES:
+        (directory / name).write_text(_dump(data[name]), encoding="utf-8")
 
 
 def _leaves(obj, path=()):
@@ -520,8 +527,7 @@ def test_priors_hostile_values(prior_data, tmp_path_factory):
         _set(data[f], path, value)
         d = base / "p"
         d.mkdir(exist_ok=True)
-        for name in PRIOR_FILES:
-            (d / name).write_text(_dump(data[name]), encoding="utf-8")
+        _write(d, data)
         _load_and_use(d)
 
     check()
@@ -550,8 +556,7 @@ def test_priors_extreme_probabilities(prior_data, tmp_path_factory):
             spec["high"] = max(spec["high"], value)
         d = base / "p"
         d.mkdir(exist_ok=True)
-        for name in PRIOR_FILES:
-            (d / name).write_text(_dump(data[name]), encoding="utf-8")
+        _write(d, data)
         _load_and_use(d)
 
     check()
@@ -567,23 +572,22 @@ def test_huge_odds_ratio_is_a_named_error(prior_data, tmp_path, where):
     else:
         spec = conds["spinal_metastasis"]["risk_factors"][0]["controls"]
         spec.update(value=1e-300, low=1e-300)
-    for name in PRIOR_FILES:
-        (tmp_path / name).write_text(_dump(data[name]), encoding="utf-8")
+    _write(tmp_path, data)
     ps = load_priors(tmp_path)  # accepted: a ratio only has to be positive
-    with pytest.raises(PriorsError, match="conditions.yaml"):
+    with pytest.raises(PriorsError, match=r"conditions\.(multiple_myeloma|spinal_metastasis)"):
         bayesnet.BackPainModel(ps, "primary_care")
 
 
 def test_priors_extreme_prevalences_stay_exact(prior_data, tmp_path):
     """Prevalences of 1e-9 for every condition: posteriors finite and equal to pgmpy's."""
     data = copy.deepcopy(prior_data)
-    for cond in data["conditions.yaml"]["conditions"].values():
-        for spec in (cond.get("prevalence") or {}).values():
+    for setting in ("primary_care", "emergency"):
+        for spec in data[f"settings/{setting}.yaml"]["conditions"].values():
             spec.update(value=1e-9, low=1e-10, high=spec["high"])
+    for cond in data["conditions.yaml"]["conditions"].values():
         for cause in cond.get("caused_by") or []:
             cause.update(value=1e-12, low=1e-13, high=cause["high"])
-    for name in PRIOR_FILES:
-        (tmp_path / name).write_text(_dump(data[name]), encoding="utf-8")
+    _write(tmp_path, data)
     ps = load_priors(tmp_path)
     for setting in ps.settings:
         model = bayesnet.BackPainModel(ps, setting)
@@ -616,8 +620,7 @@ def test_priors_structure_mutations(prior_data, tmp_path_factory):
             parent[key] = value
         d = base / "p"
         d.mkdir(exist_ok=True)
-        for name in PRIOR_FILES:
-            (d / name).write_text(_dump(data[name]), encoding="utf-8")
+        _write(d, data)
         _load_and_use(d)
 
     check()

@@ -467,7 +467,7 @@ def build_vectorised(
             continue
         _build_condition(vt, bld, name)
 
-    for name, f in priors.findings.items():
+    for name, f in priors.findings_in(setting).items():
         vt.states[name] = f.states
         vt.kinds[name] = f.kind
         vt.descriptions[name] = f.description
@@ -561,7 +561,7 @@ def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
     try:
         joint = vt.marginal(parents) if parents else np.ones((n,))
     except BayesNetError as exc:
-        raise PriorsError(str(exc), file=prevalence.file, entry=f"conditions.{name}") from None
+        raise PriorsError(str(exc), file="conditions.yaml", entry=f"conditions.{name}") from None
     red = tuple(range(1, k + 1))
     cause_axes = tuple(range(1 + nf, 1 + k))
     # log-odds of the distinct risk-factor configurations (the cause axes only scale the weights)

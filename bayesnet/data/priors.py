@@ -1,17 +1,22 @@
 """Load and validate the sourced numbers in ``priors/``.
 
-The priors directory holds four YAML files, read with :func:`yaml.safe_load` only:
+The priors directory holds three YAML files and a folder of settings, read with a safe YAML
+loader only:
 
-``settings.yaml``
-    The clinical settings (``primary_care``, ``emergency``) and their descriptions.
 ``risk_factors.yaml``
-    Root variables and their prevalence among patients presenting with back pain, per setting.
+    Root variables and their states.
 ``conditions.yaml``
-    Conditions: prevalence per setting, effects of risk factors (odds ratios, relative
-    risks or proportions among cases) and causal links from other conditions.
+    Conditions: effects of risk factors (odds ratios, relative risks or proportions among cases)
+    and causal links from other conditions.
 ``findings.yaml``
     Symptoms, signs and tests: the false-positive rate in patients without a serious cause
     (the *leak*) and the sensitivity of each linked condition.
+``settings/<name>.yaml``
+    One population each (``primary_care``, ``emergency``, ...): the prevalence of every risk
+    factor and condition among its patients, and the test accuracies measured in it where they
+    differ from the shared ones. A setting file elsewhere can be added with ``extra_settings``
+    (a researcher's own population); ``based_on`` takes the numbers it leaves out from another
+    setting, and each such number says so in its note.
 
 Every number is a mapping with ``value``, ``source``, ``setting`` and ``grade`` (A, B or C), and
 optionally ``low``/``high`` (95% interval) and ``note``. Nothing here imports pgmpy: this module
@@ -33,7 +38,7 @@ from typing import Annotated, Any, ClassVar
 import yaml
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo, field_validator, model_validator
 
-from bayesnet.data.schema import Model, Text, check, either, fail, name_in, one_of, rule, unknown
+from bayesnet.data.schema import Model, Prose, Text, check, either, fail, name_in, one_of, rule, unknown
 from bayesnet.errors import PriorsError
 
 __all__ = [
@@ -48,6 +53,7 @@ __all__ = [
     "PriorSet",
     "RiskFactor",
     "default_priors_dir",
+    "is_setting_path",
     "load_priors",
 ]
 
@@ -62,7 +68,9 @@ PROBABILITY_KINDS = {
 }
 RATIO_KINDS = {"odds_ratio", "relative_risk", "lr_positive", "lr_negative"}
 _PARAM_KEYS = {"value", "low", "high", "source", "setting", "grade", "note", "kind"}
-_FILES = ("settings.yaml", "risk_factors.yaml", "conditions.yaml", "findings.yaml")
+_FILES = ("risk_factors.yaml", "conditions.yaml", "findings.yaml")
+#: The folder of setting files inside the priors directory.
+SETTINGS_DIR = "settings"
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,25 @@ class PriorSet:
     findings: dict[str, Finding]
     digest: str = ""
     params: list[Param] = field(default_factory=list)
+    #: setting -> finding -> the finding with the accuracies measured in that setting (only where they differ)
+    finding_overrides: dict[str, dict[str, Finding]] = field(default_factory=dict)
+    #: setting -> the file it was read from
+    setting_files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def default_setting(self) -> str:
+        """The setting a model uses unless told otherwise (the first one)."""
+        return next(iter(self.settings))
+
+    def findings_in(self, setting: str) -> dict[str, Finding]:
+        """Every finding as the network of ``setting`` uses it (the setting's own accuracies where it has them).
+
+        >>> ps = load_priors()
+        >>> ps.findings_in("primary_care")["fever"] is ps.findings["fever"]
+        True
+        """
+        own = self.finding_overrides.get(setting, {})
+        return {n: own.get(n, f) for n, f in self.findings.items()}
 
     @property
     def variables(self) -> list[str]:
@@ -222,12 +249,13 @@ class PriorSet:
             )
             for name, c in self.conditions.items()
         }
-        finds = {
-            name: replace(f, leak={k: fn(p) for k, p in f.leak.items()}, links={k: fn(p) for k, p in f.links.items()})
-            for name, f in self.findings.items()
-        }
-        out = PriorSet(self.directory, self.settings, rfs, conds, finds, self.digest)
-        out.params = [fn(p) for p in self.params]
+        def finding(f: Finding) -> Finding:
+            return replace(f, leak={k: fn(p) for k, p in f.leak.items()}, links={k: fn(p) for k, p in f.links.items()})
+
+        out = PriorSet(self.directory, self.settings, rfs, conds, {n: finding(f) for n, f in self.findings.items()},
+                       self.digest, [fn(p) for p in self.params],
+                       {s: {n: finding(f) for n, f in fs.items()} for s, fs in self.finding_overrides.items()},
+                       self.setting_files)
         return out
 
     def params_for(self, setting: str) -> list[Param]:
@@ -261,6 +289,16 @@ class PriorSet:
             return p.with_value(values[key]) if key in values else p
 
         return self.map_params(sub)
+
+
+def is_setting_path(setting: str | os.PathLike) -> bool:
+    """True when ``setting`` names a setting file rather than a shipped setting.
+
+    >>> is_setting_path("emergency"), is_setting_path("my_clinic.yaml"), is_setting_path("data/clinic.yml")
+    (False, True, True)
+    """
+    text = os.fspath(setting)
+    return isinstance(setting, os.PathLike) or text.endswith((".yaml", ".yml")) or "/" in text or os.sep in text
 
 
 def default_priors_dir() -> Path:
@@ -377,8 +415,6 @@ States = Annotated[list[StateName], rule(lambda v: isinstance(v, list) and len(v
                                          "state names; got {}"),
                    rule(lambda s: len(set(s)) == len(s), "state names must be unique; got {}", True), AfterValidator(tuple)]
 RiskFactorName = Annotated[str, name_in("risk_factors", "risk factor")]
-SettingName = Annotated[str, name_in("settings", "setting", "; settings are {}")]
-EverySetting = BeforeValidator(lambda value, info: _exact(value, info.context["settings"], what=None))
 
 
 class ParamIn(Model):
@@ -471,34 +507,26 @@ class DistributionIn(Model):
 class BinaryRiskFactorIn(Model):
     description: Text
     states: Annotated[Any, AfterValidator(lambda _: ("yes", "no"))] = ("yes", "no")
-    prevalence: Annotated[dict[SettingName, PrevalenceIn], EverySetting]  # P(yes) per setting
 
-    def risk_factor(self, name: str, file: str) -> RiskFactor:
-        yes = {s: p.param(name, f"prevalence[{s}]", file, f"risk_factors.{name}.prevalence.{s}")
-               for s, p in self.prevalence.items()}
-        return RiskFactor(name, self.description, self.states, {
-            s: {"yes": p, "no": replace(p, value=1.0 - p.value, low=1.0 - p.high, high=1.0 - p.low)} for s, p in yes.items()})
+    def risk_factor(self, name: str) -> RiskFactor:
+        return RiskFactor(name, self.description, self.states, {})
 
 
-class MultiStateRiskFactorIn(Model):
-    description: Text
+class MultiStateRiskFactorIn(BinaryRiskFactorIn):
     states: Annotated[States, rule(lambda s: s != ("yes", "no"), "yes/no is the default: leave 'states' out", True)]
-    prevalence: Annotated[dict[SettingName, DistributionIn], EverySetting]
 
-    @model_validator(mode="after")
-    def _per_state(self) -> MultiStateRiskFactorIn:
-        for setting, d in self.prevalence.items():
-            d.check(self.states, "prevalence", setting)
-        return self
 
-    def risk_factor(self, name: str, file: str) -> RiskFactor:
-        def param(setting: str, d: DistributionIn, s: str) -> Param:
-            return Param(name, f"prevalence[{setting}][{s}]", "prevalence", d.values[s], (d.low or {}).get(s, math.nan),
-                         (d.high or {}).get(s, math.nan), d.source, d.setting, d.grade, d.note, file,
-                         f"risk_factors.{name}.prevalence.{setting}.values.{s}")
-
-        return RiskFactor(name, self.description, self.states,
-                          {setting: {s: param(setting, d, s) for s in self.states} for setting, d in self.prevalence.items()})
+def _prevalence(rf: RiskFactor, setting: str, given: PrevalenceIn | DistributionIn, file: str, entry: str,
+                note: str = "") -> dict[str, Param]:
+    """A risk factor's distribution in one setting: state -> Param (``no`` mirrors ``yes`` for a yes/no factor)."""
+    if isinstance(given, PrevalenceIn):
+        p = given.param(rf.name, f"prevalence[{setting}]", file, entry)
+        p = replace(p, note=(p.note + note).strip())
+        return {"yes": p, "no": replace(p, value=1.0 - p.value, low=1.0 - p.high, high=1.0 - p.low)}
+    return {s: Param(rf.name, f"prevalence[{setting}][{s}]", "prevalence", given.values[s],
+                     (given.low or {}).get(s, math.nan), (given.high or {}).get(s, math.nan), given.source,
+                     given.setting, given.grade, (given.note + note).strip(), file, f"{entry}.values.{s}")
+            for s in rf.states}
 
 
 class ControlsIn(ParamIn):
@@ -549,23 +577,19 @@ class ConditionIn(Model):
     description: Text
     serious: bool
     definition: Annotated[str, one_of("calibrated", "no_serious_condition")] = "calibrated"
-    prevalence: Annotated[dict[SettingName, ConditionPrevalenceIn], EverySetting] | None = None
     risk_factors: list[EffectIn] | None = None
     caused_by: list[CauseIn] | None = None
 
     @model_validator(mode="after")
     def _definition(self) -> ConditionIn:
-        if self.definition == "calibrated" and self.prevalence is None:
-            raise fail("missing required key 'prevalence' (a calibrated condition has one per setting)")
-        if self.definition != "calibrated" and (self.prevalence or self.risk_factors or self.caused_by):
-            raise fail("a condition defined as 'no_serious_condition' takes no prevalence, risk_factors or caused_by")
+        if self.definition != "calibrated" and (self.risk_factors or self.caused_by):
+            raise fail("a condition defined as 'no_serious_condition' takes no risk_factors or caused_by")
         return self
 
     def condition(self, name: str, file: str) -> Condition:
         e = f"conditions.{name}"
         return Condition(
-            name, self.description, self.serious, self.definition,
-            {s: p.param(name, f"prevalence[{s}]", file, f"{e}.prevalence.{s}") for s, p in (self.prevalence or {}).items()},
+            name, self.description, self.serious, self.definition, {},
             tuple(x.effect(name, file, f"{e}.risk_factors[{i}]") for i, x in enumerate(self.risk_factors or ())),
             tuple(Cause(c.condition, c.param(name, f"caused_by[{c.condition}]", file, f"{e}.caused_by[{i}]"))
                   for i, c in enumerate(self.caused_by or ())))
@@ -636,10 +660,68 @@ class FindingIn(Model):
             {k: p.relative_to for k, (p, _) in leaks.items() if p.relative_to is not None})
 
 
-class SettingsFile(Model):
+class FindingInSettingIn(Model):
+    """A finding's accuracies as measured in one setting: its leak, some of its links, or both."""
+
+    leak: either(lambda v: isinstance(v, dict) and "by" in v, LeakByIn, LeakIn) | None = None
+    links: dict[str, LinkIn] = {}
+
+    def same_structure(self, base: Finding, *at: str) -> None:
+        """Refuse what would change the network's structure: a new link, a leak of another form."""
+        for c in self.links:
+            if c not in base.links:
+                raise fail(unknown("linked condition", c, base.links, of=" of this finding (a setting cannot add links)"),
+                           *at, "links", c)
+        if self.leak is not None and getattr(self.leak, "by", None) != base.leak_by:
+            raise fail(f"the leak must have the same form as in findings.yaml (by: {base.leak_by})", *at, "leak")
+        for k, p in ((k, p) for k, p in self._leaks().items() if p.relative_to is not None):
+            if p.relative_to not in base.links:
+                raise fail(f"relative_to {p.relative_to!r} is not a linked condition of this finding",
+                           *at, *(("leak",) if k == "*" else ("leak", "values", k)))
+        if self.leak is None and not self.links:
+            raise fail("give the leak, some links or both", *at)
+
+    def _leaks(self) -> dict[str, LeakIn]:
+        if self.leak is None:
+            return {}
+        return {"*": self.leak} if isinstance(self.leak, LeakIn) else dict(self.leak.values)
+
+
+class SettingFile(Model):
+    """One population: ``settings/<name>.yaml``."""
+
     schema_version: Any = None
-    default: Any = None
-    settings: Annotated[dict[str, Text], rule(lambda v: v != {}, "at least one setting is required")]
+    description: Prose
+    default: bool = False
+    based_on: str | None = None
+    risk_factors: dict[RiskFactorName, either(lambda v: isinstance(v, dict) and "values" in v, DistributionIn,
+                                              PrevalenceIn)] = {}
+    conditions: dict[Annotated[str, name_in("calibrated", "condition with a prevalence")], ConditionPrevalenceIn] = {}
+    findings: dict[Annotated[str, name_in("findings", "finding")], FindingInSettingIn] = {}
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> SettingFile:
+        known, rfs = info.context["known"], info.context["risk_factors"]
+        if self.based_on is not None and self.based_on not in known:
+            raise fail(unknown("setting", self.based_on, known, "; settings are {}"), "based_on")
+        for name, given in self.risk_factors.items():
+            states = rfs[name].states
+            if isinstance(given, DistributionIn) and states == ("yes", "no"):
+                raise fail("a yes/no risk factor takes one 'value' (the probability of yes), not 'values'",
+                           "risk_factors", name)
+            if isinstance(given, PrevalenceIn) and states != ("yes", "no"):
+                raise fail(f"give 'values' for every state: {', '.join(states)}", "risk_factors", name)
+            if isinstance(given, DistributionIn):
+                given.check(states, "risk_factors", name)
+        for name, given in self.findings.items():
+            given.same_structure(info.context["findings"][name], "findings", name)
+        if self.based_on is None:
+            for group, names in (("risk_factors", rfs), ("conditions", info.context["calibrated"])):
+                missing = [n for n in names if n not in getattr(self, group)]
+                if missing:
+                    raise fail(f"no prevalence for {', '.join(map(repr, missing))}; give one for each, or name "
+                               "a setting to take the others from with 'based_on'", group)
+        return self
 
 
 class RiskFactorsFile(Model):
@@ -675,14 +757,18 @@ class FindingsFile(Model):
     findings: dict[str, FindingIn]
 
 
-def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
+def load_priors(directory: str | os.PathLike | None = None, *,
+                extra_settings: Sequence[str | os.PathLike] = ()) -> PriorSet:
     """Read and validate a priors directory.
 
     Parameters
     ----------
     directory : path-like, optional
-        Folder holding ``settings.yaml``, ``risk_factors.yaml``, ``conditions.yaml`` and
-        ``findings.yaml``. Defaults to :func:`default_priors_dir`.
+        Folder holding ``risk_factors.yaml``, ``conditions.yaml``, ``findings.yaml`` and the
+        folder ``settings/``. Defaults to :func:`default_priors_dir`.
+    extra_settings : sequence of path-like, optional
+        Setting files kept elsewhere (a population of your own), added after the shipped ones;
+        each is named by its file name without ``.yaml``.
 
     Returns
     -------
@@ -698,8 +784,8 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
     Examples
     --------
     >>> priors = load_priors()
-    >>> sorted(priors.settings)
-    ['emergency', 'primary_care']
+    >>> list(priors.settings)[:2]
+    ['primary_care', 'emergency']
     """
     directory = Path(directory) if directory is not None else default_priors_dir()
     if not directory.is_dir():
@@ -710,11 +796,10 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
         raw[name] = _read_yaml(directory, name)
         digest.update((directory / name).read_bytes())
 
-    settings = check(SettingsFile, raw["settings.yaml"], "settings.yaml").settings
     f = "risk_factors.yaml"
-    risk_factors = {n: s.risk_factor(n, f) for n, s in check(RiskFactorsFile, raw[f], f, settings=settings).risk_factors.items()}
+    risk_factors = {n: s.risk_factor(n) for n, s in check(RiskFactorsFile, raw[f], f).risk_factors.items()}
     f = "conditions.yaml"
-    conditions = {n: s.condition(n, f) for n, s in check(ConditionsFile, raw[f], f, settings=settings,
+    conditions = {n: s.condition(n, f) for n, s in check(ConditionsFile, raw[f], f,
                                                             risk_factors=risk_factors).conditions.items()}
     f = "findings.yaml"
     findings = {n: s.finding(n, f) for n, s in check(FindingsFile, raw[f], f, risk_factors=risk_factors,
@@ -727,9 +812,117 @@ def load_priors(directory: str | os.PathLike | None = None) -> PriorSet:
                 raise PriorsError(f"variable {n!r} is defined twice (also in {names[n]})", file=file, entry=n)
             names[n] = file
 
-    ps = PriorSet(directory, settings, risk_factors, conditions, findings, digest.hexdigest()[:16])
+    ps = PriorSet(directory, {}, risk_factors, conditions, findings)
+    for path, file in _setting_paths(directory, extra_settings):
+        digest.update(path.read_bytes())
+        _add_setting(ps, path, file)
+    ps.digest = digest.hexdigest()[:16]
     ps.params = _collect_params(ps)
     return ps
+
+
+def _setting_paths(directory: Path, extra: Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """The setting files to read, the default first: ``(path, name in messages)``."""
+    folder = directory / SETTINGS_DIR
+    shipped = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    if not shipped:
+        raise PriorsError(f"no setting files (*.yaml) in {str(folder)!r}; at least one setting is required",
+                          file=SETTINGS_DIR)
+    defaults = [p for p in shipped if _read_default(p, f"{SETTINGS_DIR}/{p.name}")]
+    if len(defaults) != 1:
+        which = ", ".join(p.stem for p in defaults) or "none"
+        raise PriorsError(f"exactly one setting file must say 'default: true'; found {which}", file=SETTINGS_DIR)
+    paths = [(p, f"{SETTINGS_DIR}/{p.name}") for p in defaults + [p for p in shipped if p not in defaults]]
+    for e in extra:
+        path = Path(e)
+        if not path.is_file():
+            raise PriorsError("setting file not found", file=str(e))
+        if path.suffix not in (".yaml", ".yml"):
+            raise PriorsError("a setting file must be YAML (.yaml or .yml)", file=str(e))
+        paths.append((path, str(e)))
+    # a setting comes after the one it is based on
+    base = {p.stem: read_yaml_mapping(p, f).get("based_on") for p, f in paths}
+    ordered: list[tuple[Path, str]] = []
+    while len(ordered) < len(paths):
+        done = {p.stem for p, _ in ordered}
+        ready = [(p, f) for p, f in paths if p.stem not in done and (base[p.stem] in done or not isinstance(
+            base[p.stem], str) or base[p.stem] not in base)]
+        if not ready:
+            raise PriorsError("settings are based on each other in a cycle: " + ", ".join(
+                f"{p.stem} -> {base[p.stem]}" for p, _ in paths if p.stem not in done), file=SETTINGS_DIR)
+        ordered.append(ready[0])
+    return ordered
+
+
+def _read_default(path: Path, file: str) -> bool:
+    data = read_yaml_mapping(path, file)
+    default = data.get("default", False)
+    if not isinstance(default, bool):
+        raise PriorsError(f"must be true or false; got {default!r}", file=file, entry="default")
+    return default
+
+
+def _add_setting(ps: PriorSet, path: Path, file: str) -> None:
+    """Read one setting file into ``ps``: prevalences, and the findings' accuracies measured in it."""
+    name = path.stem
+    if name in ps.settings:
+        raise PriorsError(f"setting {name!r} is defined twice (also in {ps.setting_files[name]})", file=file)
+    data = read_yaml_mapping(path, file)
+    calibrated = [n for n, c in ps.conditions.items() if c.definition == "calibrated"]
+    spec = check(SettingFile, data, file, known=list(ps.settings), risk_factors=ps.risk_factors,
+                 conditions=ps.conditions, calibrated=calibrated, findings=ps.findings)
+    base = spec.based_on
+    taken = f" (taken unchanged from setting {base!r})"
+    for n, rf in ps.risk_factors.items():
+        if n in spec.risk_factors:
+            rf.prevalence[name] = _prevalence(rf, name, spec.risk_factors[n], file, f"risk_factors.{n}")
+        else:
+            rf.prevalence[name] = {s: _renamed(p, base, name, taken) for s, p in rf.prevalence[base].items()}
+    for n in calibrated:
+        c = ps.conditions[n]
+        if n in spec.conditions:
+            c.prevalence[name] = spec.conditions[n].param(n, f"prevalence[{name}]", file, f"conditions.{n}")
+        else:
+            c.prevalence[name] = _renamed(c.prevalence[base], base, name, taken)
+    own = {n: _finding_in(f, None, name, file, base) for n, f in ps.finding_overrides.get(base, {}).items()}
+    for n, given in spec.findings.items():
+        own[n] = _finding_in(own.get(n, ps.findings[n]), given, name, file)
+    if own:
+        ps.finding_overrides[name] = own
+    ps.settings[name] = spec.description
+    ps.setting_files[name] = path
+
+
+def _renamed(p: Param, base: str, name: str, taken: str) -> Param:
+    """A number of setting ``base`` used unchanged in setting ``name``: its parameter renamed, its note saying so."""
+    return replace(p, parameter=p.parameter.replace(f"[{base}]", f"[{name}]", 1), note=(p.note + taken).strip(),
+                   entry=f"{p.entry} (of setting {base})")
+
+
+def _finding_in(f: Finding, g: FindingInSettingIn | None, setting: str, file: str, base: str = "") -> Finding:
+    """``f`` with the leak and links ``g`` gives in ``setting`` (parameters suffixed ``[setting]``).
+
+    Without ``g``, ``f`` holds the accuracies of setting ``base``, used unchanged in ``setting``.
+    """
+    if g is None:
+        def rename(p: Param) -> Param:
+            return _renamed(p, base, setting, f" (taken unchanged from setting {base!r})") if p.parameter.endswith(
+                f"[{base}]") else p
+        return replace(f, leak={k: rename(p) for k, p in f.leak.items()}, links={c: rename(p) for c, p in f.links.items()})
+    entry = f"findings.{f.name}"
+    leak, rel = dict(f.leak), dict(f.leak_relative_to)
+    for k, p in g._leaks().items():
+        at = ("leak",) if k == "*" else ("leak", "values", k)
+        label = "leak" if f.leak_by is None else f"leak[{f.leak_by}={k}]"
+        leak[k] = p.param(f.name, f"{label}[{setting}]", file, ".".join((entry, *at)))
+        if p.relative_to is not None:
+            rel[k] = p.relative_to
+        else:
+            rel.pop(k, None)
+    links = dict(f.links)
+    for c, p in g.links.items():
+        links[c] = p.param(f.name, f"{p.kind}[{c}][{setting}]", file, f"{entry}.links.{c}")
+    return replace(f, leak=leak, links=links, leak_relative_to=rel)
 
 
 def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
@@ -752,7 +945,14 @@ def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
             if e.controls is not None:
                 params.append(e.controls)
         params.extend(k.param for k in c.causes)
-    for f in ps.findings.values():
-        params.extend(f.leak.values())
-        params.extend(f.links.values())
+    if setting is None:
+        finds = [*ps.findings.values(), *(f for own in ps.finding_overrides.values() for f in own.values())]
+    else:
+        finds = list(ps.findings_in(setting).values())
+    seen: set[tuple[str, str]] = set()
+    for f in finds:
+        for p in (*f.leak.values(), *f.links.values()):
+            if (p.node, p.parameter) not in seen:
+                seen.add((p.node, p.parameter))
+                params.append(p)
     return params
