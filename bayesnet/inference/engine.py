@@ -449,11 +449,9 @@ class _Layout:
         evs: list[list | None] = [None] * len(self.phi)
         for v, arr in lik.items():
             h = self.home[v]
-            x = arr.reshape(self.ev_shape[v])
             if evs[h] is None:
-                evs[h] = [x]
-            else:
-                evs[h].append(x)
+                evs[h] = []
+            evs[h].append(arr.reshape(self.ev_shape[v]))
         return evs
 
     def _dirty(self, evs: list[list | None]) -> list[bool]:
@@ -562,33 +560,9 @@ class _Layout:
                     zs.append(z)
                     zsc[i] = z
             # root (every dirty clique's ancestors are dirty, so the root is too)
-            root = self.root
-            rpot = pots[root]
-            total = add_reduce(rpot, axis=self.root_axes, keepdims=True)
+            total = add_reduce(pots[self.root], axis=self.root_axes, keepdims=True)
             zs.append(total)
-            beliefs: list = [None] * n
-            # the root table is left unscaled: its separator marginals are divided by
-            # the total instead (cheaper), which normalises every other belief
-            beliefs[root] = rpot
-            tot = total.reshape(b)
-            # distribute along the paths needed for the targets
-            tiny = self.tiny
-            for p, i, psax, shp, pot0, div0, from_root in plan.edges:
-                sm = add_reduce(beliefs[p], axis=psax, out=_buffer(ws, ("sep", i), beliefs[p], b, psax))
-                if from_root:
-                    sm /= tot
-                if dirty[i]:
-                    # ratio to the unscaled collect message m * z; 0/0 -> 0 is exact
-                    # because the child table is zero wherever the message is
-                    sm /= msgs[i] + tiny
-                    sm /= zsc[i]
-                    pot = pots[i]
-                    pot *= sm.reshape(shp)
-                    beliefs[i] = pot
-                else:
-                    sm /= div0
-                    beliefs[i] = _bmul(pot0, sm.reshape(shp), b, _buffer(ws, ("belief", i), pot0, b))
-            out = self._read(beliefs, plan, b)
+            out = self._distribute(plan, b, pots, msgs, dirty, zsc, total, ws)
             if len(zs) == 1:
                 log_ev = np.log(total.reshape(b))
             else:
@@ -603,6 +577,42 @@ class _Layout:
                 log_ev += x
             log_ev[np.isnan(log_ev)] = -np.inf
         return out, log_ev
+
+    def _distribute(
+        self, plan: _Plan, b: int, pots: list, msgs: list, dirty: list, zsc: list | None, total: np.ndarray, ws=None
+    ) -> np.ndarray:
+        """Distribute from the root along the paths needed for the targets; return their marginals.
+
+        The root table is left unscaled: its separator marginals are divided by its ``total``
+        instead (cheaper), which normalises every other belief.  ``zsc`` holds the scale taken
+        out of each collect message; ``None`` when the messages are unscaled (and include
+        ``tiny``), as in :meth:`propagate_small`.
+        """
+        add_reduce = np.add.reduce
+        beliefs: list = [None] * len(self.phi)
+        beliefs[self.root] = pots[self.root]
+        tot = total.reshape(b)
+        for p, i, psax, shp, pot0, div0, from_root in plan.edges:
+            buf = None if ws is None else _buffer(ws, ("sep", i), beliefs[p], b, psax)
+            sm = add_reduce(beliefs[p], axis=psax, out=buf)
+            if from_root:
+                sm /= tot
+            if dirty[i]:
+                if zsc is None:
+                    sm /= msgs[i]
+                else:
+                    # ratio to the unscaled collect message m * z; 0/0 -> 0 is exact
+                    # because the child table is zero wherever the message is
+                    sm /= msgs[i] + self.tiny
+                    sm /= zsc[i]
+                pot = pots[i]
+                pot *= sm.reshape(shp)
+                beliefs[i] = pot
+            else:
+                sm /= div0
+                x = sm.reshape(shp)
+                beliefs[i] = pot0 * x if ws is None else _bmul(pot0, x, b, _buffer(ws, ("belief", i), pot0, b))
+        return self._read(beliefs, plan, b)
 
     def _read(self, beliefs: list, plan: _Plan, b: int) -> np.ndarray:
         """Target marginals, shape ``(b, plan.total)``, from the clique beliefs.
@@ -631,16 +641,13 @@ class _Layout:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`propagate` with fewer numpy calls, for a few rows.
 
-        Messages are not rescaled; instead ``tiny`` is added to each collect
-        message (so divisions need no zero test) and the result is accepted only
-        where the root total lies in ``[lo, hi] = [tiny**0.8, tiny**-0.8]`` of the
-        dtype (``np.finfo``): there, since every factor is at most 1, unscaled values
-        cannot have underflowed in any way that matters (an entry lost to
-        underflow carries a share below ``tiny**0.2`` of the total: 1e-62 in
-        float64, 2e-8 in float32) and the ``tiny`` added is negligible.  A clique
-        with at least ``every`` factors is rescaled per row as in :meth:`propagate`,
-        and each rescaling maximum must lie above ``lo`` too.  Otherwise (including
-        impossible evidence) the chunk is redone by :meth:`propagate`.
+        Messages are not rescaled; ``tiny`` is added to each collect message (so divisions
+        need no zero test) and the result is accepted only where the root total lies in
+        ``[lo, hi]`` (see :func:`_limits`: unscaled values cannot have underflowed there in
+        any way that matters, and the ``tiny`` added is negligible).  A clique with at least
+        ``every`` factors is rescaled per row as in :meth:`propagate`, and each rescaling
+        maximum must lie above ``lo`` too.  Otherwise (including impossible evidence) the
+        chunk is redone by :meth:`propagate`.
         """
         if not lik:
             return self.propagate(lik, b, plan)
@@ -661,89 +668,37 @@ class _Layout:
                     msgs[i] = msg0  # normalised prior message: scale logz0 noted
                     logconst += logz0
                     continue
-                e = evs[i]
-                if (len(e) if e is not None else 0) + len(kids) >= every:
-                    pot, lg, ok = self._product_scaled(phi, e, kids, msgs, allax)
-                    if not ok:
-                        return self.propagate(lik, b, plan)
-                    logs.append(lg)
-                    pots[i] = pot
-                    if sax is not None:
-                        m = add_reduce(pot, axis=sax)
-                        m += tiny
-                        msgs[i] = m
-                    continue
-                if e is None:
-                    pot = phi
-                    owned = False
-                else:
-                    pot = phi * e[0]
-                    for x in e[1:]:
-                        pot *= x
-                    owned = True
-                for ch, shp in kids:
-                    x = msgs[ch].reshape(shp)
-                    if owned and pot.shape[-1] >= x.shape[-1]:
+                factors = list(evs[i] or []) + [msgs[ch].reshape(shp) for ch, shp in kids]
+                pot = phi * factors[0]
+                count = 2  # factors in the table since it was last rescaled
+                logz = None
+                for x in factors[1:]:
+                    if count == every:
+                        lg = _rescale(pot, allax)
+                        if not np.all(lg >= self.log_lo):
+                            return self.propagate(lik, b, plan)
+                        logz = lg if logz is None else logz + lg
+                        count = 1
+                    if pot.shape[-1] >= x.shape[-1]:
                         pot *= x
                     else:
                         pot = pot * x
-                        owned = True
+                    count += 1
+                if logz is not None:
+                    logs.append(logz)
                 pots[i] = pot
                 if sax is not None:
                     m = add_reduce(pot, axis=sax)
                     m += tiny
                     msgs[i] = m
-            root = self.root
-            rpot = pots[root]
-            total = add_reduce(rpot, axis=self.root_axes, keepdims=True)
+            total = add_reduce(pots[self.root], axis=self.root_axes, keepdims=True)
             if not np.all((total >= self.lo) & (total <= self.hi)):
                 return self.propagate(lik, b, plan)
-            beliefs: list = [None] * n
-            beliefs[root] = rpot
-            tot = total.reshape(b)
-            for p, i, psax, shp, pot0, div0, from_root in plan.edges:
-                sm = add_reduce(beliefs[p], axis=psax)
-                if from_root:
-                    sm /= tot
-                if dirty[i]:
-                    sm /= msgs[i]  # unscaled message + tiny
-                    pot = pots[i]
-                    pot *= sm.reshape(shp)
-                    beliefs[i] = pot
-                else:
-                    sm /= div0
-                    beliefs[i] = pot0 * sm.reshape(shp)
-            out = self._read(beliefs, plan, b)
+            out = self._distribute(plan, b, pots, msgs, dirty, None, total)
             log_ev = np.log(total.reshape(b)).astype(np.float64) + logconst
             for lg in logs:
                 log_ev += lg
         return out, log_ev
-
-    def _product_scaled(self, phi, evs, kids, msgs, allax):
-        """Clique table ``phi * evs * messages`` for :meth:`propagate_small`, rescaled per row
-        by its maximum every ``self.every`` factors.
-
-        Returns the table, the per-row log of what was taken out, and whether every
-        maximum was at least ``lo`` (otherwise the caller falls back to :meth:`propagate`).
-        """
-        every = self.every
-        factors = list(evs or []) + [msgs[ch].reshape(shp) for ch, shp in kids]
-        pot = phi * factors[0]
-        count = 2
-        logz: Any = 0.0
-        ok = True
-        for x in factors[1:]:
-            if count == every:
-                lg = _rescale(pot, allax)
-                ok = ok and bool(np.all(lg >= self.log_lo))
-                logz = logz + lg
-                count = 1
-            if pot.shape[-1] >= x.shape[-1]:
-                pot *= x
-            else:
-                pot = pot * x
-            count += 1
-        return pot, logz, ok
 
 
 def _limits(dtype: np.dtype) -> tuple[Any, int, Any, Any]:
@@ -961,11 +916,9 @@ class CompiledNetwork:
         self._state_index: list[dict] = []
         self._state_str_index: list[dict[str, int]] = []
         for v in variables:
-            exact: dict = {}
-            for k, s in enumerate(self.states[v]):
-                exact.setdefault(s, k)
-            self._state_index.append(exact)
-            self._state_str_index.append({str(s): k for k, s in reversed(list(enumerate(self.states[v])))})
+            backwards = list(enumerate(self.states[v]))[::-1]  # the first of equal names wins
+            self._state_index.append({s: k for k, s in backwards})
+            self._state_str_index.append({str(s): k for k, s in backwards})
 
         # CPT arrays with axes in global variable order and states in canonical order
         families: dict[int, list[int]] = {}
@@ -1292,12 +1245,9 @@ class CompiledNetwork:
         new._index = {name: k for k, name in enumerate(new.variables)}
         new.states = {name: self.states[name] for name in new.variables}
         new.cardinality = {name: self.cardinality[name] for name in new.variables}
-        new._cards = [self._cards[v] for v in key]
-        new._state_choices = [self._state_choices[v] for v in key]
-        new._state_index = [self._state_index[v] for v in key]
-        new._state_str_index = [self._state_str_index[v] for v in key]
-        # the order of the kept variables is unchanged, so each table keeps its axis order
-        new._cpd_axes = [self._cpd_axes[v] for v in key]
+        # per-variable lists; the order of the kept variables is unchanged, so each table keeps its axis order
+        for name in ("_cards", "_state_choices", "_state_index", "_state_str_index", "_cpd_axes"):
+            setattr(new, name, [getattr(self, name)[v] for v in key])
         tables = [(tuple(remap[u] for u in self._tables[v][0]), self._tables[v][1]) for v in key]
         families = {remap[v]: [remap[u] for u in self._families[v]] for v in key}
         new._setup(tables, families)
@@ -1333,15 +1283,12 @@ class CompiledNetwork:
         if tl is None:
             return tuple(range(len(self.variables)))
         out: list[int] = []
-        seen: set[int] = set()
         for t in tl:
             i = self._index.get(t) if isinstance(t, Hashable) else None
             if i is None:
                 raise UnknownNameError("variable", t, [str(v) for v in self.variables], context="in targets")
-            if i not in seen:
-                seen.add(i)
-                out.append(i)
-        return tuple(out)
+            out.append(i)
+        return tuple(dict.fromkeys(out))  # without repeats, in order
 
     def _var_index(self, name: Any) -> int:
         i = self._index.get(name) if isinstance(name, Hashable) else None
@@ -1595,22 +1542,13 @@ class CompiledNetwork:
         >>> post["lung"].shape
         (1, 2)
         """
-        targets_i = self._target_indices(targets)
-        arrays, n, log_scale = self._check_likelihoods(likelihoods, n_rows)
-        probs, log_ev = self._run_chunks(
-            n, targets_i, chunk_size, lambda s, e: self._chunk_lik(arrays, s, e), log_scale
-        )
-        self._raise_failures(probs, log_ev, np.arange(n))
-        return self._split(probs, targets_i)
+        probs, log_ev = self.propagate(likelihoods, n_rows, targets, chunk_size)
+        self._raise_failures(probs, log_ev, np.arange(len(log_ev)))
+        return self._split(probs, self._target_indices(targets))
 
     def _split(self, probs: np.ndarray, targets: tuple[int, ...]) -> dict[Any, np.ndarray]:
-        out = {}
-        a = 0
-        for t in targets:
-            b = a + self._cards[t]
-            out[self.variables[t]] = probs[:, a:b]
-            a = b
-        return out
+        ends = np.cumsum([self._cards[t] for t in targets], dtype=np.intp)
+        return {self.variables[t]: probs[:, e - self._cards[t] : e] for t, e in zip(targets, ends)}
 
     @staticmethod
     def _failures(probs: np.ndarray, log_ev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1642,13 +1580,10 @@ class CompiledNetwork:
     # ------------------------------------------------------------ dict API
     def _dict_lik(self, evidence: Mapping[Any, Any]) -> dict[int, np.ndarray]:
         lik: dict[int, np.ndarray] = {}
-        index = self._index
         state_index = self._state_index
         onehot1 = self._onehot1
         for name, value in evidence.items():
-            v = index.get(name) if isinstance(name, Hashable) else None
-            if v is None:
-                raise UnknownNameError("variable", name, [str(x) for x in self.variables])
+            v = self._var_index(name)
             k = state_index[v].get(value) if type(value) is str else None
             if k is None:
                 if _is_missing(value):
@@ -1782,14 +1717,22 @@ class CompiledNetwork:
             codes_list.append(codes)
         return evidence, var_idx, codes_list, problems
 
-    def _frame_lik_maker(
+    def _run_frame(
         self,
         var_idx: list[int],
         codes_list: list[np.ndarray],
         bad_rows: np.ndarray | None,
-        extra: dict[int, np.ndarray],
-    ) -> Callable[[int, int], dict[int, np.ndarray]]:
+        likelihoods: Mapping[Any, Any] | None,
+        n: int,
+        targets: tuple[int, ...],
+        chunk_size: int | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate ``n`` encoded rows of evidence (``bad_rows`` left unobserved) times the extra ``likelihoods``."""
         onehot = self._onehot
+        extra: dict[int, np.ndarray] = {}
+        log_scale = None
+        if likelihoods:
+            extra, _, log_scale = self._check_likelihoods(likelihoods, n)
 
         def make(s: int, e: int) -> dict[int, np.ndarray]:
             lik: dict[int, np.ndarray] = {}
@@ -1803,7 +1746,7 @@ class CompiledNetwork:
                 lik[v] = lik[v] * part if v in lik else part
             return lik
 
-        return make
+        return self._run_chunks(n, targets, chunk_size, make, log_scale)
 
     def evaluate(
         self,
@@ -1854,16 +1797,11 @@ class CompiledNetwork:
         targets_i = self._target_indices(targets)
         frame, var_idx, codes_list, problems = self._encode_frame(evidence_df)
         n = len(frame)
-        extra: dict[int, np.ndarray] = {}
-        log_scale = None
-        if likelihoods:
-            extra, _, log_scale = self._check_likelihoods(likelihoods, n)
         bad_rows = None
         if problems:
             bad_rows = np.zeros(n, dtype=bool)
             bad_rows[list(problems)] = True
-        make = self._frame_lik_maker(var_idx, codes_list, bad_rows, extra)
-        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make, log_scale)
+        probs, log_ev = self._run_frame(var_idx, codes_list, bad_rows, likelihoods, n, targets_i, chunk_size)
         errors = np.full(n, "", dtype=object)
         impossible, numeric = self._failures(probs, log_ev)
         errors[impossible] = IMPOSSIBLE_MESSAGE
@@ -1939,13 +1877,7 @@ class CompiledNetwork:
             first = min(problems)
             v, value = problems[first][0]
             raise self._state_error(v, value, f"of variable {self.variables[v]!r} in row {frame.index[first]!r}")
-        n = len(frame)
-        extra: dict[int, np.ndarray] = {}
-        log_scale = None
-        if likelihoods:
-            extra, _, log_scale = self._check_likelihoods(likelihoods, n)
-        make = self._frame_lik_maker(var_idx, codes_list, None, extra)
-        probs, log_ev = self._run_chunks(n, targets_i, chunk_size, make, log_scale)
+        probs, log_ev = self._run_frame(var_idx, codes_list, None, likelihoods, len(frame), targets_i, chunk_size)
         self._raise_failures(probs, log_ev, frame.index)
         return pd.DataFrame(probs, index=frame.index, columns=self._columns_for(targets_i))
 
