@@ -167,9 +167,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     >>> parse_assignment("fever=yes")
     ('fever', 'yes')
     """
-    if "=" not in text:
-        raise EvidenceError(f"evidence must be written name=state; got {text!r}")
-    name, _, state = text.partition("=")
+    name, _, state = text.partition("=")  # without "=", the state is empty
     name, state = name.strip(), state.strip()
     if not name or not state:
         raise EvidenceError(f"evidence must be written name=state; got {text!r}")

@@ -83,13 +83,7 @@ def moral_graph(families: Mapping[int, Sequence[int]]) -> dict[int, set[int]]:
 def _fill_in(adj: dict[int, set[int]], v: int) -> int:
     """Number of edges missing between the neighbours of ``v``."""
     nbrs = list(adj[v])
-    missing = 0
-    for i, a in enumerate(nbrs):
-        na = adj[a]
-        for b in nbrs[i + 1 :]:
-            if b not in na:
-                missing += 1
-    return missing
+    return sum(1 for i, a in enumerate(nbrs) for b in nbrs[i + 1 :] if b not in adj[a])
 
 
 def _eliminate(
@@ -98,7 +92,6 @@ def _eliminate(
     """Greedy elimination; return the order and the maximal elimination cliques."""
     adj = {v: set(n) for v, n in adjacency.items()}
     logc = {v: math.log(max(int(cards[v]), 1)) for v in adj}
-
     fill = {v: _fill_in(adj, v) for v in adj}
 
     def score(v: int) -> tuple[float, float, int]:
@@ -144,9 +137,8 @@ def _eliminate(
             scores[a] = score(a)
     # keep only maximal cliques (an elimination clique can only be contained in an
     # earlier one if it is not maximal; check against all for simplicity)
-    raw_sorted = sorted(set(raw), key=len, reverse=True)
     maximal: list[frozenset[int]] = []
-    for c in raw_sorted:
+    for c in sorted(set(raw), key=len, reverse=True):
         if not any(c <= m for m in maximal):
             maximal.append(c)
     cliques = sorted(tuple(sorted(c)) for c in maximal)
@@ -191,14 +183,9 @@ def triangulate(
     if heuristic not in ("best", "min_fill", "min_weight"):
         raise ValueError(f"unknown triangulation heuristic {heuristic!r}")
     names = ["min_fill", "min_weight"] if heuristic == "best" else [heuristic]
-    best = None
-    for name in names:
-        order, cliques = _eliminate(adjacency, cards, name)
-        cost = sum(_table_size(c, cards) for c in cliques)
-        if best is None or cost < best[0]:
-            best = (cost, order, cliques)
-    assert best is not None
-    return best[1], best[2]
+    results = [_eliminate(adjacency, cards, name) for name in names]
+    # the first of equally cheap results wins
+    return min(results, key=lambda r: sum(_table_size(c, cards) for c in r[1]))
 
 
 @dataclass
@@ -323,13 +310,9 @@ def build_junction_tree(
                     g.add_edge(a, b, weight=len(sep) - 0.5 * size / (size + 1.0))
     tree = nx.maximum_spanning_tree(g, weight="weight", algorithm="kruskal")
     edges = [tuple(sorted(e)) for e in tree.edges()]
-    comps = [sorted(c) for c in nx.connected_components(tree)]
-    comps.sort()
-    for a, b in zip(comps, comps[1:]):
-        edges.append((a[0], b[0]))
-    edges = sorted(edges)
-
-    return _rooted(cliques, edges, cards)
+    firsts = sorted(min(c) for c in nx.connected_components(tree))  # smallest clique of each component
+    edges.extend(zip(firsts, firsts[1:]))
+    return _rooted(cliques, sorted(edges), cards)
 
 
 #: Clique graphs with more candidate edges than this (hubs with thousands of children)
