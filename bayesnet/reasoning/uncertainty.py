@@ -262,55 +262,32 @@ def fit_parameter(p: Param, default_sd: Mapping[str, float] | None = None) -> Fi
     """
     default_sd = DEFAULT_SD if default_sd is None else default_sd
     prob = p.kind in PROBABILITY_KINDS
-    common = {
-        "node": p.node,
-        "parameter": p.parameter,
-        "kind": p.kind,
-        "grade": p.grade,
-        "value": p.value,
-        "low": p.low,
-        "high": p.high,
-    }
-    if prob and not 0.0 < p.value < 1.0:
-        return FittedParameter(
-            **common,
-            scale="fixed",
-            centre=p.value,
-            sd_low=0.0,
-            sd_high=0.0,
-            basis="fixed: the value is at the edge of [0, 1]",
-        )
-    if not prob and not p.value > 0.0:
-        return FittedParameter(
-            **common, scale="fixed", centre=p.value, sd_low=0.0, sd_high=0.0, basis="fixed: a ratio must be positive"
-        )
+    common = {k: getattr(p, k) for k in ("node", "parameter", "kind", "grade", "value", "low", "high")}
+
+    def inside(x: float) -> bool:  # inside the support: (0, 1) for a probability, (0, inf) for a ratio
+        return 0.0 < x < 1.0 if prob else x > 0.0
+
+    if not inside(p.value):
+        basis = "fixed: the value is at the edge of [0, 1]" if prob else "fixed: a ratio must be positive"
+        return FittedParameter(**common, scale="fixed", centre=p.value, sd_low=0.0, sd_high=0.0, basis=basis)
     transform = logit if prob else np.log
     centre = float(transform(p.value))
     scale = "logit" if prob else "log"
-    if not p.has_interval:
-        sd = float(default_sd.get(p.grade, max(default_sd.values())))
-        return FittedParameter(
-            **common,
-            scale=scale,
-            centre=centre,
-            sd_low=sd,
-            sd_high=sd,
-            basis=f"no interval: default width for grade {p.grade}",
-        )
 
     def side(bound: float) -> float | None:
-        if prob and not 0.0 < bound < 1.0:
-            return None  # at the edge of the support: not a quantile of a logit-scale distribution
-        if not prob and not bound > 0.0:
-            return None
-        return abs(float(transform(bound)) - centre) / Z975
+        # a bound at the edge of the support is not a quantile of a logit-scale distribution
+        return abs(float(transform(bound)) - centre) / Z975 if inside(bound) else None
 
-    sd_low, sd_high = side(p.low), side(p.high)
-    basis = "published interval"
+    if p.has_interval:
+        sd_low, sd_high = side(p.low), side(p.high)
+        basis = "published interval"
+    else:
+        sd_low = sd_high = None
+        basis = f"no interval: default width for grade {p.grade}"
     if sd_low is None and sd_high is None:
-        sd = float(default_sd.get(p.grade, max(default_sd.values())))
-        sd_low = sd_high = sd
-        basis = f"interval spans the whole range: default width for grade {p.grade}"
+        sd_low = sd_high = float(default_sd.get(p.grade, max(default_sd.values())))
+        if p.has_interval:
+            basis = f"interval spans the whole range: default width for grade {p.grade}"
     elif sd_low is None:
         sd_low = sd_high
         basis = "published interval (lower bound at 0: upper side mirrored)"
