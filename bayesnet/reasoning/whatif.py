@@ -258,15 +258,6 @@ def _odds_ratio(post: np.ndarray, prior: np.ndarray) -> np.ndarray:
     return np.where(post <= 0.0, 0.0, lr)
 
 
-def _models_for(model: BackPainModel, settings: Any) -> dict[str, BackPainModel]:
-    valid = list(model.priors.settings)
-    chosen = [model.setting] if settings is None else _names(settings, valid, "setting")
-    out = {}
-    for s in chosen:
-        out[s] = model.with_setting(s)
-    return out
-
-
 def _describe(grid: pd.DataFrame, row: int) -> str:
     return ", ".join(f"{c}={v}" for c, v in grid.iloc[row].items() if not _is_missing(v)) or "no evidence"
 
@@ -347,24 +338,18 @@ def what_if(
     ev = _hard_evidence(model, evidence, "what_if")
     _check_overlap(levels, ev)
     conds = list(model.conditions) if conditions is None else _names(conditions, model.conditions, "condition")
+    setting_names = [model.setting] if settings is None else _names(settings, list(model.priors.settings), "setting")
     n = math.prod(len(v) for v in levels.values())
-    n_settings = 1 if settings is None else len(_names(settings, list(model.priors.settings), "setting"))
-    _check_size(
-        n * n_settings * (len(conds) if tidy else 1), "the result", _GRID_HINT + " (or ask for fewer conditions)"
-    )
-    models = _models_for(model, settings)
-    grid = _grid(levels, ev)
-
+    n_set = len(setting_names)
     k = len(conds) if tidy else 1
-    setting_names = list(models)
-    blocks_post, blocks_prior = [], []
-    for m in models.values():
-        post = _posteriors(m, grid, conds)
-        prior = m.prior_probabilities()
-        blocks_post.append(post)
-        blocks_prior.append(np.array([prior[c] for c in conds]))
-    n_set = len(models)
     rows = n * n_set * k
+    _check_size(rows, "the result", _GRID_HINT + " (or ask for fewer conditions)")
+    grid = _grid(levels, ev)
+    blocks_post, blocks_prior = [], []
+    for m in (model.with_setting(s) for s in setting_names):
+        blocks_post.append(_posteriors(m, grid, conds))
+        prior = m.prior_probabilities()
+        blocks_prior.append(np.array([prior[c] for c in conds]))
     out: dict[str, Any] = {
         "setting": pd.Categorical.from_codes(np.repeat(np.arange(n_set, dtype=np.int8), n * k), setting_names)
     }
@@ -605,7 +590,7 @@ def sample_cohort(
         if v not in needed:
             needed.add(v)
             stack.extend(tables.parents[v])
-    order = [v for v in TopologicalSorter({v: tables.parents[v] for v in needed}).static_order()]
+    order = list(TopologicalSorter({v: tables.parents[v] for v in needed}).static_order())
     keys = {v: zlib.crc32(v.encode()) for v in order}
     fixed = {v: states[v].index(s) for v, s in ev.items() if v in needed}
 
