@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bayesnet.errors import EvidenceError, UnknownNameError
+from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -126,8 +126,6 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     conds = model.conditions
     probs, log_ev = model.engine.propagate(lik, n_rows=n, targets=conds)
     if not np.isfinite(log_ev[0]):
-        from bayesnet.errors import ImpossibleEvidenceError
-
         raise ImpossibleEvidenceError("the evidence has probability zero under the model; "
                                       "remove a contradictory finding")
     p_yes = probs[:, 0::2]  # conditions are (yes, no); columns come in target order
@@ -219,8 +217,7 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     })
     if threshold is not None:
         frame["cross"] = p * ((after >= threshold) != (now >= threshold))
-    text = [f"{s} {pr:.1%} -> {a:.1%}" for s, pr, a in zip(out["state"], p, after, strict=True)]
-    frame["results"] = text
+    frame["results"] = [f"{s} {pr:.1%} -> {a:.1%}" for s, pr, a in zip(out["state"], p, after, strict=True)]
     agg = {"kind": "first", "gain": "sum", "change": "sum", "results": "; ".join}
     if threshold is not None:
         agg["cross"] = "sum"
