@@ -609,10 +609,9 @@ def sensitivity_html(tor: pd.DataFrame, top: int | None = 12, *, style: bool = T
     )
     return _wrap(fragment, style)
 
-# validation
 
+# ---------------------------------------------------------------------------------- validation
 def _fmt(x: float, measure: str) -> str:
-
     if x is None or not math.isfinite(x):
         return "-"
     if measure == "likelihood_ratio":
@@ -625,10 +624,6 @@ def _fmt_interval(v: float, lo: float, hi: float, measure: str) -> str:
     if math.isfinite(lo) and math.isfinite(hi):
         text += f" [{_fmt(lo, measure)}, {_fmt(hi, measure)}]"
     return text
-
-
-_COLUMNS = ["id", "setting", "target", "measure", "published", "low", "high", "model", "model_low", "model_high",
-            "inside", "overlap", "ratio", "independent", "source", "excluded_draws"]
 
 
 def validation_summary_line(df: pd.DataFrame) -> str:
@@ -652,19 +647,17 @@ def validation_summary_line(df: pd.DataFrame) -> str:
 
 def validation_text(df: pd.DataFrame) -> str:
     """The per-scenario table printed by ``bayesnet validate`` (the result of ``validate``)."""
+
+    def intervals(value: str, low: str, high: str) -> list[str]:
+        return [_fmt_interval(*row) for row in zip(df[value], df[low], df[high], df["measure"], strict=True)]
+
     out = pd.DataFrame(
         {
             "id": df["id"],
             "setting": df["setting"].str.replace("primary_care", "primary"),
             "target": df["target"].map(lambda s: s if len(s) <= 38 else s[:35] + "..."),
-            "published [95% CI]": [
-                _fmt_interval(v, lo, hi, m)
-                for v, lo, hi, m in zip(df["published"], df["low"], df["high"], df["measure"], strict=True)
-            ],
-            "model [interval]": [
-                _fmt_interval(v, lo, hi, m)
-                for v, lo, hi, m in zip(df["model"], df["model_low"], df["model_high"], df["measure"], strict=True)
-            ],
+            "published [95% CI]": intervals("published", "low", "high"),
+            "model [interval]": intervals("model", "model_low", "model_high"),
             "inside": df["inside"].map({True: "yes", False: "no"}),
             "overlap": df["overlap"].map({True: "yes", False: "no"}),
             "indep": df["independent"].map({True: "yes", False: "no"}),

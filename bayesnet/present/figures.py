@@ -203,16 +203,9 @@ def _whatif(model: Any) -> Any:
     image = None
     for ax, setting in zip(np.atleast_1d(axes), settings, strict=True):
         sub = grid[grid["setting"] == setting]
-        values = np.array(
-            [
-                [
-                    float(sub.loc[(sub["history_of_cancer"] == c) & (sub["unexplained_weight_loss"] == w)
-                                  & (sub["age_group"] == a), "posterior"].iloc[0])
-                    for a in ages
-                ]
-                for c, w in rows
-            ]
-        )
+        post = dict(zip(zip(sub["history_of_cancer"], sub["unexplained_weight_loss"], sub["age_group"]),
+                        sub["posterior"].astype(float), strict=True))
+        values = np.array([[post[c, w, a] for a in ages] for c, w in rows])
         image = ax.imshow(values, cmap="Reds", norm=norm, aspect="auto")
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.formatting import format_probability
+from bayesnet.present.display import label as _label
 from bayesnet.reasoning.validation import summary
 
 __all__ = ["intervals", "network", "next_tests", "ranking", "tornado", "waterfall"]
@@ -42,10 +43,6 @@ def _axes(ax: Any, size: tuple[float, float]) -> Any:
     return ax
 
 
-def _label(name: str) -> str:
-    return str(name).replace("_", " ")
-
-
 def _logit(p: float) -> float:
     p = min(max(float(p), 1e-12), 1 - 1e-12)
     return math.log(p / (1 - p))
@@ -56,11 +53,7 @@ def _prob_ticks(ax: Any, lo: float, hi: float, axis: str = "x") -> None:
     cands = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
     ticks = [p for p in cands if lo - 0.3 <= _logit(p) <= hi + 0.3] or [0.5]
     pos = [_logit(p) for p in ticks]
-    labels = [format_probability(p) for p in ticks]
-    if axis == "x":
-        ax.set_xticks(pos, labels)
-    else:
-        ax.set_yticks(pos, labels)
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(pos, [format_probability(p) for p in ticks])
 
 
 def ranking(dx: Any, ax: Any = None, serious_only: bool = False) -> Any:
