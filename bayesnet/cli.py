@@ -62,26 +62,22 @@ _priors_option = click.option("--priors", type=click.Path(), default=None, help=
 def _parse_evidence(evidence: tuple[str, ...]) -> dict[str, str]:
     from bayesnet.inference.evidence import parse_assignment
 
-    ev: dict[str, str] = {}
-    for item in evidence:
-        name, state = parse_assignment(item)
-        ev[name] = state
-    return ev
+    return dict(parse_assignment(item) for item in evidence)
+
+
+def _json_value(v: Any) -> Any:
+    """A plain Python value for JSON: numpy scalars unwrapped, NaN and infinity as null."""
+    if hasattr(v, "item"):
+        v = v.item()
+    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def _records(df, index_name: str) -> list[dict]:
     """DataFrame rows as JSON-safe dicts (NaN and infinity become null)."""
-    import math
-
     out = []
     for key, row in df.iterrows():
         rec = {index_name: key} if index_name else {}
-        for k, v in row.items():
-            if hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            rec[str(k)] = v
+        rec.update({str(k): _json_value(v) for k, v in row.items()})
         out.append(rec)
     return out
 
@@ -239,7 +235,7 @@ def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, sett
 @click.option("--grade", type=click.Choice(["A", "B", "C"]), default=None, help="Only numbers of this grade.")
 @click.option("--variables", "show_variables", is_flag=True, help="List the variables and their states instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
-@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+@_priors_option
 def sources(setting: str | None, grade: str | None, show_variables: bool, as_json: bool, priors: str | None) -> None:
     """List every number in the model with its source.
 
@@ -286,8 +282,8 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
     help="bif (BIF), xmlbif (XML-BIF), xdsl (GeNIe/SMILE), net (Hugin NET).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
-@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
-@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+@_setting_option
+@_priors_option
 def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
     """Write the network to a file that other tools (GeNIe, Hugin, SamIam, pgmpy) can open."""
     from bayesnet.io.exporting import export_network
@@ -366,7 +362,7 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
 @cli.command()
 @click.argument("input_file", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file (.csv or .parquet).")
-@click.option("--setting", default="primary_care", show_default=True, help=_SETTING_HELP)
+@_setting_option
 @click.option(
     "--engine",
     "engine",
@@ -402,7 +398,7 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
     help="Rows read, scored and written at a time (with dask: about this many rows per partition).",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
-@click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
+@_priors_option
 def batch(
     input_file: str,
     output: str,
@@ -487,21 +483,6 @@ def _error(message: str) -> None:
     click.echo(f"error: {_one_line(message)}", err=True)
 
 
-
-def _validation_records(df: Any) -> list[dict]:
-    out = []
-    for rec in df.to_dict("records"):
-        clean = {}
-        for k, v in rec.items():
-            if hasattr(v, "item"):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                v = None
-            clean[k] = v
-        out.append(clean)
-    return out
-
-
 @cli.command("validate")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--draws", type=click.IntRange(min=0), default=500, show_default=True,
@@ -512,8 +493,7 @@ def _validation_records(df: Any) -> list[dict]:
               "(.png, .svg, .pdf).")
 @click.option("--file", "path", type=click.Path(dir_okay=False), default=None,
               help="Another validation file (default: the shipped priors/validation/scenarios.yaml).")
-@click.option("--priors", type=click.Path(), default=None,
-              help="Folder of priors files to use instead of the shipped ones (see priors/README.md).")
+@_priors_option
 def validate_command(as_json: bool, draws: int, seed: int, figure: str | None, path: str | None,
                      priors: str | None) -> None:
     """Compare the model with published post-test probabilities (clinical validation).
@@ -546,7 +526,7 @@ def validate_command(as_json: bool, draws: int, seed: int, figure: str | None, p
             "seed": seed,
             "level": df.attrs["level"],
             "summary": {**df.attrs["summary"], "line": validation_summary_line(df)},
-            "scenarios": _validation_records(df),
+            "scenarios": [{k: _json_value(v) for k, v in rec.items()} for rec in df.to_dict("records")],
         }
         if figure is not None:
             out["figure"] = str(figure)
