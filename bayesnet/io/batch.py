@@ -90,7 +90,6 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
     return out.reset_index(drop=True), unknown
 
 
-
 @dataclass
 class Scored:
     """One scored chunk: what the report needs, and the output rows.

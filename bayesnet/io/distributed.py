@@ -186,8 +186,6 @@ class ModelSpec:
         return f"<ModelSpec setting={self.setting!r} token={self.token[:8]}>"
 
 
-
-
 # ---------------------------------------------------------------------------- posteriors
 def _posteriors_partition(part: pd.DataFrame, spec: ModelSpec, errors: str) -> pd.DataFrame:
     """Run the compiled engine on one partition (executed on a worker)."""
@@ -349,11 +347,8 @@ def _client_for(
         return
     distributed = _distributed()
     if scheduler is not None:
-        own = _connect(distributed, scheduler, connect_timeout)
-        try:
+        with contextlib.closing(_connect(distributed, scheduler, connect_timeout)) as own:
             yield own
-        finally:
-            own.close()
         return
     if n_workers < 1:
         raise BayesNetError(f"the local cluster needs at least 1 worker; got {n_workers}")
@@ -368,14 +363,8 @@ def _client_for(
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its small HTTP server: any free loopback port
             silence_logs=logging.CRITICAL,  # a failed task is reported once, by this process
         )
-    try:
-        own = distributed.Client(cluster, set_as_default=False)
-        try:
-            yield own
-        finally:
-            own.close()
-    finally:
-        cluster.close()
+    with contextlib.closing(cluster), contextlib.closing(distributed.Client(cluster, set_as_default=False)) as own:
+        yield own
 
 
 # ---------------------------------------------------------------------------- batch
