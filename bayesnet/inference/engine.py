@@ -251,10 +251,9 @@ class _Layout:
         # home clique of each variable: the smallest clique containing it
         self.home = [min(holders[v], key=lambda i: (sizes[i], i)) for v in range(nvars)]
         # each CPT goes to the smallest clique containing its family
-        self.hosts = []
-        for fam, _ in tables:
-            fs = set(fam)
-            self.hosts.append(min((i for i in holders[fam[0]] if fs <= csets[i]), key=lambda i: (sizes[i], i)))
+        self.hosts = [
+            min((i for i in holders[fam[0]] if csets[i].issuperset(fam)), key=lambda i: (sizes[i], i)) for fam, _ in tables
+        ]
         self.sizes = sizes
         self.parent = list(jt.parent)
         self.children = [tuple(ch) for ch in jt.children]
@@ -705,12 +704,11 @@ def _limits(dtype: np.dtype) -> tuple[Any, int, Any, Any]:
     """Scaling limits of a floating dtype, all derived from ``np.finfo(dtype)``.
 
     Returns ``(tiny, every, lo, hi)``: the smallest normal number; how many factors
-    (each at most 1) may be multiplied into a table before it is rescaled, allowing
-    each factor to take up to 32 of the ``-log2(tiny)`` binary orders of magnitude
-    above underflow (31 for float64, 3 for float32); and the window ``[lo, hi] =
-    [tiny**0.8, tiny**-0.8]`` in which an unscaled single-row result is accepted (an
-    entry lost to underflow then carries a share of at most ``tiny**0.2`` of the
-    total: 1e-62 for float64, 2e-8 for float32).
+    (each at most 1) may be multiplied into a table before it is rescaled (each may take
+    32 binary orders of magnitude: 31 for float64, 3 for float32); and the window
+    ``[lo, hi] = [tiny**0.8, tiny**-0.8]`` in which an unscaled single-row result is
+    accepted (an entry lost to underflow then carries a share of at most ``tiny**0.2``
+    of the total: 1e-62 for float64, 2e-8 for float32).  See "Scaling" above.
 
     Raises
     ------

@@ -289,25 +289,18 @@ def build_junction_tree(
     _, cliques = triangulate(adj, cards, heuristic)
     n = len(cliques)
 
-    # candidate edges: cliques sharing at least one variable, then zero-weight edges
-    # so that disconnected parts end up in one tree
+    # candidate edges: cliques sharing at least one variable (disconnected parts are
+    # joined by empty separators afterwards, so that the result is one tree)
     holders: dict[int, list[int]] = {}
     for i, c in enumerate(cliques):
         for v in c:
             holders.setdefault(v, []).append(i)
+    cand = _candidate_edges(cliques, holders, cards)
     if sum(len(hs) * (len(hs) - 1) // 2 for hs in holders.values()) > _LARGE_CLIQUE_GRAPH:
-        return _rooted(cliques, _max_spanning_edges(cliques, holders, cards), cards)
+        return _rooted(cliques, _max_spanning_edges(n, cand), cards)
     g = nx.Graph()
     g.add_nodes_from(range(n))
-    for hs in holders.values():
-        for a_pos, a in enumerate(hs):
-            for b in hs[a_pos + 1 :]:
-                if not g.has_edge(a, b):
-                    sep = set(cliques[a]) & set(cliques[b])
-                    size = _table_size(tuple(sep), cards)
-                    # primary: number of shared variables; secondary (< 1, so Kruskal's
-                    # edge order stays lexicographic): prefer small separator tables
-                    g.add_edge(a, b, weight=len(sep) - 0.5 * size / (size + 1.0))
+    g.add_weighted_edges_from((a, b, w) for w, a, b in cand)
     tree = nx.maximum_spanning_tree(g, weight="weight", algorithm="kruskal")
     edges = [tuple(sorted(e)) for e in tree.edges()]
     firsts = sorted(min(c) for c in nx.connected_components(tree))  # smallest clique of each component
@@ -320,15 +313,13 @@ def build_junction_tree(
 _LARGE_CLIQUE_GRAPH = 200_000
 
 
-def _max_spanning_edges(
+def _candidate_edges(
     cliques: list[tuple[int, ...]], holders: Mapping[int, list[int]], cards: list[int]
-) -> list[tuple[int, int]]:
-    """Kruskal's maximum spanning tree of the clique graph, for large graphs.
+) -> list[tuple[float, int, int]]:
+    """``(weight, a, b)`` for every pair of cliques sharing a variable, in the order met.
 
-    Same weights as :func:`build_junction_tree` (shared variables, then small separator
-    tables), ties broken by the order in which the pairs are met; disconnected parts
-    are joined by empty separators.  Any maximum spanning tree of this graph is a
-    junction tree.
+    The weight is the number of shared variables, minus (by less than 1, so that Kruskal's
+    edge order stays lexicographic) a share that prefers small separator tables.
     """
     n = len(cliques)
     sets = [frozenset(c) for c in cliques]
@@ -345,7 +336,16 @@ def _max_spanning_edges(
                 sep = sa & sets[b]
                 size = _table_size(tuple(sep), cards)
                 cand.append((len(sep) - 0.5 * size / (size + 1.0), a, b))
-    cand.sort(key=lambda t: -t[0])
+    return cand
+
+
+def _max_spanning_edges(n: int, cand: list[tuple[float, int, int]]) -> list[tuple[int, int]]:
+    """Kruskal's maximum spanning tree of the graph of ``n`` cliques and candidate edges ``cand``, for large graphs.
+
+    Ties are broken by the order in which the pairs were met; disconnected parts are joined
+    by empty separators.  Any maximum spanning tree of this graph is a junction tree.
+    """
+    cand = sorted(cand, key=lambda t: -t[0])
     root = list(range(n))
 
     def find(x: int) -> int:
