@@ -19,7 +19,8 @@ from bayesnet.inference.reference import ReferenceInference
 
 __all__ = ["BackPainModel", "load_model", "sources_table"]
 
-_SOURCE_COLUMNS = ["node", "parameter", "kind", "value", "low", "high", "source", "setting", "grade", "note", "file"]
+_SOURCE_COLUMNS = ["node", "parameter", "kind", "value", "low", "high", "counts", "source", "setting", "grade", "note",
+                   "file"]
 
 
 def sources_table(priors: PriorSet) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-SETTINGS = ("primary_care", "emergency")
+SETTINGS = ("primary_care", "emergency", "emergency_suspected_pe", "suspected_cauda_equina")
 
 
 def query(ve, variable, evidence=None, virtual=None):

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import query
 
 from bayesnet.building import conversions as cv
 
@@ -165,7 +166,7 @@ def test_priors_hold_the_numbers_used_above(priors):
     assert dd.links["dvt"].value == 0.96
 
 
-def test_built_tables_use_the_hand_computed_values(models):
+def test_built_tables_use_the_hand_computed_values(models, ve):
     t = models["primary_care"].tables
     # calcium: P(high | no linked condition) is the leak 0.13 / 10.048; P(high | metastasis only) = 0.1
     cal = t.cpts["calcium"][0]  # parents multiple_myeloma, spinal_metastasis ("no" is index 1)
@@ -177,8 +178,14 @@ def test_built_tables_use_the_hand_computed_values(models):
     np_t = t.cpts["night_pain"][0]
     idx = tuple(0 if p == "spinal_metastasis" else 1 for p in t.parents["night_pain"])
     assert np_t[idx] == pytest.approx(0.7716150081566069, abs=TOL)
-    # d-dimer with dvt alone, 70+: the sensitivity 0.96 (leak 0.755, link 0.205 / 0.245)
+    # d-dimer in a DVT, 70+: the sensitivity 0.96 holds among all DVTs, those with an embolism
+    # included (the two come together: 74% of embolisms arise from a DVT). With q_dvt and q_pe the
+    # links and r = P(PE | DVT, 70+) from pgmpy: 1 - (1 - leak)(1 - q_dvt)(1 - r q_pe) = 0.96
     dd = t.cpts["d_dimer"][0]
-    assert t.parents["d_dimer"][0] == "age_group"
-    idx = (2, *(0 if p == "dvt" else 1 for p in t.parents["d_dimer"][1:]))
-    assert dd[idx] == pytest.approx(0.96, abs=TOL)
+    assert t.parents["d_dimer"] == ["age_group", "dvt", "pulmonary_embolism"]
+    leak = dd[2, 1, 1]
+    q_dvt = 1 - (1 - dd[2, 0, 1]) / (1 - leak)
+    q_pe = 1 - (1 - dd[2, 1, 0]) / (1 - leak)
+    assert 1 - (1 - dd[2, 0, 0]) == pytest.approx(1 - (1 - leak) * (1 - q_dvt) * (1 - q_pe), abs=TOL)  # noisy-OR
+    r = query(ve["primary_care"], "pulmonary_embolism", {"dvt": "yes", "age_group": "70_plus"})["yes"]
+    assert 1 - (1 - leak) * (1 - q_dvt) * (1 - r * q_pe) == pytest.approx(0.96, abs=TOL)

@@ -90,11 +90,15 @@ def test_binary_entropy():
 
 def test_low_risk_pe_ranks_d_dimer_near_the_top(models):
     for setting, m in models.items():
+        if setting == "suspected_cauda_equina":  # these patients are tested for compression, not for PE
+            continue
         nt = m.next_tests(LOW_RISK_PE)
         assert nt.attrs["focus"] == "pulmonary_embolism", setting
         assert "d_dimer" in list(nt.index[:3]), setting
-        # D-dimer is the best blood test; only imaging (CT pulmonary angiography) tells more
-        assert list(nt.index[:2]) == ["ctpa", "d_dimer"], setting
+        # D-dimer is the best blood test; only imaging (CT pulmonary angiography, or leg ultrasound,
+        # 74% of embolisms coming with a DVT) tells more
+        assert nt.index[0] == "ctpa", setting
+        assert set(nt.index[:3]) - {"ctpa", "d_dimer"} <= {"leg_ultrasound"}, setting
 
 
 def test_fever_and_iv_drug_use_rank_infection_tests_above_d_dimer(models):

@@ -28,7 +28,7 @@ def test_every_setting_gives_every_prevalence(priors):
         if c.definition == "calibrated":
             assert set(c.prevalence) == set(priors.settings)
     for rf in priors.risk_factors.values():
-        assert set(rf.prevalence) == set(priors.settings)
+        assert set(rf.prevalence) == (set() if rf.parents else set(priors.settings))
 
 
 def test_distributions_sum_to_one(priors):

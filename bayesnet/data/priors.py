@@ -106,6 +106,7 @@ class Param:
     note: str
     file: str
     entry: str
+    counts: str = ""  # "events/total" where the number was counted, e.g. "17/25"
 
     @property
     def has_interval(self) -> bool:
@@ -119,12 +120,19 @@ class Param:
 
 @dataclass(frozen=True)
 class RiskFactor:
-    """A root variable: its states and its distribution in each setting."""
+    """A risk factor: its states and its distribution in each setting, or given other risk factors.
+
+    A factor with ``parents`` (e.g. osteoporosis, by age band and sex) has no per-setting
+    prevalence: ``table`` gives P(yes | parents' states) from population data, the same in every
+    setting, and its prevalence in a setting follows from the setting's age and sex.
+    """
 
     name: str
     description: str
     states: tuple[str, ...]
     prevalence: dict[str, dict[str, Param]]  # setting -> state -> Param (the states' probabilities)
+    parents: tuple[str, ...] = ()
+    table: dict[tuple[str, ...], Param] = field(default_factory=dict)  # parents' states -> P(yes)
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,9 @@ class Finding:
     leak_by: str | None
     links: dict[str, Param]  # condition -> Param (sensitivity, odds_ratio or lr_positive)
     leak_relative_to: dict[str, str] = field(default_factory=dict)  # context -> condition, for derived leaks
+    #: True (findings.yaml schema 2): a link's sensitivity is P(finding | that condition) among all its cases,
+    #: whatever other linked conditions they have; False (schema 1): P(finding | only that condition).
+    marginal_links: bool = False
 
 
 @dataclass
@@ -190,6 +201,13 @@ class PriorSet:
     finding_overrides: dict[str, dict[str, Finding]] = field(default_factory=dict)
     #: setting -> the file it was read from
     setting_files: dict[str, Path] = field(default_factory=dict)
+    #: setting -> condition -> the condition with the risk-factor effects measured in that setting
+    condition_overrides: dict[str, dict[str, Condition]] = field(default_factory=dict)
+
+    def conditions_in(self, setting: str) -> dict[str, Condition]:
+        """Every condition as the network of ``setting`` uses it (the setting's own effects where it has them)."""
+        own = self.condition_overrides.get(setting, {})
+        return {n: own.get(n, c) for n, c in self.conditions.items()}
 
     @property
     def default_setting(self) -> str:
@@ -229,6 +247,9 @@ class PriorSet:
 
         rfs = {}
         for name, rf in self.risk_factors.items():
+            if rf.parents:
+                rfs[name] = replace(rf, table={k: fn(p) for k, p in rf.table.items()})
+                continue
             prevalence = {}
             for setting, dist in rf.prevalence.items():
                 if rf.states == ("yes", "no"):
@@ -252,10 +273,16 @@ class PriorSet:
         def finding(f: Finding) -> Finding:
             return replace(f, leak={k: fn(p) for k, p in f.leak.items()}, links={k: fn(p) for k, p in f.links.items()})
 
+        def effects(c: Condition) -> Condition:
+            return replace(c, prevalence=conds[c.name].prevalence, effects=tuple(
+                replace(e, param=fn(e.param), controls=None if e.controls is None else fn(e.controls)) for e in c.effects),
+                causes=conds[c.name].causes)
+
         out = PriorSet(self.directory, self.settings, rfs, conds, {n: finding(f) for n, f in self.findings.items()},
                        self.digest, [fn(p) for p in self.params],
                        {s: {n: finding(f) for n, f in fs.items()} for s, fs in self.finding_overrides.items()},
-                       self.setting_files)
+                       self.setting_files,
+                       {s: {n: effects(c) for n, c in cs.items()} for s, cs in self.condition_overrides.items()})
         return out
 
     def params_for(self, setting: str) -> list[Param]:
@@ -371,6 +398,34 @@ def read_yaml_mapping(path: Path, name: str, error: type[PriorsError] = PriorsEr
 # context given to check(): the settings, then the risk factors, then the conditions
 
 
+def exact_binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval of ``k`` events in ``n``: the narrowest interval a count allows.
+
+    >>> [round(x, 3) for x in exact_binomial_interval(17, 25)]
+    [0.465, 0.851]
+    """
+    from scipy.stats import beta
+
+    a = (1.0 - level) / 2.0
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1.0 - a, k + 1, n - k))
+    return lo, hi
+
+
+def _exact_text(k: int, n: int) -> str:
+    lo, hi = exact_binomial_interval(k, n)
+    return f"[{lo:.4g}, {hi:.4g}]"
+
+
+def _counts(value: Any) -> str:
+    """``"k/n"``: the events and the total a proportion was counted from."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if len(parts) != 2 or not all(x.strip().isdigit() for x in parts) or not 0 <= int(parts[0]) <= int(parts[1]) or \
+            int(parts[1]) == 0:
+        raise fail(f"counts must be 'events/total' with 0 <= events <= total, total > 0; got {value!r}")
+    return f"{int(parts[0])}/{int(parts[1])}"
+
+
 def _grade(value: Any) -> str:
     grade = value.strip().upper() if isinstance(value, str) else None
     if grade not in GRADES:
@@ -431,6 +486,7 @@ class ParamIn(Model):
     setting: Text
     grade: Grade
     note: Note = ""
+    counts: Annotated[str, BeforeValidator(_counts)] | None = None
 
     @classmethod
     def not_a_mapping(cls, data: Any) -> str:
@@ -468,11 +524,22 @@ class ParamIn(Model):
             raise fail("give both 'low' and 'high' of the 95% interval, or neither")
         if not math.isnan(self.low) and not self.low <= self.value <= self.high:
             raise fail(f"interval [{self.low}, {self.high}] must contain the value {self.value}")
+        if self.counts is not None:
+            k, n = map(int, self.counts.split("/"))
+            if self.kind not in PROBABILITY_KINDS:
+                raise fail(f"counts go with a proportion, not a {self.kind}", "counts")
+            if math.isnan(self.low):
+                raise fail(f"counts {self.counts} are given: give the interval too (at least the exact one, "
+                           f"{_exact_text(k, n)})")
+            lo, hi = exact_binomial_interval(k, n)
+            if self.low > lo + 5e-4 or self.high < hi - 5e-4:
+                raise fail(f"interval [{self.low}, {self.high}] is narrower than the exact binomial interval of its "
+                           f"counts {self.counts}: {_exact_text(k, n)}")
         return self
 
     def param(self, node: str, parameter: str, file: str, entry: str) -> Param:
         return Param(node, parameter, self.kind, self.value, self.low, self.high, self.source, self.setting, self.grade,
-                     self.note, file, entry)
+                     self.note, file, entry, self.counts or "")
 
 
 class PrevalenceIn(ParamIn):
@@ -504,12 +571,63 @@ class DistributionIn(Model):
             raise fail(f"probabilities must sum to 1; they sum to {total:.6g}", *at, "values")
 
 
+class ByParentsIn(ParamIn):
+    """P(yes) for one combination of the parents' states (``when``; a parent left out: any state)."""
+
+    kind: Kind = "prevalence"
+    when: dict[str, StateName]
+
+
 class BinaryRiskFactorIn(Model):
     description: Text
     states: Annotated[Any, AfterValidator(lambda _: ("yes", "no"))] = ("yes", "no")
+    depends_on: list[RiskFactorName] | None = None
+    prevalence: list[ByParentsIn] | None = None
 
-    def risk_factor(self, name: str) -> RiskFactor:
-        return RiskFactor(name, self.description, self.states, {})
+    @model_validator(mode="after")
+    def _by_parents(self, info: ValidationInfo) -> BinaryRiskFactorIn:
+        if (self.depends_on is None) != (self.prevalence is None):
+            raise fail("'depends_on' and 'prevalence' go together: the prevalence by the parents' states")
+        if self.depends_on is None:
+            return self
+        if self.states != ("yes", "no"):
+            raise fail("only a yes/no risk factor can depend on others", "depends_on")
+        rfs = info.context["root_factors"]
+        for i, parent in enumerate(self.depends_on):
+            if parent not in rfs:
+                raise fail(f"{parent!r} is not a root risk factor (declared earlier, with a prevalence per setting)",
+                           "depends_on", i)
+        seen: dict[tuple[str, ...], int] = {}
+        for i, entry in enumerate(self.prevalence):
+            for parent, state in entry.when.items():
+                if parent not in self.depends_on:
+                    raise fail(unknown("parent", parent, self.depends_on), "prevalence", i, "when", parent)
+                if state not in rfs[parent]:
+                    raise fail(unknown("state", state, rfs[parent], of=f" of {parent!r}"), "prevalence", i, "when", parent)
+            for combo in self._combos(entry.when, rfs):
+                if combo in seen:
+                    raise fail(f"{dict(zip(self.depends_on, combo, strict=True))} is covered twice (entries {seen[combo]} "
+                               f"and {i})", "prevalence", i, "when")
+                seen[combo] = i
+        missing = [c for c in self._combos({}, rfs) if c not in seen]
+        if missing:
+            raise fail(f"no prevalence for {dict(zip(self.depends_on, missing[0], strict=True))}", "prevalence")
+        return self
+
+    def _combos(self, when: dict[str, str], rfs: dict[str, tuple[str, ...]]) -> list[tuple[str, ...]]:
+        import itertools
+
+        return list(itertools.product(*([when[p]] if p in when else rfs[p] for p in self.depends_on)))
+
+    def risk_factor(self, name: str, file: str = "", rfs: dict[str, tuple[str, ...]] | None = None) -> RiskFactor:
+        if self.depends_on is None:
+            return RiskFactor(name, self.description, self.states, {})
+        table = {}
+        for i, entry in enumerate(self.prevalence):
+            label = ",".join(f"{k}={v}" for k, v in entry.when.items())
+            p = entry.param(name, f"prevalence[{label}]", file, f"risk_factors.{name}.prevalence[{i}]")
+            table.update(dict.fromkeys(self._combos(entry.when, rfs), p))
+        return RiskFactor(name, self.description, self.states, {}, tuple(self.depends_on), table)
 
 
 class MultiStateRiskFactorIn(BinaryRiskFactorIn):
@@ -565,6 +683,10 @@ class EffectIn(ParamIn):
 
 
 class CauseIn(ParamIn):
+    """A causal link: ``probability`` (P(this condition caused | parent present)) or
+    ``proportion_of_cases`` (the share of this condition's cases that the parent causes)."""
+
+    role, kinds = "a caused_by link", ("probability", "proportion_of_cases")
     kind: Kind = "probability"
     condition: str
 
@@ -596,12 +718,12 @@ class ConditionIn(Model):
 
 
 class LeakIn(ParamIn):
-    role, kinds = "a leak", ("false_positive_rate", "specificity", "prevalence", "odds_ratio", "lr_negative")
+    role, kinds = "a leak", ("false_positive_rate", "specificity", "prevalence", "odds_ratio", "lr_negative", "lr_positive")
     relative_to: str | None = None
 
     @model_validator(mode="after")
     def _derived(self) -> LeakIn:
-        if self.kind in ("odds_ratio", "lr_negative") and self.relative_to is None:
+        if self.kind in ("odds_ratio", "lr_negative", "lr_positive") and self.relative_to is None:
             raise fail(f"a leak given as {self.kind} needs 'relative_to: <linked condition>' whose sensitivity it is "
                        "derived from")
         return self
@@ -698,6 +820,7 @@ class SettingFile(Model):
                                               PrevalenceIn)] = {}
     conditions: dict[Annotated[str, name_in("calibrated", "condition with a prevalence")], ConditionPrevalenceIn] = {}
     findings: dict[Annotated[str, name_in("findings", "finding")], FindingInSettingIn] = {}
+    effects: dict[Annotated[str, name_in("calibrated", "condition with a prevalence")], list[EffectIn]] = {}
 
     @model_validator(mode="after")
     def _complete(self, info: ValidationInfo) -> SettingFile:
@@ -705,6 +828,9 @@ class SettingFile(Model):
         if self.based_on is not None and self.based_on not in known:
             raise fail(unknown("setting", self.based_on, known, "; settings are {}"), "based_on")
         for name, given in self.risk_factors.items():
+            if rfs[name].parents:
+                raise fail(f"{name!r} depends on {', '.join(rfs[name].parents)}: its prevalence is given by them in "
+                           "risk_factors.yaml, not per setting", "risk_factors", name)
             states = rfs[name].states
             if isinstance(given, DistributionIn) and states == ("yes", "no"):
                 raise fail("a yes/no risk factor takes one 'value' (the probability of yes), not 'values'",
@@ -715,8 +841,15 @@ class SettingFile(Model):
                 given.check(states, "risk_factors", name)
         for name, given in self.findings.items():
             given.same_structure(info.context["findings"][name], "findings", name)
+        for name, given in self.effects.items():
+            have = {(e.factor, e.states) for e in info.context["conditions"][name].effects}
+            for i, e in enumerate(given):
+                if (e.factor, e._chosen) not in have:
+                    raise fail(f"{name} has no effect of {e.factor}={'|'.join(e._chosen)} in conditions.yaml (a setting "
+                               "can restate an effect measured in its population, not add one)", "effects", name, i)
         if self.based_on is None:
-            for group, names in (("risk_factors", rfs), ("conditions", info.context["calibrated"])):
+            roots = [n for n, rf in rfs.items() if not rf.parents]
+            for group, names in (("risk_factors", roots), ("conditions", info.context["calibrated"])):
                 missing = [n for n in names if n not in getattr(self, group)]
                 if missing:
                     raise fail(f"no prevalence for {', '.join(map(repr, missing))}; give one for each, or name "
@@ -728,6 +861,18 @@ class RiskFactorsFile(Model):
     schema_version: Any = None
     risk_factors: dict[str, either(lambda v: isinstance(v, dict) and v.get("states") not in (None, ["yes", "no"]),
                                    MultiStateRiskFactorIn, BinaryRiskFactorIn)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _roots(cls, data: Any, info: ValidationInfo) -> Any:
+        """The root factors (no depends_on) and their states, for the factors that depend on them."""
+        rfs = data.get("risk_factors") if isinstance(data, dict) else None
+        if isinstance(rfs, dict):
+            info.context["risk_factors"] = list(rfs)
+            info.context["root_factors"] = {
+                n: tuple(v.get("states") or ("yes", "no")) for n, v in rfs.items()
+                if isinstance(v, dict) and "depends_on" not in v and isinstance(v.get("states") or [], list)}
+        return data
 
 
 class ConditionsFile(Model):
@@ -753,7 +898,7 @@ class ConditionsFile(Model):
 
 
 class FindingsFile(Model):
-    schema_version: Any = None
+    schema_version: Annotated[int, rule(lambda v: v in (1, 2), "must be 1 or 2; got {}")] = 1
     findings: dict[str, FindingIn]
 
 
@@ -797,13 +942,16 @@ def load_priors(directory: str | os.PathLike | None = None, *,
         digest.update((directory / name).read_bytes())
 
     f = "risk_factors.yaml"
-    risk_factors = {n: s.risk_factor(n) for n, s in check(RiskFactorsFile, raw[f], f).risk_factors.items()}
+    ctx: dict[str, Any] = {"risk_factors": [], "root_factors": {}}
+    rf_spec = check(RiskFactorsFile, raw[f], f, **ctx)
+    roots = {n: s.states for n, s in rf_spec.risk_factors.items() if getattr(s, "depends_on", None) is None}
+    risk_factors = {n: s.risk_factor(n, f, roots) for n, s in rf_spec.risk_factors.items()}
     f = "conditions.yaml"
     conditions = {n: s.condition(n, f) for n, s in check(ConditionsFile, raw[f], f,
                                                             risk_factors=risk_factors).conditions.items()}
     f = "findings.yaml"
-    findings = {n: s.finding(n, f) for n, s in check(FindingsFile, raw[f], f, risk_factors=risk_factors,
-                                                        conditions=conditions).findings.items()}
+    spec = check(FindingsFile, raw[f], f, risk_factors=risk_factors, conditions=conditions)
+    findings = {n: replace(s.finding(n, f), marginal_links=spec.schema_version >= 2) for n, s in spec.findings.items()}
 
     names: dict[str, str] = {}
     for group, file in ((risk_factors, "risk_factors.yaml"), (conditions, "conditions.yaml"), (findings, "findings.yaml")):
@@ -874,6 +1022,8 @@ def _add_setting(ps: PriorSet, path: Path, file: str) -> None:
     base = spec.based_on
     taken = f" (taken unchanged from setting {base!r})"
     for n, rf in ps.risk_factors.items():
+        if rf.parents:
+            continue
         if n in spec.risk_factors:
             rf.prevalence[name] = _prevalence(rf, name, spec.risk_factors[n], file, f"risk_factors.{n}")
         else:
@@ -889,13 +1039,37 @@ def _add_setting(ps: PriorSet, path: Path, file: str) -> None:
         own[n] = _finding_in(own.get(n, ps.findings[n]), given, name, file)
     if own:
         ps.finding_overrides[name] = own
+    mine = {n: _renamed_effects(c, base, name) for n, c in ps.condition_overrides.get(base, {}).items()}
+    for n, given in spec.effects.items():
+        c = mine.get(n, ps.conditions[n])
+        new = {(e.factor, e._chosen): e.effect(n, file, f"effects.{n}[{i}]") for i, e in enumerate(given)}
+        mine[n] = replace(c, effects=tuple(_suffixed(new[(e.factor, e.states)], name) if (e.factor, e.states) in new
+                                           else e for e in c.effects))
+    if mine:
+        ps.condition_overrides[name] = mine
     ps.settings[name] = spec.description
     ps.setting_files[name] = path
 
 
+def _suffixed(e: Effect, setting: str) -> Effect:
+    """An effect restated in a setting: its parameters named ``...[setting]``."""
+    return replace(e, param=replace(e.param, parameter=f"{e.param.parameter}[{setting}]"), controls=None if (
+        e.controls is None) else replace(e.controls, parameter=f"{e.controls.parameter}[{setting}]"))
+
+
+def _renamed_effects(c: Condition, base: str, name: str) -> Condition:
+    """The effects setting ``base`` restated, used unchanged in setting ``name``."""
+    taken = f" (taken unchanged from setting {base!r})"
+
+    def rename(p: Param | None) -> Param | None:
+        return p if p is None or not p.parameter.endswith(f"[{base}]") else _renamed(p, base, name, taken)
+    return replace(c, effects=tuple(replace(e, param=rename(e.param), controls=rename(e.controls)) for e in c.effects))
+
+
 def _renamed(p: Param, base: str, name: str, taken: str) -> Param:
     """A number of setting ``base`` used unchanged in setting ``name``: its parameter renamed, its note saying so."""
-    return replace(p, parameter=p.parameter.replace(f"[{base}]", f"[{name}]", 1), note=(p.note + taken).strip(),
+    head, sep, tail = p.parameter.rpartition(f"[{base}]")
+    return replace(p, parameter=f"{head}[{name}]{tail}" if sep else p.parameter, note=(p.note + taken).strip(),
                    entry=f"{p.entry} (of setting {base})")
 
 
@@ -929,6 +1103,7 @@ def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
     """Every sourced number, in file order; with ``setting``, only those the network of that setting reads."""
     params: list[Param] = []
     for rf in ps.risk_factors.values():
+        params.extend(dict.fromkeys(rf.table.values()))  # a factor by age and sex: each entry once
         for name, by_state in rf.prevalence.items():
             if setting is not None and name != setting:
                 continue
@@ -936,7 +1111,8 @@ def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
                 params.append(by_state["yes"])
             else:
                 params.extend(by_state[st] for st in rf.states)
-    for c in ps.conditions.values():
+    conds = ps.conditions.values() if setting is None else ps.conditions_in(setting).values()
+    for c in conds:
         if setting is not None and c.definition != "calibrated":
             continue
         params.extend(p for name, p in c.prevalence.items() if setting is None or name == setting)
@@ -945,7 +1121,9 @@ def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
             if e.controls is not None:
                 params.append(e.controls)
         params.extend(k.param for k in c.causes)
-    if setting is None:
+    if setting is None:  # the effects settings restate, once each
+        params.extend(p for s_name, own in ps.condition_overrides.items() for c in own.values() for e in c.effects
+                      for p in (e.param, e.controls) if p is not None and p.parameter.endswith(f"[{s_name}]"))
         finds = [*ps.findings.values(), *(f for own in ps.finding_overrides.values() for f in own.values())]
     else:
         finds = list(ps.findings_in(setting).values())

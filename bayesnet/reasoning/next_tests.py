@@ -26,7 +26,7 @@ Examples
 >>> nt.attrs["focus"]
 'pulmonary_embolism'
 >>> list(nt.index[:2])
-['ctpa', 'd_dimer']
+['ctpa', 'leg_ultrasound']
 >>> bool((nt["expected_entropy_reduction"] >= 0).all())
 True
 """
@@ -109,7 +109,7 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     >>> import bayesnet
     >>> out = outcomes(bayesnet.load_model(), {"fever": "yes"}, ["esr_crp"])
     >>> out[["state", "probability"]].round(3).values.tolist()
-    [['elevated', 0.336], ['normal', 0.664]]
+    [['elevated', 0.335], ['normal', 0.665]]
     """
     ev = model.check_evidence(evidence)
     cands = _candidates(model, ev.variables, candidates, include_risk_factors)

@@ -258,7 +258,7 @@ def fit_parameter(p: Param, default_sd: Mapping[str, float] | None = None) -> Fi
     >>> p = next(p for p in load_priors().params if p.node == "pulmonary_embolism" and "dvt" in p.parameter)
     >>> f = fit_parameter(p)
     >>> f.scale, [round(x, 4) for x in f.interval()], (p.low, p.high)
-    ('logit', [0.27, 0.37], (0.27, 0.37))
+    ('logit', [0.45, 0.833], (0.45, 0.833))
     """
     default_sd = DEFAULT_SD if default_sd is None else default_sd
     prob = p.kind in PROBABILITY_KINDS
@@ -724,7 +724,7 @@ def uncertainty(
     >>> model = bayesnet.load_model()
     >>> res = uncertainty(model, {"fever": "yes", "iv_drug_use": "yes"}, draws=100)
     >>> res.loc["epidural_abscess", ["posterior", "low", "high"]].round(3).tolist()
-    [0.075, 0.018, 0.457]
+    [0.034, 0.002, 0.184]
     >>> res.attrs["draws"], res.index.name, int(res["excluded_draws"].max())
     (100, 'condition', 0)
 
