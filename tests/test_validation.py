@@ -18,7 +18,8 @@ from helpers import query
 
 from bayesnet.errors import BayesNetError, PriorsError
 from bayesnet.cli import cli as bayesnet_cli
-from bayesnet.data.scenarios import Published, Target, ValidationFileError, default_validation_path, load_validation, wilson_interval
+from bayesnet.data.scenarios import (Published, Target, ValidationFileError, default_validation_path, exact_interval,
+                                     load_validation)
 from bayesnet.present.display import validation_summary_line as summary_line
 from bayesnet.present.plots import calibration_plot
 from bayesnet.reasoning.validation import event_probability, validate
@@ -26,6 +27,15 @@ from bayesnet.reasoning.validation import event_probability, validate
 validate_command = bayesnet_cli.commands["validate"]
 
 DRAWS = 20  # few draws keep the tests quick; the command's default is 500
+
+
+def _model_of(s, models):
+    """The model a scenario runs in: a shipped setting's, or its study-population setting file's."""
+    if s.setting_file:
+        import bayesnet
+
+        return bayesnet.load_model(setting=s.setting_file)
+    return models[s.setting]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +63,7 @@ def _write(tmp_path: Path, data, name: str = "bad.yaml") -> Path:
 
 
 def test_shipped_file_loads(scenarios):
-    assert 12 <= len(scenarios) <= 25
+    assert 12 <= len(scenarios) <= 40
     ids = [s.id for s in scenarios]
     assert len(ids) == len(set(ids))
     for s in scenarios:
@@ -63,15 +73,18 @@ def test_shipped_file_loads(scenarios):
             assert s.independence, s.id
         p = s.published
         assert p.low <= p.value <= p.high
-        if p.interval == "wilson":
-            lo, hi = wilson_interval(p.events, p.total)
-            assert (p.low, p.high) == pytest.approx((lo, hi))
+        assert p.interval in ("reported", "exact"), s.id
+        if p.events is not None:  # counts: the exact interval, or a published one at least as wide
+            lo, hi = exact_interval(p.events, p.total)
+            if p.interval == "exact":
+                assert (p.low, p.high) == pytest.approx((lo, hi))
+            assert p.low <= lo + 1e-3 and p.high >= hi - 1e-3, s.id
     assert sum(s.independent for s in scenarios) > len(scenarios) / 2, "prefer independent scenarios"
 
 
 def test_every_scenario_maps_to_existing_variables(scenarios, models):
     for s in scenarios:
-        model = models[s.setting]
+        model = _model_of(s, models)
         for var, states in [*s.evidence.items(), *s.tests.items(), *s.target.items]:
             assert var in model.states, (s.id, var)
             assert set(states) <= set(model.states[var]), (s.id, var, states)
@@ -143,7 +156,7 @@ def test_inside_and_overlap_on_intervals_placed_around_the_pgmpy_value(scenarios
 def test_single_condition_matches_diagnose_and_uncertainty(scenarios, result, models):
     checked = 0
     for s in scenarios:
-        if s.measure != "probability" or s.target.label not in models[s.setting].conditions:
+        if s.measure != "probability" or s.setting_file or s.target.label not in models[s.setting].conditions:
             continue
         if any(len(v) > 1 for v in s.evidence.values()):
             continue
@@ -260,7 +273,7 @@ def _one(**changes) -> dict:
     data = _raw()
     sc = next(s for s in data["scenarios"] if s["id"] == "sea_classic_triad")
     sc = {**sc, **changes}
-    return {"schema_version": 1, "scenarios": [sc]}
+    return {"schema_version": 2, "scenarios": [sc]}
 
 
 @pytest.mark.parametrize(
@@ -280,22 +293,27 @@ def _one(**changes) -> dict:
         (_one(published={"value": 1.4, "low": 0.1, "high": 1.5}), ["published.value", "must lie in [0, 1]"]),
         (_one(published={"value": float("nan"), "low": 0.1, "high": 0.5}), ["published.value", "finite"]),
         (_one(published={"value": "13%", "low": 0.1, "high": 0.5}), ["published.value", "must be a number"]),
-        (_one(published={"value": 0.2, "events": 8, "total": 63, "interval": "wilson"}), ["does not match the counts 8/63"]),
-        (_one(published={"value": 0.127, "events": 8, "total": 63, "interval": "wilson", "low": 0.01}),
-         ["published.low", "not the Wilson bound"]),
-        (_one(published={"value": 0.127, "interval": "wilson"}), ["Wilson interval is computed from 'events'"]),
+        (_one(published={"value": 0.2, "events": 8, "total": 63, "interval": "exact"}), ["does not match the counts 8/63"]),
+        (_one(published={"value": 0.127, "events": 8, "total": 63, "interval": "exact", "low": 0.01}),
+         ["published.low", "not the exact bound"]),
+        (_one(published={"value": 0.127, "interval": "exact"}), ["exact interval is computed from 'events'"]),
+        (_one(published={"value": 0.127, "events": 8, "total": 63, "interval": "wilson"}),
+         ["(sea_classic_triad).published.interval", "'interval: wilson' is refused", "write 'interval: exact'"]),
+        (_one(published={"value": 0.127, "events": 8, "total": 63, "low": 0.07, "high": 0.2}),
+         ["narrower than the exact binomial interval", "use 'interval: exact'"]),
         (_one(published={"value": 0.127, "events": 80, "total": 63}), ["0 <= events <= total"]),
         (_one(published={"value": 0.127, "lo": 0.1, "high": 0.2}), ["unknown key 'lo'", "did you mean 'low'"]),
         (_one(independent=False, independence=None), ["independence", "independent: false needs a note"]),
         (_one(independent="yes"), ["independent", "true or false"]),
         (_one(setting="emergancy"), ["setting", "did you mean 'emergency'"]),
+        (_one(setting="settings/nowhere.yaml"), ["(sea_classic_triad).setting", "setting file 'settings/nowhere.yaml' not found"]),
         (_one(measure="likelihood_ratio"), ["tests", "needs 'tests'"]),
         (_one(measure="odds"), ["unknown measure 'odds'"]),
         (_one(id="Bad Id"), ["id", "lower-case"]),
         (_one(colour="red"), ["unknown key 'colour'"]),
         (_one(evidence={"fever": ["yes", "no"]}), ["every state of 'fever' is listed"]),
         ({"schema_version": 1, "scenarios": []}, ["scenarios", "non-empty list"]),
-        ({"schema_version": 2, "scenarios": [1]}, ["unsupported version 2"]),
+        ({"schema_version": 3, "scenarios": [1]}, ["unsupported version 3"]),
         ({"scenario": []}, ["unknown key 'scenario'", "did you mean 'scenarios'"]),
         ({"schema_version": 1, "scenarios": ["text"]}, ["scenarios[0]", "must be a mapping"]),
         ("", ["file is empty"]),
@@ -337,6 +355,9 @@ def test_binary_and_missing_files(tmp_path, priors):
 
 
 def test_bare_yes_no_are_accepted(tmp_path, priors):
+    import shutil
+
+    shutil.copytree(default_validation_path().parent / "settings", tmp_path / "settings")  # the study populations
     text = default_validation_path().read_text(encoding="utf-8").replace('"yes"', "yes").replace('"no"', "no")
     loaded = load_validation(_write(tmp_path, text), priors)
     assert [s.evidence for s in loaded] == [s.evidence for s in load_validation(priors=priors)]

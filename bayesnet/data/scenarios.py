@@ -30,7 +30,7 @@ from typing import Annotated, Any, ClassVar
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from bayesnet.data.priors import PriorSet, default_priors_dir, load_priors, read_yaml_mapping
+from bayesnet.data.priors import PriorSet, default_priors_dir, is_setting_path, load_priors, read_yaml_mapping
 from bayesnet.data.schema import Model, Prose, check, fail, name_in, one_of, rule, show_value, unknown
 from bayesnet.errors import BayesNetError, PriorsError
 
@@ -41,6 +41,7 @@ __all__ = [
     "Target",
     "ValidationFileError",
     "default_validation_path",
+    "exact_interval",
     "load_validation",
     "wilson_interval",
 ]
@@ -52,6 +53,9 @@ _Z95 = 1.959963984540054
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 #: The largest validation file read (bytes): the shipped one is about 30 kB.
 MAX_FILE_BYTES = 5_000_000
+#: The version of the validation file format this reader writes; version 1 files (no
+#: ``interval: exact``, Wilson intervals from counts) are still read as they were.
+SCHEMA_VERSION = 2
 
 
 class ValidationFileError(PriorsError):
@@ -98,7 +102,7 @@ class Published:
     high: float
     events: int | None = None
     total: int | None = None
-    interval: str = "reported"  # "reported" (as published) or "wilson" (computed here from the counts)
+    interval: str = "reported"  # "reported" (as published) or "exact" (Clopper-Pearson, computed from the counts)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class Scenario:
 
     id: str
     title: str
-    setting: str
+    setting: str  # a shipped setting's name, or a setting file as written (relative to the file's folder)
     setting_reason: str
     evidence: dict[str, tuple[str, ...]]
     target: Target
@@ -122,6 +126,7 @@ class Scenario:
     note: str = ""
     file: str = ""
     entry: str = ""
+    setting_file: str = ""  # the resolved path when ``setting`` names a setting file, else ""
 
 
 def default_validation_path() -> Path:
@@ -131,8 +136,32 @@ def default_validation_path() -> Path:
     return default_priors_dir() / "validation" / "scenarios.yaml"
 
 
+def exact_interval(events: int, total: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of ``events`` in ``total``: the narrowest a count allows.
+
+    The same interval as :func:`bayesnet.data.priors.exact_binomial_interval` (beta quantiles;
+    0 and 1 at the ends).
+
+    >>> [round(x, 4) for x in exact_interval(8, 63)]
+    [0.0564, 0.235]
+    """
+    if isinstance(events, bool) or isinstance(total, bool) or total <= 0 or not 0 <= events <= total:
+        raise BayesNetError(f"need 0 <= events <= total and total > 0; got {events}/{total}")
+    if not 0.0 < level < 1.0:
+        raise BayesNetError(f"level must lie strictly between 0 and 1; got {level!r}")
+    from scipy.stats import beta
+
+    a = (1.0 - level) / 2.0
+    low = 0.0 if events == 0 else float(beta.ppf(a, events, total - events + 1))
+    high = 1.0 if events == total else float(beta.ppf(1.0 - a, events + 1, total - events))
+    return low, high
+
+
 def wilson_interval(events: int, total: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion.
+    """Wilson score interval of a binomial proportion (read only from version-1 validation files).
+
+    Narrower than the exact interval for small counts, so the project no longer uses it: a
+    current file writes ``interval: exact``.
 
     >>> [round(x, 4) for x in wilson_interval(8, 63)]
     [0.0658, 0.2311]
@@ -250,6 +279,20 @@ def _event(obj: Any, info: ValidationInfo) -> tuple[tuple[str, tuple[str, ...]],
     return items
 
 
+def _setting(name: Any, info: ValidationInfo) -> str:
+    """A shipped setting's name, or a setting file (``.yaml``) relative to the validation file's folder."""
+    if isinstance(name, str) and is_setting_path(name):
+        path = Path(info.context["folder"]) / name
+        if not path.is_file():
+            raise fail(f"setting file {name!r} not found (looked for {path}); a setting file is named relative to "
+                       "the validation file's folder, e.g. settings/<study>.yaml")
+        return name
+    if not isinstance(name, str) or name not in info.context["settings"]:
+        raise fail(unknown("setting", name, info.context["settings"],
+                           "; settings are {} (or a setting file such as settings/<study>.yaml)"))
+    return name
+
+
 Assignments = Annotated[dict, BeforeValidator(_assignments)]
 Event = Annotated[Any, BeforeValidator(_event)]
 
@@ -282,27 +325,41 @@ class PublishedIn(Model):
     high: float | None = None
     events: int | None = None
     total: int | None = None
-    interval: Annotated[str, one_of("reported", "wilson")] = "reported"
+    interval: Annotated[str, one_of("reported", "exact", "wilson")] = "reported"
 
     @model_validator(mode="after")
-    def _counts(self) -> PublishedIn:
+    def _counts(self, info: ValidationInfo) -> PublishedIn:
         k, n = self.events, self.total
+        version = (info.context or {}).get("version", SCHEMA_VERSION)
+        if self.interval == "wilson" and version != 1:
+            raise fail("'interval: wilson' is refused: an interval computed from counts must be the exact "
+                       "(Clopper-Pearson) binomial interval, never narrower; write 'interval: exact'", "interval")
+        if self.interval == "exact" and version == 1:
+            raise fail("'interval: exact' needs schema_version: 2", "interval")
         if (k is None) != (n is None):
             raise fail("give both 'events' and 'total', or neither")
         if n is not None and (n <= 0 or not 0 <= k <= n):
             raise fail(f"counts must satisfy 0 <= events <= total, total > 0; got {k}/{n}")
         if n is not None and abs(k / n - self.value) > 1e-3:
             raise fail(f"{self.value} does not match the counts {k}/{n} = {k / n:.4f}", "value")
-        if self.interval == "wilson" and n is None:
-            raise fail("a Wilson interval is computed from 'events' and 'total'; give them", "interval")
-        if self.interval == "wilson":
-            for bound, x in zip(("low", "high"), wilson_interval(k, n), strict=True):
+        if self.interval in ("exact", "wilson") and n is None:
+            name = "An exact" if self.interval == "exact" else "A Wilson"
+            raise fail(f"{name} interval is computed from 'events' and 'total'; give them", "interval")
+        if self.interval in ("exact", "wilson"):
+            name, bounds = (("exact", exact_interval(k, n)) if self.interval == "exact"
+                            else ("Wilson", wilson_interval(k, n)))
+            for bound, x in zip(("low", "high"), bounds, strict=True):
                 if getattr(self, bound) is not None and abs(getattr(self, bound) - x) > 1e-3:
-                    raise fail(f"{getattr(self, bound)} is not the Wilson bound {x:.4f} of {k}/{n}", bound)
+                    raise fail(f"{getattr(self, bound)} is not the {name} bound {x:.4f} of {k}/{n}", bound)
                 setattr(self, bound, x)
         if self.low is None or self.high is None:
             raise fail(f"missing required key {'low' if self.low is None else 'high'!r} (the 95% interval); with counts, "
-                       "'interval: wilson' computes it")
+                       "'interval: exact' computes it")
+        if self.interval == "reported" and n is not None and version != 1:
+            lo, hi = exact_interval(k, n)
+            if self.low > lo + 1e-3 or self.high < hi - 1e-3:
+                raise fail(f"the reported interval [{self.low}, {self.high}] is narrower than the exact binomial "
+                           f"interval [{lo:.4f}, {hi:.4f}] of the counts {k}/{n}; use 'interval: exact'")
         return self
 
 
@@ -311,7 +368,7 @@ class ScenarioIn(Model):
     id: Annotated[str, rule(lambda v: isinstance(v, str) and _ID.match(v), "must be lower-case letters, digits and _; "
                             "got {}")]
     title: Prose
-    setting: Annotated[str, name_in("settings", "setting", "; settings are {}")]
+    setting: Annotated[str, BeforeValidator(_setting)]
     setting_reason: Prose
     measure: Annotated[str, name_in(MEASURES, "measure", "; use probability or likelihood_ratio")] = "probability"
     evidence: Assignments = {}
@@ -365,7 +422,8 @@ class ScenarioIn(Model):
 
 
 class ScenarioFile(Model):
-    schema_version: Annotated[Any, rule(lambda v: v == 1, "unsupported version {}; this reader knows 1")] = 1
+    schema_version: Annotated[Any, rule(lambda v: v in (1, SCHEMA_VERSION) and not isinstance(v, bool),
+                                        f"unsupported version {{}}; this reader knows 1 and {SCHEMA_VERSION}")] = SCHEMA_VERSION
     scenarios: Annotated[list[ScenarioIn], rule(lambda v: isinstance(v, list) and v,
                                                 "must be a non-empty list of scenarios; got {}")]
 
@@ -412,9 +470,13 @@ def load_validation(path: str | os.PathLike | None = None, priors: Any = None) -
     else:  # the priors' own validation set if they carry one, else the shipped one
         own = Path(ps.directory) / "validation" / "scenarios.yaml"
         p = own if own.is_file() else default_validation_path()
-    data = check(ScenarioFile, _read_file(p), p.name, ValidationFileError, states=_states_of(ps),
-                 settings=list(ps.settings), conditions=list(ps.conditions))
-    return [Scenario(**{**dict(s), "target": s.target.target()}, file=p.name, entry=f"scenarios[{i}] ({s.id})")
+    raw = _read_file(p)
+    version = raw.get("schema_version", SCHEMA_VERSION) if isinstance(raw, dict) else SCHEMA_VERSION
+    folder = p.resolve().parent
+    data = check(ScenarioFile, raw, p.name, ValidationFileError, states=_states_of(ps), settings=list(ps.settings),
+                 conditions=list(ps.conditions), version=version, folder=str(folder))
+    return [Scenario(**{**dict(s), "target": s.target.target()}, file=p.name, entry=f"scenarios[{i}] ({s.id})",
+                     setting_file=str((folder / s.setting).resolve()) if is_setting_path(s.setting) else "")
             for i, s in enumerate(data.scenarios)]
 
 

@@ -143,6 +143,28 @@ def _measure(net: Any, sc: Scenario, n_rows: int | None = None) -> np.ndarray:
 
 
 
+def _setting_model(model: BackPainModel, sc: Scenario) -> BackPainModel:
+    """The model of a scenario's setting: a shipped one (same priors), or a study-population setting file."""
+    if not sc.setting_file:
+        if sc.setting not in model.priors.settings:
+            from bayesnet.errors import UnknownNameError
+
+            raise UnknownNameError("setting", sc.setting, model.priors.settings,
+                                   context=f"(scenario {sc.id!r})")
+        return model.with_setting(sc.setting)
+    from bayesnet.data.scenarios import ValidationFileError
+    from bayesnet.errors import PriorsError
+    from bayesnet.model import load_model
+
+    where = {"file": sc.file or None, "entry": sc.entry or f"scenario {sc.id!r}"}
+    if not os.path.isfile(sc.setting_file):
+        raise ValidationFileError(f"setting file {sc.setting!r} not found ({sc.setting_file})", **where)
+    try:
+        return load_model(setting=sc.setting_file, priors=model.priors.directory)
+    except PriorsError as exc:
+        raise ValidationFileError(f"setting file {sc.setting!r}: {exc}", **where) from exc
+
+
 _COLUMNS = ["id", "setting", "target", "measure", "published", "low", "high", "model", "model_low", "model_high",
             "inside", "overlap", "ratio", "independent", "source", "excluded_draws"]
 
@@ -162,7 +184,9 @@ def validate(
     ----------
     model : BackPainModel
         The model to validate; a scenario in another setting runs on
-        ``model.with_setting(setting)`` (the same priors).
+        ``model.with_setting(setting)`` (the same priors), and a scenario whose setting is a
+        study-population setting file (``setting: settings/<study>.yaml``) on
+        ``bayesnet.load_model(setting=<that file>, priors=model.priors.directory)``.
     scenarios : list of Scenario, optional
         Default: :func:`load_validation` of ``path``.
     path : path-like, optional
@@ -192,7 +216,8 @@ def validate(
     Raises
     ------
     ValidationFileError
-        A bad validation file.
+        A bad validation file, or a scenario's setting file missing or malformed (naming the
+        scenario).
     ImpossibleEvidenceError
         A scenario whose evidence has probability zero under the model.
     BayesNetError
@@ -223,13 +248,10 @@ def validate(
     no_interval: list[str] = []
     q = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
     for sc in scenarios:
-        if sc.setting not in models:
-            if sc.setting not in ps.settings:
-                from bayesnet.errors import UnknownNameError
-
-                raise UnknownNameError("setting", sc.setting, ps.settings)
-            models[sc.setting] = model.with_setting(sc.setting)
-        m = models[sc.setting]
+        key = sc.setting_file or sc.setting
+        if key not in models:
+            models[key] = _setting_model(model, sc)
+        m = models[key]
         point = float(_measure(m.engine, sc)[0])
         if not math.isfinite(point):
             raise ImpossibleEvidenceError(
