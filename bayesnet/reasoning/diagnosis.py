@@ -132,16 +132,7 @@ class Diagnosis:
             value = self.evidence.hard.get(var)
             if value is None:
                 value = ", ".join(f"{s}:{w:.3g}" for s, w in self.evidence.soft_dicts[var].items())
-            rows.append(
-                {
-                    "variable": var,
-                    "state": value,
-                    "kind": self.model.tables.kinds[var],
-                    "contribution": contribution,
-                    "likelihood_ratio": _exp(contribution),
-                    "posterior_without": p,
-                }
-            )
+            rows.append((var, value, self.model.tables.kinds[var], contribution, _exp(contribution), p))
         df = pd.DataFrame(
             rows, columns=["variable", "state", "kind", "contribution", "likelihood_ratio", "posterior_without"]
         )
@@ -232,17 +223,15 @@ class Diagnosis:
         else:
             text.append(
                 f"Together the evidence brings it {direction} to {format_probability(post)} "
-                f"(odds x{_odds_ratio(post, prior):.3g} the prior odds)."
+                f"(odds x{(post / (1.0 - post)) / (prior / (1.0 - prior)):.3g} the prior odds)."
             )
         return " ".join(text)
 
     def to_dict(self) -> dict:
         """Plain-Python form (the CLI's ``--json`` output)."""
-        evidence: dict = dict(self.evidence.hard)
-        evidence.update(self.evidence.soft_dicts)
         return {
             "setting": self.setting,
-            "evidence": evidence,
+            "evidence": {**self.evidence.hard, **self.evidence.soft_dicts},
             "ranking": [
                 {
                     "condition": c,
@@ -264,21 +253,11 @@ class Diagnosis:
 
 
 def _fold(x: float) -> str:
-    if x >= 10:
-        return f"{x:.0f}-fold"
-    return f"{x:.1f}-fold"
+    return f"{x:.0f}-fold" if x >= 10 else f"{x:.1f}-fold"
 
 
 def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _odds_ratio(post: float, prior: float) -> float:
-    if post >= 1.0:
-        return math.inf
-    if post <= 0.0:
-        return 0.0
-    return (post / (1.0 - post)) / (prior / (1.0 - prior))
 
 
 def _json_number(x: float) -> float | None:
