@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from bayesnet import __version__
-from bayesnet.errors import BayesNetError
+from bayesnet.errors import BayesNetError, UnknownNameError
 
 EXPORT_FORMATS = ("bif", "xmlbif", "xdsl", "net")
 
@@ -74,12 +74,8 @@ def _json_value(v: Any) -> Any:
 
 def _records(df, index_name: str) -> list[dict]:
     """DataFrame rows as JSON-safe dicts (NaN and infinity become null)."""
-    out = []
-    for key, row in df.iterrows():
-        rec = {index_name: key} if index_name else {}
-        rec.update({str(k): _json_value(v) for k, v in row.items()})
-        out.append(rec)
-    return out
+    return [({index_name: key} if index_name else {}) | {str(k): _json_value(v) for k, v in row.items()}
+            for key, row in df.iterrows()]
 
 
 @cli.command()
@@ -148,9 +144,7 @@ def explain(evidence: tuple[str, ...], condition: str | None, setting: str, as_j
     else:
         from bayesnet.present.display import explanation_text
 
-        click.echo(explanation_text(ex))
-        click.echo("")
-        click.echo(summary)
+        click.echo(f"{explanation_text(ex)}\n\n{summary}")
 
 
 @cli.command("next-test")
@@ -258,8 +252,6 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
             df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
         if setting is not None:
             if setting not in ps.settings:
-                from bayesnet.errors import UnknownNameError
-
                 raise UnknownNameError("setting", setting, ps.settings)
             df = df[~df["parameter"].str.contains(r"prevalence\[", regex=True) | df["parameter"].str.contains(setting)]
         if grade is not None:
@@ -343,8 +335,6 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
     available = [*b.BACK_PAIN, *sorted(p.name[: -len(".bif.gz")] for p in b.example_models_dir().glob("*.bif.gz"))]
     for name in names:
         if name not in available:
-            from bayesnet.errors import UnknownNameError
-
             raise UnknownNameError("network", name, available)
 
     def progress(res: dict) -> None:
@@ -532,9 +522,7 @@ def validate_command(as_json: bool, draws: int, seed: int, figure: str | None, p
             out["figure"] = str(figure)
         click.echo(json.dumps(out, indent=2))
     else:
-        click.echo(validation_text(df))
-        click.echo("")
-        click.echo(validation_summary_line(df))
+        click.echo(f"{validation_text(df)}\n\n{validation_summary_line(df)}")
         if figure is not None:
             click.echo(f"wrote the calibration figure to {figure}")
 
