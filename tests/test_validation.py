@@ -16,10 +16,16 @@ import pytest
 import yaml
 from helpers import query
 
-from bayesnet.errors import BayesNetError, PriorsError
 from bayesnet.cli import cli as bayesnet_cli
-from bayesnet.data.scenarios import (Published, Target, ValidationFileError, default_validation_path, exact_interval,
-                                     load_validation)
+from bayesnet.data.scenarios import (
+    Published,
+    Target,
+    ValidationFileError,
+    default_validation_path,
+    exact_interval,
+    load_validation,
+)
+from bayesnet.errors import BayesNetError, PriorsError
 from bayesnet.present.display import validation_summary_line as summary_line
 from bayesnet.present.plots import calibration_plot
 from bayesnet.reasoning.validation import event_probability, validate

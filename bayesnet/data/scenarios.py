@@ -7,6 +7,12 @@ numbers is used to build the network; a scenario sharing data with a number the 
 from says so (``independent: false``). This module only reads and checks the file;
 :func:`bayesnet.reasoning.validation.validate` evaluates the scenarios.
 
+Each scenario runs in the population its study enrolled: a shipped setting's name, or a
+study-population setting file named relative to the validation file's folder
+(``setting: settings/geersing_2012.yaml``; :attr:`Scenario.setting_file` is then its resolved
+path). Intervals computed from counts are exact (Clopper-Pearson, :func:`exact_interval`);
+``interval: wilson`` is refused in files of ``schema_version: 2`` and read as before in version 1.
+
 A scenario's target is an *event*: one condition (``condition: spinal_metastasis``), any of
 several (``any_of: [pulmonary_embolism, dvt]``), or all or any of a set of variable states
 (``all_of: {fever: "yes", neuro_deficit: "yes"}``).
@@ -143,7 +149,7 @@ def exact_interval(events: int, total: int, level: float = 0.95) -> tuple[float,
     0 and 1 at the ends).
 
     >>> [round(x, 4) for x in exact_interval(8, 63)]
-    [0.0564, 0.235]
+    [0.0565, 0.235]
     """
     if isinstance(events, bool) or isinstance(total, bool) or total <= 0 or not 0 <= events <= total:
         raise BayesNetError(f"need 0 <= events <= total and total > 0; got {events}/{total}")
@@ -447,7 +453,8 @@ def load_validation(path: str | os.PathLike | None = None, priors: Any = None) -
         tags that construct Python objects are refused, and so are duplicate keys.
     priors : BackPainModel, PriorSet or path-like, optional
         The model whose variables, states and settings the scenarios must use (default: the
-        shipped priors).
+        shipped priors). A scenario may instead name a setting file relative to the validation
+        file's folder (``settings/<study>.yaml``); it must exist.
 
     Returns
     -------
