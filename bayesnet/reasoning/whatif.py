@@ -234,20 +234,22 @@ def scenario_grid(
     >>> model.posteriors(grid).shape
     (6, 9)
     """
-    levels = _levels(model, variables)
-    ev = _hard_evidence(model, evidence, "scenario_grid")
-    _check_overlap(levels, ev)
+    levels, ev = _grid_inputs(model, variables, evidence, "scenario_grid")
     _check_size(math.prod(len(v) for v in levels.values()), "the scenario grid", _GRID_HINT)
     return _grid(levels, ev)
 
 
-def _check_overlap(levels: Mapping[str, Any], evidence: Mapping[str, str]) -> None:
-    both = [v for v in levels if v in evidence]
+def _grid_inputs(model: BackPainModel, variables: Any, evidence: Mapping | None, what: str) -> tuple[dict, dict]:
+    """The grid's levels and fixed hard evidence, checked to share no variable."""
+    levels = _levels(model, variables)
+    ev = _hard_evidence(model, evidence, what)
+    both = [v for v in levels if v in ev]
     if both:
         raise EvidenceError(
             f"{', '.join(map(repr, both))} is both a grid variable and in evidence; "
             "vary it in the grid or fix it in evidence, not both"
         )
+    return levels, ev
 
 
 def _odds_ratio(post: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -334,9 +336,7 @@ def what_if(
     >>> wide.columns[:3].tolist()
     ['setting', 'age_group', 'mechanical_pain']
     """
-    levels = _levels(model, variables)
-    ev = _hard_evidence(model, evidence, "what_if")
-    _check_overlap(levels, ev)
+    levels, ev = _grid_inputs(model, variables, evidence, "what_if")
     conds = list(model.conditions) if conditions is None else _names(conditions, model.conditions, "condition")
     setting_names = [model.setting] if settings is None else _names(settings, list(model.priors.settings), "setting")
     n = math.prod(len(v) for v in levels.values())
@@ -360,9 +360,7 @@ def what_if(
         out["condition"] = pd.Categorical.from_codes(np.tile(np.arange(len(conds), dtype=np.int16), n * n_set), conds)
         post = np.concatenate([p.reshape(-1) for p in blocks_post]) if rows else np.zeros(0)
         prior = np.concatenate([np.tile(p, n) for p in blocks_prior]) if rows else np.zeros(0)
-        out["prior"] = prior
-        out["posterior"] = post
-        out["likelihood_ratio"] = _odds_ratio(post, prior)
+        out.update(prior=prior, posterior=post, likelihood_ratio=_odds_ratio(post, prior))
     else:
         stacked = np.concatenate(blocks_post, axis=0) if blocks_post else np.zeros((0, len(conds)))
         for j, c in enumerate(conds):
