@@ -211,19 +211,17 @@ class EngineResult:
         return self.errors == ""
 
 
+@dataclass(eq=False, slots=True)
 class _Plan:
     """Precomputed reading plan of one layout for one tuple of target variables."""
 
-    __slots__ = ("cards", "edges", "prior", "reads", "starts", "targets", "total")
-
-    def __init__(self, targets, reads, edges, starts, cards, total, prior):
-        self.targets: tuple[int, ...] = targets
-        self.reads: list = reads  # (home clique, axes to sum, start, stop)
-        self.edges: list = edges  # distribute steps, parents first
-        self.starts: np.ndarray = starts
-        self.cards: np.ndarray = cards
-        self.total: int = total
-        self.prior: np.ndarray = prior  # (total, 1) prior marginals
+    targets: tuple[int, ...]
+    reads: list  # (home clique, axes to sum, start, stop)
+    edges: list  # distribute steps, parents first
+    starts: np.ndarray
+    cards: np.ndarray
+    total: int
+    prior: np.ndarray  # (total, 1) prior marginals
 
 
 class _Layout:
@@ -273,12 +271,9 @@ class _Layout:
             self.in_parent[i] = tuple(cards[u] if u in sep else 1 for u in jt.cliques[p]) + (-1,)
             self.in_child[i] = tuple(cards[u] if u in sep else 1 for u in c) + (-1,)
             self.parent_sum_axes[i] = tuple(k for k, u in enumerate(jt.cliques[p]) if u not in sep)
-        self.ev_shape = []
-        self.read_axes = []
-        for v in range(nvars):
-            c = jt.cliques[self.home[v]]
-            self.ev_shape.append(tuple(cards[u] if u == v else 1 for u in c) + (-1,))
-            self.read_axes.append(tuple(k for k, u in enumerate(c) if u != v))
+        homes = [jt.cliques[h] for h in self.home]
+        self.ev_shape = [tuple(cards[u] if u == v else 1 for u in c) + (-1,) for v, c in enumerate(homes)]
+        self.read_axes = [tuple(k for k, u in enumerate(c) if u != v) for v, c in enumerate(homes)]
         self.cards = cards
         self.root = jt.root
         self.postorder = list(jt.postorder)
@@ -448,9 +443,7 @@ class _Layout:
         evs: list[list | None] = [None] * len(self.phi)
         for v, arr in lik.items():
             h = self.home[v]
-            if evs[h] is None:
-                evs[h] = []
-            evs[h].append(arr.reshape(self.ev_shape[v]))
+            evs[h] = (evs[h] or []) + [arr.reshape(self.ev_shape[v])]
         return evs
 
     def _dirty(self, evs: list[list | None]) -> list[bool]:
@@ -972,11 +965,9 @@ class CompiledNetwork:
 
         # one-hot likelihood tables (card, card + 1): column k = state k, last column
         # (code -1) = all ones for "unobserved"
-        self._onehot: list[np.ndarray] = []
-        for card in self._cards:
-            t = np.ones((card, card + 1), dtype=self.dtype)
-            t[:, :card] = np.eye(card, dtype=self.dtype)
-            self._onehot.append(t)
+        self._onehot: list[np.ndarray] = [
+            np.hstack([np.eye(card, dtype=self.dtype), np.ones((card, 1), dtype=self.dtype)]) for card in self._cards
+        ]
         self._onehot1 = [[np.ascontiguousarray(t[:, k : k + 1]) for k in range(t.shape[0])] for t in self._onehot]
         self._columns: dict[tuple[int, ...], pd.MultiIndex] = {}
 
@@ -1280,18 +1271,12 @@ class CompiledNetwork:
         tl = _as_list(targets)
         if tl is None:
             return tuple(range(len(self.variables)))
-        out: list[int] = []
-        for t in tl:
-            i = self._index.get(t) if isinstance(t, Hashable) else None
-            if i is None:
-                raise UnknownNameError("variable", t, [str(v) for v in self.variables], context="in targets")
-            out.append(i)
-        return tuple(dict.fromkeys(out))  # without repeats, in order
+        return tuple(dict.fromkeys(self._var_index(t, "in targets") for t in tl))  # without repeats, in order
 
-    def _var_index(self, name: Any) -> int:
+    def _var_index(self, name: Any, context: str = "") -> int:
         i = self._index.get(name) if isinstance(name, Hashable) else None
         if i is None:
-            raise UnknownNameError("variable", name, [str(v) for v in self.variables])
+            raise UnknownNameError("variable", name, [str(v) for v in self.variables], context=context)
         return i
 
     def _match_state(self, v: int, value: Any) -> int:
