@@ -117,8 +117,7 @@ def ranking_text(dx: Diagnosis) -> str:
             f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} "
             f"{lr_text:>9}  {_bar(r.posterior)}{flag}"
         )
-    lines.append("")
-    lines.append(f"LR = posterior odds / prior odds. {DISCLAIMER}")
+    lines += ["", f"LR = posterior odds / prior odds. {DISCLAIMER}"]
     return "\n".join(lines)
 
 
@@ -180,8 +179,7 @@ def uncertainty_text(dx: Diagnosis, unc: pd.DataFrame, draws: int) -> str:
         lo, hi = u.loc[cond, "low"], u.loc[cond, "high"]
         interval = f"{format_probability(lo)} - {format_probability(hi)}"
         lines.append(f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} {interval:>22}")
-    lines.append("")
-    lines.append(DISCLAIMER)
+    lines += ["", DISCLAIMER]
     return "\n".join(lines)
 
 

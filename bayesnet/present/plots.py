@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -105,18 +106,12 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
         ax.set_title(f"Why {_label(cond)}: no waterfall (certain)")
         return ax
     start = _logit(prior)
-    labels, lefts, widths, colours = ["prior"], [0.0], [start], [NEUTRAL]
-    level = start
-    for r in ex.itertuples():
-        labels.append(f"{_label(r.variable)} = {r.state}")
-        lefts.append(level)
-        widths.append(r.contribution)
-        colours.append(UP if r.contribution >= 0 else DOWN)
-        level += r.contribution
-    labels.append("posterior")
-    lefts.append(0.0)
-    widths.append(_logit(post))
-    colours.append(NEUTRAL)
+    rows = list(ex.itertuples())
+    contributions = [r.contribution for r in rows]
+    labels = ["prior", *(f"{_label(r.variable)} = {r.state}" for r in rows), "posterior"]
+    lefts = [0.0, *list(itertools.accumulate(contributions, initial=start))[:-1], 0.0]
+    widths = [start, *contributions, _logit(post)]
+    colours = [NEUTRAL, *(UP if c >= 0 else DOWN for c in contributions), NEUTRAL]
     y = np.arange(len(labels))[::-1]
     # the prior and posterior bars start at the left edge of the plot, not at log-odds 0
     edges = [lefts[i] + widths[i] for i in range(len(labels))] + [start, _logit(post)]
