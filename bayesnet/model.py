@@ -24,8 +24,14 @@ _SOURCE_COLUMNS = ["node", "parameter", "kind", "value", "low", "high", "counts"
 
 
 def sources_table(priors: PriorSet) -> pd.DataFrame:
-    """One row per sourced number of ``priors`` (see :meth:`BackPainModel.sources`)."""
-    return pd.DataFrame([{c: getattr(p, c) for c in _SOURCE_COLUMNS} for p in priors.params], columns=_SOURCE_COLUMNS)
+    """One row per sourced number of ``priors``, each once (see :meth:`BackPainModel.sources`)."""
+    used: dict[tuple[str, str], list[str]] = {}
+    for s in priors.settings:
+        for p in priors.params_for(s):
+            used.setdefault((p.node, p.origin or p.parameter), []).append(s)
+    rows = [{**{c: getattr(p, c) for c in _SOURCE_COLUMNS}, "settings": " ".join(used.get((p.node, p.parameter), []))}
+            for p in priors.params]
+    return pd.DataFrame(rows, columns=[*_SOURCE_COLUMNS, "settings"])
 
 
 @lru_cache(maxsize=8)
@@ -152,8 +158,10 @@ class BackPainModel:
         Returns
         -------
         DataFrame
-            One row per parameter: ``node, parameter, kind, value, low, high, source, setting,
-            grade, note, file``. ``setting`` is the population the number was measured in.
+            One row per number: ``node, parameter, kind, value, low, high, counts, source, setting,
+            grade, note, file, settings``. ``setting`` is the population the number was measured
+            in; ``settings`` the models that use it (a setting file with ``based_on`` takes the
+            numbers it does not restate from another setting: they are listed once, under it).
         """
         return sources_table(self.priors)
 
@@ -338,7 +346,7 @@ class BackPainModel:
         >>> import bayesnet
         >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
         >>> nt.index[0]
-        'mri_infection'
+        'mri_epidural_collection'
         """
         from bayesnet.reasoning.next_tests import next_tests
 

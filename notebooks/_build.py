@@ -226,7 +226,7 @@ HTML(display.explanation_html(dx.explain("pulmonary_embolism")))
 """),
     code("""
 infection = [("iv_drug_use", "yes"), ("fever", "yes"), ("spinal_tenderness", "yes"), ("esr_crp", "elevated"),
-             ("mri_infection", "positive")]
+             ("mri_epidural_collection", "positive")]
 walk(infection, "epidural_abscess", "Infection red flags")
 """),
     code("""

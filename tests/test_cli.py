@@ -151,7 +151,7 @@ def test_explain_an_observed_condition_shows_no_made_up_number(capsys):
 def test_next_test_table_and_json(capsys, model):
     code, out, err = run(capsys, "next-test", "-e", "iv_drug_use=yes", "-e", "fever=yes", "--top", "3")
     assert code == 0 and err == ""
-    assert "mri_infection" in out
+    assert "mri_epidural_collection" in out
     code, out, _ = run(capsys, "next-test", "-e", "iv_drug_use=yes", "-e", "fever=yes", "--threshold", "0.1",
                        "--json")
     d = json.loads(out)

@@ -107,6 +107,7 @@ class Param:
     file: str
     entry: str
     counts: str = ""  # "events/total" where the number was counted, e.g. "17/25"
+    origin: str = ""  # for a number another setting's file gave: its parameter name there
 
     @property
     def has_interval(self) -> bool:
@@ -1070,7 +1071,7 @@ def _renamed(p: Param, base: str, name: str, taken: str) -> Param:
     """A number of setting ``base`` used unchanged in setting ``name``: its parameter renamed, its note saying so."""
     head, sep, tail = p.parameter.rpartition(f"[{base}]")
     return replace(p, parameter=f"{head}[{name}]{tail}" if sep else p.parameter, note=(p.note + taken).strip(),
-                   entry=f"{p.entry} (of setting {base})")
+                   entry=f"{p.entry} (of setting {base})", origin=p.origin or p.parameter)
 
 
 def _finding_in(f: Finding, g: FindingInSettingIn | None, setting: str, file: str, base: str = "") -> Finding:
@@ -1100,7 +1101,17 @@ def _finding_in(f: Finding, g: FindingInSettingIn | None, setting: str, file: st
 
 
 def _collect_params(ps: PriorSet, setting: str | None = None) -> list[Param]:
-    """Every sourced number, in file order; with ``setting``, only those the network of that setting reads."""
+    """Every sourced number, in file order; with ``setting``, those the network of that setting reads.
+
+    Without ``setting`` each number is listed once: the copies a setting takes unchanged from
+    another (``based_on``) are left out.
+    """
+    if setting is None:
+        return [p for p in _collect_params_all(ps) if not p.origin]
+    return _collect_params_all(ps, setting)
+
+
+def _collect_params_all(ps: PriorSet, setting: str | None = None) -> list[Param]:
     params: list[Param] = []
     for rf in ps.risk_factors.values():
         params.extend(dict.fromkeys(rf.table.values()))  # a factor by age and sex: each entry once
