@@ -429,24 +429,23 @@ def _scored(
             client.cancel(list(pending))
 
 
-def _input_error(exc: BaseException, path: Path, first_row: int = 0) -> BayesNetError | None:
-    """A one-line BayesNetError for a failure to read the input, or None if it is something else.
+def _raise_input_error(exc: BaseException, path: Path, first_row: int = 0) -> None:
+    """Raise a one-line BayesNetError for a failure to read the input; return if it is something else.
 
     ``first_row`` is the first data row of the partition that failed: Dask parses each CSV
     partition after a copy of the header, so its line ``k`` is line ``first_row + k`` of the file.
     """
     if isinstance(exc, pd.errors.EmptyDataError):
-        return BayesNetError(f"input file {str(path)!r} is empty (no header row)")
+        raise BayesNetError(f"input file {str(path)!r} is empty (no header row)") from None
     if isinstance(exc, pd.errors.ParserError):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         first = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + first_row}", first)
-        return BayesNetError(f"cannot parse {str(path)!r} as CSV: {first}")
+        raise BayesNetError(f"cannot parse {str(path)!r} as CSV: {first}") from None
     if isinstance(exc, FileNotFoundError):
-        return BayesNetError(
+        raise BayesNetError(
             f"the Dask workers cannot read {str(path)!r}: with --scheduler, the input file must be at the same "
             "path on every worker (a shared folder)"
-        )
-    return None
+        ) from None
 
 
 def run_batch_dask(
@@ -534,10 +533,8 @@ def run_batch_dask(
             frame = _read_partitions(dd, input_path, fin, chunk_size, blocksize)
         parts = list(frame.to_delayed())
     except Exception as exc:
-        err = _input_error(exc, input_path)
-        if err is None:
-            raise
-        raise err from None
+        _raise_input_error(exc, input_path)
+        raise
     report = BatchReport()
     writer = ChunkWriter(output_path, fout, ["row", *model.conditions, "error"])
     bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch (dask)")
@@ -552,10 +549,8 @@ def run_batch_dask(
                 bar.update(scored.rows)
         complete = True
     except Exception as exc:  # a reading failure on a worker comes back here
-        err = _input_error(exc, input_path, report.rows)
-        if err is None:
-            raise
-        raise err from None
+        _raise_input_error(exc, input_path, report.rows)
+        raise
     finally:
         bar.close()
         writer.close(complete)
