@@ -105,14 +105,14 @@ def test_bare_number_rejected(priors_copy):
     _edit(
         priors_copy / "conditions.yaml",
         """      - condition: compression_fracture
-        value: 0.01
-        low: 0.002
+        value: 0.02
+        low: 0.005
         high: 0.05
-        source: Expert estimate (retropulsion of fragments into the canal is uncommon in compression fractures)
-        setting: vertebral compression fracture
-        grade: C""",
+        source: "Murugan T 2022, J Orthop Joint Surg 4:14 (doi 10.5005/jp-journals-10079-1080)"
+        setting: osteoporotic vertebral fractures (statement of the article's introduction; the primary study not seen)
+        grade: B""",
         """      - condition: compression_fracture
-        value: 0.01""",
+        value: 0.02""",
     )
     with pytest.raises(PriorsError, match=r"caused_by\[2\]: has no source"):
         load_priors(priors_copy)
@@ -155,10 +155,12 @@ def test_a_setting_file_of_ones_own(tmp_path):
     assert model.setting == "our_clinic"
     src = model.sources().set_index(["node", "parameter"])
     assert src.loc[("history_of_cancer", "prevalence[our_clinic]"), "value"] == 0.10
-    # a number left out is taken from the base setting, and says so
-    taken = src.loc[("spinal_metastasis", "prevalence[our_clinic]")]
-    assert taken["value"] == src.loc[("spinal_metastasis", "prevalence[primary_care]"), "value"]
-    assert "taken unchanged from setting 'primary_care'" in taken["note"]
+    # a number left out is taken from the base setting, and says so; sources list it once
+    assert "our_clinic" in src.loc[("spinal_metastasis", "prevalence[primary_care]"), "settings"].split()
+    taken = {p.parameter: p for p in model.priors.params_for("our_clinic") if p.node == "spinal_metastasis"}
+    taken = taken["prevalence[our_clinic]"]
+    assert taken.value == src.loc[("spinal_metastasis", "prevalence[primary_care]"), "value"]
+    assert "taken unchanged from setting 'primary_care'" in taken.note and taken.origin == "prevalence[primary_care]"
     # the network reads the setting's own numbers: P(history of cancer) and fever's false-positive rate
     assert model.tables.cpts["history_of_cancer"][0] == pytest.approx(0.10)
     base = bayesnet.load_model("primary_care")

@@ -152,15 +152,18 @@ def _setting_model(model: BackPainModel, sc: Scenario) -> BackPainModel:
             raise UnknownNameError("setting", sc.setting, model.priors.settings,
                                    context=f"(scenario {sc.id!r})")
         return model.with_setting(sc.setting)
+    from pathlib import Path
+
+    from bayesnet.data.priors import load_priors
     from bayesnet.data.scenarios import ValidationFileError
     from bayesnet.errors import PriorsError
-    from bayesnet.model import load_model
 
     where = {"file": sc.file or None, "entry": sc.entry or f"scenario {sc.id!r}"}
     if not os.path.isfile(sc.setting_file):
         raise ValidationFileError(f"setting file {sc.setting!r} not found ({sc.setting_file})", **where)
     try:
-        return load_model(setting=sc.setting_file, priors=model.priors.directory)
+        priors = load_priors(model.priors.directory, extra_settings=[sc.setting_file])
+        return type(model)(priors, Path(sc.setting_file).stem)
     except PriorsError as exc:
         raise ValidationFileError(f"setting file {sc.setting!r}: {exc}", **where) from exc
 
