@@ -85,7 +85,8 @@ def test_shipped_file_loads(scenarios):
             if p.interval == "exact":
                 assert (p.low, p.high) == pytest.approx((lo, hi))
             assert p.low <= lo + 1e-3 and p.high >= hi - 1e-3, s.id
-    assert sum(s.independent for s in scenarios) > len(scenarios) / 2, "prefer independent scenarios"
+    # prefer independent scenarios: at least 40% (a scenario whose cohort also gives a prior says so)
+    assert sum(s.independent for s in scenarios) >= 0.4 * len(scenarios), "prefer independent scenarios"
 
 
 def test_every_scenario_maps_to_existing_variables(scenarios, models):
