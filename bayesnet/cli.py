@@ -21,7 +21,8 @@ from bayesnet.errors import BayesNetError, UnknownNameError
 
 EXPORT_FORMATS = ("bif", "xmlbif", "xdsl", "net")
 
-_SETTING_HELP = "Clinical setting that fixes the pre-test probabilities: primary_care (default) or emergency."
+_SETTING_HELP = ("Population: primary_care (default), emergency, emergency_suspected_pe, suspected_cauda_equina, "
+                 "or the path of a setting file of your own (priors/README.md).")
 _PRIORS_HELP = "Folder of priors files to use instead of the shipped ones (see priors/README.md)."
 
 
@@ -225,7 +226,7 @@ def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, sett
 
 
 @cli.command()
-@click.option("--setting", default=None, help="Only numbers measured for this setting (matches the parameter name).")
+@click.option("--setting", default=None, help="Only the numbers the model of this setting uses.")
 @click.option("--grade", type=click.Choice(["A", "B", "C"]), default=None, help="Only numbers of this grade.")
 @click.option("--variables", "show_variables", is_flag=True, help="List the variables and their states instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
@@ -248,14 +249,17 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
         df["parents"] = df["parents"].map(lambda s: ", ".join(s))
     else:
         df = sources_table(ps)
-        if not as_json:
-            df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
         if setting is not None:
             if setting not in ps.settings:
                 raise UnknownNameError("setting", setting, ps.settings)
-            df = df[~df["parameter"].str.contains(r"prevalence\[", regex=True) | df["parameter"].str.contains(setting)]
+            df = df[df["settings"].str.split().map(lambda used: setting in used)]
         if grade is not None:
             df = df[df["grade"] == grade]
+        if not as_json:
+            counts = df["grade"].value_counts()
+            summary = f"{len(df)} numbers: " + ", ".join(f"{g} {counts.get(g, 0)}" for g in "ABC") + (
+                f" (grade C {counts.get('C', 0) / max(len(df), 1):.0%})")
+            df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
     if as_json:
         click.echo(df.to_json(orient="records", indent=2))
     else:
@@ -263,6 +267,8 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
 
         with pd.option_context("display.max_rows", None, "display.max_colwidth", 70, "display.width", 250):
             click.echo(df.to_string(index=False))
+        if not show_variables:
+            click.echo(summary)
 
 
 @cli.command()
