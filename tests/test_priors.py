@@ -209,3 +209,106 @@ def test_settings_based_on_each_other_in_a_cycle(priors_copy):
         (priors_copy / "settings" / f"{a}.yaml").write_text(f"description: {a}\nbased_on: {b}\n")
     with pytest.raises(PriorsError, match="settings are based on each other in a cycle"):
         load_priors(priors_copy)
+
+
+# --------------------------------------------------------------------------------------------
+# the second edition's data rules: counts, factors by age and sex, effects restated in a setting
+
+
+def test_an_interval_narrower_than_its_counts_allow_is_refused(priors_copy):
+    path = priors_copy / "settings" / "suspected_cauda_equina.yaml"
+    text = path.read_text()
+    assert "        low: 0.387\n" in text
+    path.write_text(text.replace("        low: 0.387\n", "        low: 0.45\n", 1))
+    from scipy.stats import beta
+
+    lo, hi = beta.ppf(0.025, 15, 11), beta.ppf(0.975, 16, 10)  # Clopper-Pearson for 15/25, from scipy directly
+    with pytest.raises(PriorsError, match=rf"narrower than the exact binomial interval of its counts 15/25: "
+                       rf"\[{lo:.4g}, {hi:.4g}\]"):
+        load_priors(priors_copy)
+
+
+@pytest.mark.parametrize("counts, match", [("15 of 25", "counts must be 'events/total'"), ("26/25", "events <= total"),
+                                           ("0/0", "total > 0")])
+def test_malformed_counts_are_refused(priors_copy, counts, match):
+    path = priors_copy / "settings" / "suspected_cauda_equina.yaml"
+    path.write_text(path.read_text().replace("counts: 15/25", f"counts: {counts}", 1))
+    with pytest.raises(PriorsError, match=match):
+        load_priors(priors_copy)
+
+
+def test_counts_need_an_interval(priors_copy):
+    path = priors_copy / "settings" / "suspected_cauda_equina.yaml"
+    text = path.read_text().replace("        low: 0.387\n        high: 0.789\n", "", 1)
+    path.write_text(text)
+    with pytest.raises(PriorsError, match=r"counts 15/25 are given: give the interval too"):
+        load_priors(priors_copy)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ("      - when: {age_group: under_50}\n", "      - when: {age_group: 50_to_69}\n", r"covered twice"),
+        ("      - when: {age_group: 70_plus, sex: male}\n", "      - when: {age_group: 70_plus, sex: mail}\n",
+         r"unknown state 'mail' of 'sex'; did you mean 'male'\?"),
+        ("    depends_on: [age_group, sex]\n", "    depends_on: [age_group, sexx]\n", r"unknown risk factor 'sexx'"),
+        ("      - when: {age_group: 70_plus, sex: male}\n", "      - when: {age_group: 70_plus, sex: male, diabetes: 'yes'}\n",
+         r"unknown parent 'diabetes'"),
+    ],
+)
+def test_factor_by_age_and_sex_errors_name_the_entry(priors_copy, old, new, match):
+    path = priors_copy / "risk_factors.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(PriorsError, match=match) as exc:
+        load_priors(priors_copy)
+    assert "risk_factors.yaml" in str(exc.value) and "osteoporosis" in str(exc.value)
+
+
+def test_a_combination_left_out_is_named(priors_copy):
+    path = priors_copy / "risk_factors.yaml"
+    text = path.read_text()
+    start = text.index("      - when: {age_group: 70_plus, sex: male}\n")
+    end = text.index("  significant_trauma:")
+    path.write_text(text[:start] + text[end:])
+    with pytest.raises(PriorsError, match=r"no prevalence for \{'age_group': '70_plus', 'sex': 'male'\}"):
+        load_priors(priors_copy)
+
+
+def test_a_setting_cannot_give_a_prevalence_to_a_factor_by_age_and_sex(tmp_path):
+    path = tmp_path / "clinic.yaml"
+    path.write_text("description: x\nbased_on: primary_care\nrisk_factors:\n"
+                    "  osteoporosis: {value: 0.1, source: s, setting: s, grade: C}\n")
+    with pytest.raises(PriorsError, match=r"'osteoporosis' depends on age_group, sex"):
+        load_priors(extra_settings=[path])
+
+
+def test_a_setting_restates_effects_it_measured_but_adds_none(tmp_path):
+    import bayesnet
+
+    good = tmp_path / "tested.yaml"
+    good.write_text("description: x\nbased_on: emergency\neffects:\n  pulmonary_embolism:\n"
+                    "    - {factor: prior_vte, kind: odds_ratio, value: 1.2, source: s, setting: s, grade: C}\n")
+    m = bayesnet.load_model(setting=str(good))
+    eff = [e for e in m.priors.conditions_in("tested")["pulmonary_embolism"].effects if e.factor == "prior_vte"]
+    assert eff[0].param.value == 1.2 and eff[0].param.parameter == "odds_ratio[prior_vte=yes][tested]"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("description: x\nbased_on: emergency\neffects:\n  pulmonary_embolism:\n"
+                   "    - {factor: diabetes, kind: odds_ratio, value: 1.2, source: s, setting: s, grade: C}\n")
+    with pytest.raises(PriorsError, match=r"pulmonary_embolism has no effect of diabetes=yes in conditions.yaml"):
+        load_priors(extra_settings=[bad])
+
+
+def test_a_share_of_cases_must_leave_room_for_other_causes(priors_copy):
+    path = priors_copy / "conditions.yaml"
+    text = path.read_text()
+    old = "        value: 0.8\n        low: 0.3\n        high: 0.932\n        counts: 20/25\n"
+    assert old in text
+    path.write_text(text.replace(old, "        value: 0.8\n        low: 0.3\n        high: 1.0\n        counts: 20/25\n", 1))
+    ps = load_priors(priors_copy)  # loads: the rule is checked when a network is built
+    from bayesnet.building.network import build_tables
+
+    bad = ps.replace_values({("epidural_abscess", "caused_by[vertebral_osteomyelitis]"): 1.0})
+    with pytest.raises(PriorsError, match=r"shares of cases caused by other conditions|sum to 1"):
+        build_tables(bad, "primary_care")
