@@ -153,3 +153,19 @@ def test_steroid_fracture_effect_among_back_pain_presenters(models):
     m = models["primary_care"]
     rank = m.diagnose({"corticosteroid_use": "yes"}).ranking
     assert rank.loc["compression_fracture", "likelihood_ratio"] > 8
+
+
+def test_history_of_cancer_and_diabetes_rise_with_age(ve, models):
+    """SEER 2002 (15% at 65+, 1.4% at 40-44) and CDC diabetes (3.0% / 14.5% / 24.4%), by age band;
+    metastasis then has two age steps (the first edition had one: 50-69 and 70+ alike)."""
+    for setting in SETTINGS:
+        v = ve[setting]
+        cancer = [query(v, "history_of_cancer", {"age_group": a})["yes"] for a in ("under_50", "50_to_69", "70_plus")]
+        assert cancer == pytest.approx([0.012, 0.06, 0.17], abs=TOL)
+        dm = [query(v, "diabetes", {"age_group": a})["yes"] for a in ("under_50", "50_to_69", "70_plus")]
+        assert dm == pytest.approx([0.035, 0.145, 0.244], abs=TOL)
+    m = models["primary_care"]
+    met = [m.diagnose({"age_group": a}).ranking.loc["spinal_metastasis", "posterior"] for a in ("50_to_69", "70_plus")]
+    assert met[1] > 1.5 * met[0]
+    # the emergency population's age mix gives about the 4% of Reinus 1998 (482 emergency patients)
+    assert query(ve["emergency"], "history_of_cancer")["yes"] == pytest.approx(0.04, abs=0.005)

@@ -85,7 +85,7 @@ def test_drawn_networks_reproduce_their_own_prevalences(models, setting):
                 continue
             got = query(ve, name)["yes"]
             assert got == pytest.approx(values[(name, f"prevalence[{setting}]")], rel=1e-9, abs=1e-12), (i, name)
-        rf = "history_of_cancer"
+        rf = "iv_drug_use"
         assert query(ve, rf)["yes"] == pytest.approx(values[(rf, f"prevalence[{setting}]")], abs=1e-12)
 
 
@@ -146,9 +146,9 @@ def test_flagged_sets_are_exactly_those_build_tables_rejects(model):
 
 
 def test_replace_parameters_keeps_yes_no_factors_and_controls_consistent(priors):
-    key = ("history_of_cancer", "prevalence[primary_care]")
+    key = ("iv_drug_use", "prevalence[primary_care]")
     ps = replace_parameters(priors, {key: 0.1})
-    dist = ps.risk_factors["history_of_cancer"].prevalence["primary_care"]
+    dist = ps.risk_factors["iv_drug_use"].prevalence["primary_care"]
     assert dist["yes"].value == pytest.approx(0.1) and dist["no"].value == pytest.approx(0.9)
     eff = next(e for e in priors.conditions["spinal_metastasis"].effects if e.controls is not None)
     ckey = (eff.controls.node, eff.controls.parameter)
@@ -156,7 +156,7 @@ def test_replace_parameters_keeps_yes_no_factors_and_controls_consistent(priors)
     new = next(e for e in ps.conditions["spinal_metastasis"].effects if e.controls is not None)
     assert new.controls.value == pytest.approx(0.03)
     # the original is untouched
-    assert priors.risk_factors["history_of_cancer"].prevalence["primary_care"]["no"].value == pytest.approx(0.96)
+    assert priors.risk_factors["iv_drug_use"].prevalence["primary_care"]["no"].value == pytest.approx(0.997)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

@@ -136,10 +136,10 @@ def test_sensitivity_below_false_positive_rate_is_reported(priors_copy):
 
 
 _OWN = """\
-description: A clinic of our own, with more patients who have had cancer.
+description: A clinic of our own, with more patients who inject drugs.
 based_on: primary_care
 risk_factors:
-  history_of_cancer: {value: 0.10, low: 0.08, high: 0.12, source: "Clinic audit 2026", setting: "our clinic, n=900", grade: A}
+  iv_drug_use: {value: 0.10, low: 0.08, high: 0.12, source: "Clinic audit 2026", setting: "our clinic, n=900", grade: A}
 findings:
   fever:
     leak: {kind: false_positive_rate, value: 0.05, source: "Clinic audit 2026", setting: "our clinic", grade: A}
@@ -154,15 +154,15 @@ def test_a_setting_file_of_ones_own(tmp_path):
     model = bayesnet.load_model(setting=str(path))
     assert model.setting == "our_clinic"
     src = model.sources().set_index(["node", "parameter"])
-    assert src.loc[("history_of_cancer", "prevalence[our_clinic]"), "value"] == 0.10
+    assert src.loc[("iv_drug_use", "prevalence[our_clinic]"), "value"] == 0.10
     # a number left out is taken from the base setting, and says so; sources list it once
     assert "our_clinic" in src.loc[("spinal_metastasis", "prevalence[primary_care]"), "settings"].split()
     taken = {p.parameter: p for p in model.priors.params_for("our_clinic") if p.node == "spinal_metastasis"}
     taken = taken["prevalence[our_clinic]"]
     assert taken.value == src.loc[("spinal_metastasis", "prevalence[primary_care]"), "value"]
     assert "taken unchanged from setting 'primary_care'" in taken.note and taken.origin == "prevalence[primary_care]"
-    # the network reads the setting's own numbers: P(history of cancer) and fever's false-positive rate
-    assert model.tables.cpts["history_of_cancer"][0] == pytest.approx(0.10)
+    # the network reads the setting's own numbers: P(injection drug use) and fever's false-positive rate
+    assert model.tables.cpts["iv_drug_use"][0] == pytest.approx(0.10)
     base = bayesnet.load_model("primary_care")
     assert model.priors.findings_in("our_clinic")["fever"].leak["*"].value == 0.05
     assert base.priors.findings_in("primary_care")["fever"].leak["*"].value == 0.023
@@ -182,8 +182,8 @@ def test_a_setting_file_of_ones_own(tmp_path):
          r"findings.fever.links.dvt: unknown linked condition 'dvt' of this finding \(a setting cannot add links\)"),
         ("description: x\nbased_on: primary_care\nrisk_factors:\n  sex: {value: 0.5, source: s, setting: s, grade: C}\n",
          r"risk_factors.sex: give 'values' for every state: female, male"),
-        ("description: x\nbased_on: primary_care\nrisk_factors:\n  diabetes: {values: {'yes': 0.5, 'no': 0.5}, source: s, setting: s, grade: C}\n",
-         r"risk_factors.diabetes: a yes/no risk factor takes one 'value'"),
+        ("description: x\nbased_on: primary_care\nrisk_factors:\n  iv_drug_use: {values: {'yes': 0.5, 'no': 0.5}, source: s, setting: s, grade: C}\n",
+         r"risk_factors.iv_drug_use: a yes/no risk factor takes one 'value'"),
         ("description: x\nbased_on: primary_care\nfindings:\n  fevre: {}\n", r"unknown finding 'fevre'; did you mean 'fever'\?"),
     ],
 )
@@ -248,7 +248,8 @@ def test_counts_need_an_interval(priors_copy):
 @pytest.mark.parametrize(
     ("old", "new", "match"),
     [
-        ("      - when: {age_group: under_50}\n", "      - when: {age_group: 50_to_69}\n", r"covered twice"),
+        ("      - when: {age_group: under_50}\n        value: 0.01\n", "      - when: {age_group: 50_to_69}\n        value: 0.01\n",
+         r"covered twice"),
         ("      - when: {age_group: 70_plus, sex: male}\n", "      - when: {age_group: 70_plus, sex: mail}\n",
          r"unknown state 'mail' of 'sex'; did you mean 'male'\?"),
         ("    depends_on: [age_group, sex]\n", "    depends_on: [age_group, sexx]\n", r"unknown risk factor 'sexx'"),

@@ -63,7 +63,7 @@ def test_parameters_off_the_evidence_path_do_not_matter(model):
         ("d_dimer", "sensitivity[pulmonary_embolism]"),
         ("dvt", "odds_ratio[prior_vte=yes]"),
         ("age_group", "prevalence[primary_care][70_plus]"),  # moves the other age bands in proportion
-        ("history_of_cancer", "prevalence[primary_care]"),
+        ("history_of_cancer", "prevalence[age_group=70_plus]"),  # a factor by age: the same in every setting
         ("pulmonary_embolism", "prevalence[primary_care]"),  # high end clipped: it needs more DVT than there is
     ],
 )

@@ -172,8 +172,8 @@ def replace_parameters(priors: PriorSet, values: Mapping[tuple[str, str], float]
     Examples
     --------
     >>> from bayesnet.data.priors import load_priors
-    >>> ps = replace_parameters(load_priors(), {("history_of_cancer", "prevalence[primary_care]"): 0.1})
-    >>> [round(ps.risk_factors["history_of_cancer"].prevalence["primary_care"][s].value, 3) for s in ("yes", "no")]
+    >>> ps = replace_parameters(load_priors(), {("iv_drug_use", "prevalence[primary_care]"): 0.1})
+    >>> [round(ps.risk_factors["iv_drug_use"].prevalence["primary_care"][s].value, 3) for s in ("yes", "no")]
     [0.1, 0.9]
     """
     return priors.replace_values(values)

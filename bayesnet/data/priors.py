@@ -306,8 +306,8 @@ class PriorSet:
 
         Examples
         --------
-        >>> ps = load_priors().replace_values({("history_of_cancer", "prevalence[primary_care]"): 0.1})
-        >>> [round(ps.risk_factors["history_of_cancer"].prevalence["primary_care"][s].value, 3) for s in ("yes", "no")]
+        >>> ps = load_priors().replace_values({("iv_drug_use", "prevalence[primary_care]"): 0.1})
+        >>> [round(ps.risk_factors["iv_drug_use"].prevalence["primary_care"][s].value, 3) for s in ("yes", "no")]
         [0.1, 0.9]
         """
         values = {k: float(v) for k, v in values.items()}

@@ -14,7 +14,7 @@ Examples
 >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "age_group": "70_plus"})
 >>> ax = plots.waterfall(dx.explain("spinal_metastasis"))
 >>> ax.get_title()
-'Why spinal metastasis: 0.320% -> 9.04%'
+'Why spinal metastasis: 0.320% -> 7.62%'
 """
 
 from __future__ import annotations

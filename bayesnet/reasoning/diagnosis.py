@@ -180,7 +180,7 @@ class Diagnosis:
         >>> import bayesnet
         >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes", "age_group": "70_plus"})
         >>> print(dx.summary("spinal_metastasis"))  # doctest: +ELLIPSIS
-        In primary care, spinal metastasis starts at 0.320%. History of cancer = yes raised its odds 12-fold...
+        In primary care, spinal metastasis starts at 0.320%. History of cancer = yes raised its odds 5.1-fold...
         """
         condition = condition or self.leading_serious
         ex = self.explain(condition) if explanation is None else explanation
