@@ -327,6 +327,7 @@ class _Builder:
         self.strict = strict
         self.problems: dict[str, np.ndarray] = {}
         self.redrawn: dict[str, int] = {}
+        self.ancestors = _cause_ancestors(space.priors)  # for the links calibrated among co-occurring conditions
 
     def cols(self, params: Sequence[Param]) -> list[int]:
         return [self.space.index[(p.node, p.parameter)] for p in params]
@@ -494,6 +495,8 @@ def _effect_lor(bld: _Builder, effect, factor, name: str, vt: VectorTables) -> n
     """Log odds ratio of one risk-factor effect, one value per draw (:func:`~bayesnet.building.conversions.effect_log_odds_ratio`)."""
     p = effect.param
     setting = bld.space.setting
+    # a factor by age and sex: its prevalence in the setting, computed once (the redraws do not move it)
+    factor_yes = vt.marginal([factor.name])[:, 0] if factor.parents and effect.controls is None else None
 
     def compute(rows):
         v = bld.col(p, rows)
@@ -509,7 +512,7 @@ def _effect_lor(bld: _Builder, effect, factor, name: str, vt: VectorTables) -> n
         if effect.controls is not None:
             p_ctrl = bld.col(effect.controls, rows)
         elif factor.parents:  # its prevalence in the setting: over the setting's age and sex
-            yes = vt.marginal([factor.name])[rows, 0]
+            yes = factor_yes[rows]
             p_ctrl = sum(yes if s == "yes" else 1.0 - yes for s in effect.states)
         else:
             dist = factor.prevalence[setting]
@@ -767,7 +770,7 @@ def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
     k = len(conds)
     joint = None
     # conditions that come together: one causes the other, or a third causes both (not a shared effect)
-    anc = _cause_ancestors(bld.space.priors)
+    anc = bld.ancestors
     related = np.array([[bool(anc[a] & anc[b]) for b in conds] for a in conds], dtype=bool).reshape(k, k)
     if f.marginal_links and (related.sum() > k):  # P(context, conditions), for links calibrated among all cases
         joint = vt.marginal(vt.parents[name])

@@ -962,22 +962,23 @@ def load_priors(directory: str | os.PathLike | None = None, *,
             names[n] = file
 
     ps = PriorSet(directory, {}, risk_factors, conditions, findings)
-    for path, file in _setting_paths(directory, extra_settings):
+    for path, file, data in _setting_files(directory, extra_settings):
         digest.update(path.read_bytes())
-        _add_setting(ps, path, file)
+        _add_setting(ps, path, file, data)
     ps.digest = digest.hexdigest()[:16]
     ps.params = _collect_params(ps)
     return ps
 
 
-def _setting_paths(directory: Path, extra: Sequence[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """The setting files to read, the default first: ``(path, name in messages)``."""
+def _setting_files(directory: Path, extra: Sequence[str | os.PathLike]) -> list[tuple[Path, str, dict]]:
+    """The setting files, each parsed once, the default first and each after its base: ``(path, name, data)``."""
     folder = directory / SETTINGS_DIR
     shipped = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     if not shipped:
         raise PriorsError(f"no setting files (*.yaml) in {str(folder)!r}; at least one setting is required",
                           file=SETTINGS_DIR)
-    defaults = [p for p in shipped if _read_default(p, f"{SETTINGS_DIR}/{p.name}")]
+    data = {p: read_yaml_mapping(p, f"{SETTINGS_DIR}/{p.name}") for p in shipped}
+    defaults = [p for p in shipped if _is_default(data[p], f"{SETTINGS_DIR}/{p.name}")]
     if len(defaults) != 1:
         which = ", ".join(p.stem for p in defaults) or "none"
         raise PriorsError(f"exactly one setting file must say 'default: true'; found {which}", file=SETTINGS_DIR)
@@ -989,8 +990,9 @@ def _setting_paths(directory: Path, extra: Sequence[str | os.PathLike]) -> list[
         if path.suffix not in (".yaml", ".yml"):
             raise PriorsError("a setting file must be YAML (.yaml or .yml)", file=str(e))
         paths.append((path, str(e)))
+        data[path] = read_yaml_mapping(path, str(e))
     # a setting comes after the one it is based on
-    base = {p.stem: read_yaml_mapping(p, f).get("based_on") for p, f in paths}
+    base = {p.stem: data[p].get("based_on") for p, _ in paths}
     ordered: list[tuple[Path, str]] = []
     while len(ordered) < len(paths):
         done = {p.stem for p, _ in ordered}
@@ -1000,23 +1002,21 @@ def _setting_paths(directory: Path, extra: Sequence[str | os.PathLike]) -> list[
             raise PriorsError("settings are based on each other in a cycle: " + ", ".join(
                 f"{p.stem} -> {base[p.stem]}" for p, _ in paths if p.stem not in done), file=SETTINGS_DIR)
         ordered.append(ready[0])
-    return ordered
+    return [(p, f, data[p]) for p, f in ordered]
 
 
-def _read_default(path: Path, file: str) -> bool:
-    data = read_yaml_mapping(path, file)
+def _is_default(data: dict, file: str) -> bool:
     default = data.get("default", False)
     if not isinstance(default, bool):
         raise PriorsError(f"must be true or false; got {default!r}", file=file, entry="default")
     return default
 
 
-def _add_setting(ps: PriorSet, path: Path, file: str) -> None:
-    """Read one setting file into ``ps``: prevalences, and the findings' accuracies measured in it."""
+def _add_setting(ps: PriorSet, path: Path, file: str, data: dict) -> None:
+    """Add one parsed setting file to ``ps``: prevalences, and the accuracies and effects measured in it."""
     name = path.stem
     if name in ps.settings:
         raise PriorsError(f"setting {name!r} is defined twice (also in {ps.setting_files[name]})", file=file)
-    data = read_yaml_mapping(path, file)
     calibrated = [n for n, c in ps.conditions.items() if c.definition == "calibrated"]
     spec = check(SettingFile, data, file, known=list(ps.settings), risk_factors=ps.risk_factors,
                  conditions=ps.conditions, calibrated=calibrated, findings=ps.findings)
