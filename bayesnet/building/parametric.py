@@ -12,8 +12,10 @@ each condition's table from the log odds ratios of its risk factors
 conditions and a baseline log-odds ``b``; ``mechanical_pain`` as the absence of every serious
 condition; and each finding's leaky noisy-OR (:func:`~bayesnet.building.conversions.leak_from`,
 :func:`~bayesnet.building.conversions.sensitivity_from`,
-:func:`~bayesnet.building.conversions.noisy_or_link`). The one iterative step, the baseline
-``b`` that makes a condition's marginal probability equal its sourced prevalence, is solved for
+:func:`~bayesnet.building.conversions.noisy_or_link`; with findings schema 2 the links are solved so
+that each sensitivity holds among all the cases of its condition, see :func:`_marginal_links`). The
+other iterative step, the baseline ``b`` that makes a condition's marginal probability equal its
+sourced prevalence, is solved for
 all draws at once by Newton steps on ``sum_k w_k expit(b + eta_k) = prevalence - floor``
 inside a bracket that always holds the root (bisection fallback; converged to ~1e-15 in ``b``);
 a root outside [-60, 60] is rejected as an effect too extreme to reconcile with the prevalence.
