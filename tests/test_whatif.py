@@ -246,10 +246,9 @@ def test_cohort_mechanical_pain_is_no_serious_condition(model, cohort):
 def test_cohort_conditional_frequency_matches_model():
     """P(d_dimer = positive | PE = yes) in a high-risk emergency cohort, against exact inference."""
     emergency = bayesnet.load_model("emergency")
-    evidence = {  # root variables only (history of cancer now depends on age)
+    evidence = {  # root variables only (history of cancer and a past thrombosis depend on age)
         "age_group": "70_plus",
         "significant_trauma": "yes",
-        "prior_vte": "yes",
         "recent_surgery_or_immobilisation": "yes",
     }
     cohort = sample_cohort(emergency, 200_000, seed=5, evidence=evidence, columns=["pulmonary_embolism", "d_dimer"])
