@@ -8,6 +8,7 @@ the computing modules never import the drawing ones.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,14 +24,20 @@ def format_probability(p: float) -> str:
     '0.012%'
     >>> format_probability(0.4567)
     '45.7%'
+    >>> format_probability(0.0000123), format_probability(0.0)
+    ('0.0012%', '0%')
     """
     pct = 100.0 * p
+    if pct == 0:
+        return "0%"
     if pct >= 10:
         return f"{pct:.1f}%"
     if pct >= 1:
         return f"{pct:.2f}%"
     if pct >= 0.01:
         return f"{pct:.3f}%"
+    if pct >= 1e-4:  # two significant digits, in plain decimals
+        return f"{pct:.{1 - math.floor(math.log10(pct))}f}%"
     return f"{pct:.1e}%"
 
 
