@@ -158,7 +158,7 @@ serious = model.serious_conditions
 ## The network
 
 Risk factors cause conditions; conditions cause findings and test results. Mechanical pain is the
-absence of every serious condition. Each layer has its colour; a dotted link skips a layer.
+absence of every modelled condition, serious or not. Each layer has its colour; a dotted link skips a layer.
 """),
     code("""
 ax = plots.network(model)
@@ -271,6 +271,108 @@ Pre-test probabilities are higher in the emergency setting, so the same findings
 both = model.what_if({"saddle_anaesthesia": ["yes"], "urinary_retention": ["yes"]},
                      settings=["primary_care", "emergency"], conditions="cauda_equina_syndrome")
 both[["setting", "prior", "posterior", "likelihood_ratio"]]
+"""),
+    md("""
+## 6. Not the spine at all
+
+Some back pain comes from the kidney, the aorta or a tumour outside the conditions above. The model
+has six such conditions: pyelonephritis, renal colic (the only one that is *not* serious), aortic
+aneurysm or dissection, renal vein thrombosis, lymphoma and primary spinal tumour; `mechanical_pain`
+now means that *no* modelled condition, serious or not, explains the pain. In the emergency
+department, with nothing known yet about the patient:
+"""),
+    code("""
+ed = bayesnet.load_model(setting="emergency")
+LOVEGROVE_NON_SPECIFIC = 0.438   # muscular or non-specific: 43.8% of 22,655 emergency back-pain presentations
+nothing = pd.DataFrame({"primary_care": model.diagnose({}).ranking["posterior"],
+                        "emergency": ed.diagnose({}).ranking["posterior"]})
+print("no modelled condition (emergency model):", format_probability(nothing.loc["mechanical_pain", "emergency"]),
+      "| muscular or non-specific (Lovegrove 2011):", format_probability(LOVEGROVE_NON_SPECIFIC))
+nothing.sort_values("emergency", ascending=False).head(6).map(format_probability)
+"""),
+    md("""
+In the emergency setting the kidney accounts for a large share of back pain: renal colic 30% and
+pyelonephritis 10.5% (10 of 95 truncal back pains in one Japanese emergency department, Nagayama
+2014), against at most a few per cent for any spinal condition. The renal colic figure is an expert estimate
+(grade C, range 10-66%) bounded by two studies: ureterolithiasis in 53 of those 95 patients
+(Nagayama 2014), and Lovegrove 2011, where only 43.8% of 22,655 emergency back-pain presentations were
+muscular or non-specific. The model leaves more unexplained than that (about 60%, printed above): it
+sets renal colic below the Japanese figure because many departments triage typical colic as flank or
+abdominal pain. The conditions can coexist, so a column need not sum to 100%. In primary care the
+same conditions are rare.
+
+### A woman with flank pain, dysuria and a positive urinalysis
+
+One finding at a time. `dx.leading_serious` is the most probable *serious* condition, the one that
+`next_tests` and `bayesnet explain` focus on by default.
+"""),
+    code("""
+woman = [("sex", "female"), ("flank_pain", "yes"), ("dysuria", "yes"), ("urinalysis", "positive")]
+rows, evidence = [], {}
+for name, state in [(None, None)] + woman:
+    if name is not None:
+        evidence = {**evidence, name: state}
+    dx = ed.diagnose(evidence)
+    rows.append({"step": f"+ {name.replace('_', ' ')} = {state}" if name else "(nothing known)",
+                 "most probable": dx.ranking.index[0], "dx.leading_serious": dx.leading_serious,
+                 **{c: format_probability(dx.ranking.loc[c, "posterior"])
+                    for c in ("pyelonephritis", "renal_colic", "mechanical_pain")}})
+pd.DataFrame(rows).set_index("step")
+"""),
+    md("""
+Flank pain alone makes renal colic the most probable condition, but renal colic is not serious:
+`dx.leading_serious` skips it and names pyelonephritis. Dysuria (present in 56 of 119 women with
+pyelonephritis, Piccoli 2011) then puts pyelonephritis first, and a positive dipstick (sensitivity
+77.5%, pyuria in 303 of 391 cases, Song 2022; specificity 86%, Deville 2004) adds to it. Renal colic
+is not ruled out (the model lets a stone and an infection coexist), but it no longer explains the findings
+better than the infection does; the chance that nothing modelled explains them falls below 1%. What
+each finding did to pyelonephritis:
+"""),
+    code("""
+dx = ed.diagnose(dict(woman))
+HTML(display.explanation_html(dx.explain("pyelonephritis")))
+"""),
+    md("""
+### A man over 70 with sudden pain and a faint
+
+Abrupt onset is reported in 84% of aortic dissections (sensitivity, Klompas 2002, 21 series) and
+syncope in 27.8% of ruptured abdominal aortic aneurysms (Fernando 2022, 2,077 patients). The
+emergency-setting prevalence, 0.3%, is one leaking aneurysm graft among 329 emergency low-back-pain
+patients in Ottawa (Thiruganasambandamoorthy 2014); male sex and age raise it before any finding.
+"""),
+    code("""
+man = {"sex": "male", "age_group": "70_plus", "sudden_onset": "yes", "syncope": "yes"}
+dx = ed.diagnose(man)
+print("leading serious:", dx.leading_serious, format_probability(dx.ranking.loc[dx.leading_serious, "posterior"]))
+HTML(display.next_tests_html(ed.next_tests(man), top=5))
+"""),
+    md("""
+Aortic aneurysm becomes the leading serious condition, and `next_tests` ranks CT angiography
+(`ct_abdomen_aorta`; sensitivity 91.4%, specificity 93.6% for a ruptured aneurysm, Fernando 2022)
+first: its result column shows where each result would leave the aneurysm. The other candidates
+barely move it. Two limits of the model: renal colic, which often starts abruptly too, is not linked
+to sudden onset (no figure was found; it is counted in the false-positive rate), and the syncope
+figure comes from aneurysm rupture, not dissection.
+
+### A stone on CT
+
+Flank pain alone, then a non-contrast CT (CT KUB) showing a stone (sensitivity 96.6%, specificity
+94.9%, Niemann 2008):
+"""),
+    code("""
+flank = {"flank_pain": "yes"}
+stone = {**flank, "ct_abdomen_stone": "positive"}
+shown = ["renal_colic", "pyelonephritis", "mechanical_pain", "aortic_aneurysm"]
+pd.DataFrame({"prior": ed.diagnose({}).ranking["posterior"],
+              "flank pain": ed.diagnose(flank).ranking["posterior"],
+              "+ stone on CT": ed.diagnose(stone).ranking["posterior"]}).loc[shown].map(format_probability)
+"""),
+    md("""
+The stone explains the pain: renal colic becomes all but certain, the chance that no modelled
+condition explains the pain falls to about 1%, and pyelonephritis, which the flank pain had raised,
+falls back towards its prior: the stone accounts for the flank pain, so the flank pain no longer
+counts for the infection (explaining away). It is not ruled out: the model lets both be present.
+Renal colic being non-serious, `leading_serious` would still name pyelonephritis here.
 """),
 ]
 
