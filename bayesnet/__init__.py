@@ -7,7 +7,7 @@ Examples
 >>> import bayesnet
 >>> model = bayesnet.load_model(setting="primary_care")
 >>> sorted(model.conditions)[:3]
-['cauda_equina_syndrome', 'compression_fracture', 'dvt']
+['aortic_aneurysm', 'cauda_equina_syndrome', 'compression_fracture']
 """
 
 from bayesnet.data.priors import load_priors

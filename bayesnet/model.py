@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesnet.building.network import Tables, build_network, build_tables
+from bayesnet.building.network import Tables, build_network, build_tables, chain_families, chain_orders, engine_network
 from bayesnet.data.priors import PriorSet, default_priors_dir, is_setting_path, load_priors
 from bayesnet.errors import UnknownNameError
 from bayesnet.inference.evidence import Evidence, normalise_evidence
@@ -104,6 +104,7 @@ class BackPainModel:
         self.network = build_network(self.tables)
         self._reference_inference: ReferenceInference | None = None
         self._engine = None
+        self._engine_network = None
         self._prior_cache: dict[str, float] | None = None
         self._prior_array: np.ndarray | None = None
         self._conditions: tuple[str, ...] | None = None
@@ -111,11 +112,14 @@ class BackPainModel:
     # ------------------------------------------------------------------ description
     @property
     def conditions(self) -> list[str]:
-        """Condition ids, mechanical pain first, then the serious conditions."""
+        """Condition ids: mechanical pain (no modelled condition) first, then the other non-serious
+        conditions, then the serious ones."""
         if self._conditions is None:
             conds = [v for v, k in self.tables.kinds.items() if k == "condition"]
-            non_serious = [c for c in conds if not self.priors.conditions[c].serious]
-            self._conditions = (*non_serious, *(c for c in conds if self.priors.conditions[c].serious))
+            spec = self.priors.conditions
+            defined = [c for c in conds if spec[c].definition != "calibrated"]
+            non_serious = [c for c in conds if not spec[c].serious and c not in defined]
+            self._conditions = (*defined, *non_serious, *(c for c in conds if spec[c].serious))
         return list(self._conditions)
 
     @property
@@ -178,12 +182,47 @@ class BackPainModel:
         return self._reference_inference
 
     @property
+    def engine_network(self):
+        """The pgmpy network the compiled engine runs: :attr:`network` with each absence node
+        (``mechanical_pain``) as a chain of two-parent nodes, in an order chosen on the junction
+        tree of the network without it (:func:`~bayesnet.building.network.chain_order`). The same
+        distribution over the model's variables, with small cliques."""
+        if self._engine_network is None:
+            from bayesnet.inference.junction_tree import build_junction_tree
+
+            def tree(families: dict[str, list[str]]):
+                names = list(families)
+                index = {v: i for i, v in enumerate(names)}
+                cards = [len(self.tables.states.get(v, ("yes", "no"))) for v in names]
+                return names, build_junction_tree({index[v]: [index[p] for p in ps] for v, ps in families.items()},
+                                                  cards, "best")
+
+            absent = [c for c, spec in self.priors.conditions.items() if spec.definition != "calibrated"]
+            base = {v: list(ps) for v, ps in self.tables.parents.items() if v not in absent}
+            names, jt = tree(base)
+            cliques = [[names[u] for u in c] for c in jt.cliques]
+            orders = {}
+            for a in absent:  # the candidate chain whose junction tree is smallest
+                def size(order, a=a):
+                    chain_names, t = tree({**base, **chain_families(a, order)})
+                    cards = [len(self.tables.states.get(v, ("yes", "no"))) for v in chain_names]
+                    return sum(int(np.prod([cards[u] for u in c])) for c in t.cliques), order
+                orders[a] = min((size(o) for o in chain_orders(self.tables.parents[a], cliques)),
+                                key=lambda r: r[0])[1]
+            self._engine_network = engine_network(self.tables, absent, orders)
+        return self._engine_network
+
+    @property
     def engine(self):
-        """The compiled exact engine for this network (built on first use)."""
+        """The compiled exact engine for this network (built on first use).
+
+        The absence node ``mechanical_pain`` runs as a chain of internal two-parent nodes
+        (:func:`~bayesnet.building.network.engine_network`), so its variables include them.
+        """
         if self._engine is None:
             from bayesnet.inference.engine import compile_network
 
-            self._engine = compile_network(self.network)
+            self._engine = compile_network(self.engine_network)
         return self._engine
 
     def marginals(
@@ -249,7 +288,7 @@ class BackPainModel:
         >>> df = pd.DataFrame({"fever": ["yes", None], "iv_drug_use": ["yes", "no"]})
         >>> post = bayesnet.load_model().posteriors(df)
         >>> post.shape
-        (2, 9)
+        (2, 15)
         """
         if not isinstance(scenarios, pd.DataFrame):
             from bayesnet.errors import EvidenceError
@@ -448,7 +487,7 @@ class BackPainModel:
         --------
         >>> import bayesnet
         >>> bayesnet.load_model().posterior_draws({"fever": "yes"}, draws=50).shape
-        (50, 9)
+        (50, 15)
         """
         from bayesnet.reasoning.uncertainty import posterior_draws
 
@@ -518,8 +557,8 @@ class BackPainModel:
         --------
         >>> import bayesnet
         >>> df = bayesnet.load_model().what_if(["fever", "iv_drug_use"], settings=["primary_care", "emergency"])
-        >>> len(df)  # 2 settings x 4 scenarios x 9 conditions
-        72
+        >>> len(df)  # 2 settings x 4 scenarios x 15 conditions
+        120
         """
         from bayesnet.reasoning.whatif import what_if
 

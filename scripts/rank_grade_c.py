@@ -79,7 +79,6 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args()
     table = influence()
-    table.to_csv('/tmp/influence_all.csv', index=False)
     c = table[table["grade"] == "C"].head(args.top)
     c = c.assign(logit_swing=c["logit_swing"].map("{:.3g}".format), abs_swing=c["abs_swing"].map("{:.3g}".format))
     head = "| " + " | ".join(c.columns) + " |\n|" + "---|" * len(c.columns) + "\n"

@@ -17,6 +17,8 @@ SERIOUS = [
     "spinal_metastasis", "multiple_myeloma", "epidural_abscess", "vertebral_osteomyelitis",
     "compression_fracture", "cauda_equina_syndrome", "dvt", "pulmonary_embolism",
 ]
+#: the conditions of the whole differential (renal colic is not serious)
+OTHER = ["pyelonephritis", "renal_colic", "aortic_aneurysm", "renal_vein_thrombosis", "lymphoma", "primary_spinal_tumour"]
 
 
 def leading_serious(dx):
@@ -105,8 +107,10 @@ def test_ranking_likelihood_ratio_is_the_bayes_factor_of_the_evidence(model, ve)
             p = {s: ve["primary_care"].query(list(ev), evidence={c: s}, joint=True, show_progress=False).get_value(**ev)
                  for s in ("yes", "no")}
             assert r.loc[c, "likelihood_ratio"] == pytest.approx(p["yes"] / p["no"], rel=1e-9), c
-            # and its direction: evidence more likely under the condition raises it
-            assert (p["yes"] > p["no"]) == (r.loc[c, "posterior"] > r.loc[c, "prior"]), c
+            # and its direction: evidence more likely under the condition raises it (a condition the
+            # evidence does not reach, primary_spinal_tumour here, has a ratio of 1 up to rounding)
+            if abs(p["yes"] / p["no"] - 1.0) > 1e-9:
+                assert (p["yes"] > p["no"]) == (r.loc[c, "posterior"] > r.loc[c, "prior"]), c
 
 
 def test_ranking_matches_pgmpy(model, ve):
@@ -214,7 +218,7 @@ def test_soft_evidence_one_hot_equals_hard(model):
         ({"fever": {"yse": 1, "no": 1}}, UnknownNameError, "did you mean 'yes'"),
         (["fever"], EvidenceError, "must be a mapping"),
         ({"mechanical_pain": "yes", "dvt": "yes"}, ImpossibleEvidenceError, "probability zero"),
-        ({"mechanical_pain": "no", **{c: "no" for c in SERIOUS}}, ImpossibleEvidenceError, "probability zero"),
+        ({"mechanical_pain": "no", **{c: "no" for c in SERIOUS + OTHER}}, ImpossibleEvidenceError, "probability zero"),
     ],
 )
 def test_bad_evidence(model, evidence, error, match):

@@ -69,7 +69,7 @@ def _write(tmp_path: Path, data, name: str = "bad.yaml") -> Path:
 
 
 def test_shipped_file_loads(scenarios):
-    assert 12 <= len(scenarios) <= 40
+    assert 12 <= len(scenarios) <= 80
     ids = [s.id for s in scenarios]
     assert len(ids) == len(set(ids))
     for s in scenarios:

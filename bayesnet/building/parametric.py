@@ -275,7 +275,7 @@ def _condition_order(priors: PriorSet) -> list[str]:
 
 
 def _no_serious_condition_table(k: int) -> np.ndarray:
-    """P(node | k serious conditions): "yes" (index 0) exactly when all of them are "no" (index 1).
+    """P(node | k conditions): "yes" (index 0) exactly when all of them are "no" (index 1).
 
     >>> _no_serious_condition_table(2)[0].tolist()
     [[0.0, 0.0], [0.0, 1.0]]
@@ -469,10 +469,12 @@ def build_vectorised(
         vt.states[name] = ("yes", "no")
         vt.kinds[name] = "condition"
         vt.descriptions[name] = cond.description
-        if cond.definition == "no_serious_condition":
-            serious = [c for c, spec in priors.conditions.items() if spec.serious and spec.definition == "calibrated"]
-            vt.parents[name] = serious
-            table = _no_serious_condition_table(len(serious))
+        if cond.definition in ("no_serious_condition", "no_modelled_condition"):
+            # "yes" exactly when none of the serious (or, for no_modelled_condition, none of the) conditions is present
+            absent = [c for c, spec in priors.conditions.items() if spec.definition == "calibrated"
+                      and (spec.serious or cond.definition == "no_modelled_condition")]
+            vt.parents[name] = absent
+            table = _no_serious_condition_table(len(absent))
             vt.cpts[name] = np.broadcast_to(table, (n, *table.shape))
             vt.deterministic.add(name)
             continue

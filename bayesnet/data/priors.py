@@ -161,7 +161,7 @@ class Condition:
     name: str
     description: str
     serious: bool
-    definition: str  # "calibrated" or "no_serious_condition"
+    definition: str  # "calibrated", "no_serious_condition" or "no_modelled_condition"
     prevalence: dict[str, Param]
     effects: tuple[Effect, ...] = ()
     causes: tuple[Cause, ...] = ()
@@ -457,7 +457,7 @@ def _linkable(name: Any, info: ValidationInfo) -> str:
     if not isinstance(name, str) or name not in conditions:
         raise fail(unknown("condition", name, conditions))
     if conditions[name].definition != "calibrated":
-        raise fail(f"{name!r} is defined as the absence of serious conditions and cannot be a parent")
+        raise fail(f"{name!r} is defined as the absence of the other conditions and cannot be a parent")
     return name
 
 
@@ -699,14 +699,15 @@ class ConditionPrevalenceIn(PrevalenceIn):
 class ConditionIn(Model):
     description: Text
     serious: bool
-    definition: Annotated[str, one_of("calibrated", "no_serious_condition")] = "calibrated"
+    definition: Annotated[str, one_of("calibrated", "no_serious_condition", "no_modelled_condition")] = "calibrated"
     risk_factors: list[EffectIn] | None = None
     caused_by: list[CauseIn] | None = None
 
     @model_validator(mode="after")
     def _definition(self) -> ConditionIn:
         if self.definition != "calibrated" and (self.risk_factors or self.caused_by):
-            raise fail("a condition defined as 'no_serious_condition' takes no risk_factors or caused_by")
+            raise fail(f"a condition defined as {self.definition!r} (the absence of the other conditions) takes no "
+                       "risk_factors or caused_by")
         return self
 
     def condition(self, name: str, file: str) -> Condition:

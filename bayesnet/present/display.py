@@ -339,7 +339,7 @@ def ranking_html(dx: Diagnosis, lead: str | None = None, *, style: bool = True) 
     >>> import bayesnet
     >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes"})
     >>> ranking_html(dx).count("data-posterior=")
-    9
+    15
     >>> 'data-condition="spinal_metastasis"' in ranking_html(dx, style=False)
     True
     """
@@ -529,7 +529,7 @@ def uncertainty_html(unc: pd.DataFrame, *, style: bool = True) -> str:
     >>> import bayesnet
     >>> u = bayesnet.load_model().uncertainty({"history_of_cancer": "yes"}, draws=100, seed=0)
     >>> uncertainty_html(u).count("<tr data-condition=")
-    9
+    15
     """
     level = float(_meta(unc, "level", 0.95))
     draws = _meta(unc, "draws")

@@ -53,6 +53,7 @@ import click
 from bayesnet.errors import BayesNetError
 from bayesnet.present import display
 from bayesnet.present.display import DISCLAIMER
+from bayesnet.reasoning.next_tests import default_focus
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 UNKNOWN = "unknown"
-LEADING = "leading serious condition"
+LEADING = "serious condition the evidence raised most"
 KINDS = (("risk_factor", "Risk factors"), ("finding", "Findings"), ("test", "Tests"))
 PANEL_MISSING = "the explorer needs Panel, which is not installed: pip install 'bayesnet[app]'"
 
@@ -297,7 +298,7 @@ class Explorer:
         try:
             dx = model.diagnose(evidence)
             chosen = self.condition_widget.value
-            condition = dx.leading_serious if chosen in (LEADING, None) else str(chosen)
+            condition = default_focus(model, dx.ranking["posterior"]) if chosen in (LEADING, None) else str(chosen)
             ex = dx.explain(condition)
             summary = dx.summary(condition, explanation=ex)
             nt = model.next_tests(evidence, condition=condition)

@@ -439,7 +439,9 @@ def network(
     if dx is not None and posteriors:
         notes.insert(0, "bar: posterior (linear scale), tick: prior")
     if "mechanical_pain" in xy:
-        notes.append("mechanical pain = none of the serious conditions")
+        definition = getattr(getattr(model, "priors", None), "conditions", {}).get("mechanical_pain")
+        serious_only = definition is not None and definition.definition == "no_serious_condition"
+        notes.append("mechanical pain = none of the " + ("serious" if serious_only else "modelled") + " conditions")
     ax.text(len(layers) - 1 + 0.6, -0.7 if dx is not None else -0.25, "; ".join(notes), ha="right", va="top",
             fontsize=fontsize - 1, color="#555555")
     ax.set_xlim(-0.62, len(layers) - 1 + 0.62)

@@ -72,7 +72,8 @@ class Diagnosis:
         with np.errstate(divide="ignore", invalid="ignore"):
             lr = (post / (1.0 - post)) / (prior / (1.0 - prior))
         lr = np.where(post >= 1.0, np.inf, np.where(post <= 0.0, 0.0, lr))
-        order = np.argsort(-post, kind="stable")
+        # ties (equal priors, to rounding) keep the model's condition order, whatever the last bits
+        order = np.argsort(-np.round(post, 13), kind="stable")
         self.ranking = pd.DataFrame(
             {"prior": prior[order], "posterior": post[order], "likelihood_ratio": lr[order], "serious": serious[order]},
             index=pd.Index(np.asarray(conds, dtype=object)[order], dtype=object, name="condition"),

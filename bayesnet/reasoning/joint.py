@@ -3,9 +3,9 @@
 Marginal posteriors say how likely each condition is on its own; clinicians also ask which
 *combinations* are likely, e.g. a spinal metastasis together with a pathological compression
 fracture (the network links them). :func:`most_probable` computes the exact joint posterior of
-the serious conditions (``2**8 = 256`` configurations; "none of them" is mechanical pain) on the
-model's junction-tree engine: every configuration is entered as evidence together with the
-scenario's, in one batch of 256 rows, and its probability is
+the modelled conditions, serious or not (``2**14`` configurations; "none of them" is mechanical
+pain) on the model's junction-tree engine: every configuration is entered as evidence together
+with the scenario's, in one batch of rows, and its probability is
 ``P(configuration | e) = exp(log P(configuration, e) - log P(e))``; it then lists the ``k``
 most probable configurations.
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["NONE_LABEL", "most_probable"]
 
-#: Label of the configuration with no serious condition.
+#: Label of the configuration with no modelled condition.
 NONE_LABEL = "none (mechanical pain)"
 
 
@@ -47,7 +47,7 @@ def _check_k(k: Any) -> int:
 
 
 def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = None, k: int = 5) -> pd.DataFrame:
-    """The ``k`` most probable joint configurations of the serious conditions.
+    """The ``k`` most probable joint configurations of the modelled conditions.
 
     Parameters
     ----------
@@ -56,7 +56,8 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
         As for :meth:`~bayesnet.BackPainModel.diagnose` (hard or soft evidence).
     k : int, default 5
         Number of configurations. Configurations of probability zero are never listed, so
-        fewer than ``k`` rows come back when fewer are possible (at most ``2**8``).
+        fewer than ``k`` rows come back when fewer are possible (at most ``2**n`` for the ``n``
+        modelled conditions).
 
     Returns
     -------
@@ -64,7 +65,7 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
         One row per configuration, most probable first: ``rank`` (1, 2, ...), ``probability``
         (the exact joint posterior; the column sums to at most 1), ``present`` (the conditions
         present, joined by " + ", or ``"none (mechanical pain)"``), ``n_present`` and one
-        ``"yes"``/``"no"`` column per serious condition. Ties are broken by fewer conditions
+        ``"yes"``/``"no"`` column per modelled condition. Ties are broken by fewer conditions
         present, then by the model's condition order. ``attrs`` holds ``setting``, ``k`` and
         ``evidence``.
 
@@ -86,7 +87,8 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     """
     k = _check_k(k)
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
-    serious = model.serious_conditions
+    # every modelled condition (not mechanical_pain, which is their absence)
+    serious = [c for c in model.conditions if model.priors.conditions[c].definition == "calibrated"]
     n = len(serious)
     lik = ev.likelihoods()
     engine = model.engine.restricted([*serious, *lik])  # barren findings and tests left out (exact)

@@ -44,7 +44,7 @@ from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameE
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
 
-__all__ = ["binary_entropy", "next_tests", "outcomes"]
+__all__ = ["binary_entropy", "default_focus", "next_tests", "outcomes"]
 
 SORT_KEYS = ("entropy", "change", "cross")
 
@@ -109,7 +109,7 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     >>> import bayesnet
     >>> out = outcomes(bayesnet.load_model(), {"fever": "yes"}, ["esr_crp"])
     >>> out[["state", "probability"]].round(3).values.tolist()
-    [['elevated', 0.335], ['normal', 0.665]]
+    [['elevated', 0.33], ['normal', 0.67]]
     """
     ev = model.check_evidence(evidence)
     cands = _candidates(model, ev.variables, candidates, include_risk_factors)
@@ -145,6 +145,30 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     return out
 
 
+def default_focus(model: BackPainModel, current: pd.Series) -> str:
+    """The serious condition the evidence raised most (largest rise in probability over its prior).
+
+    With no evidence, or evidence that raises no serious condition, the most probable serious
+    condition. A common condition that the evidence leaves where it was (pyelonephritis in the
+    emergency department, say) is not the focus of a breathless patient's next test.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> m = bayesnet.load_model("emergency")
+    >>> default_focus(m, m.diagnose({"saddle_anaesthesia": "yes"}).ranking["posterior"])
+    'cauda_equina_syndrome'
+    >>> default_focus(m, m.diagnose({}).ranking["posterior"])
+    'pyelonephritis'
+    """
+    serious = model.serious_conditions
+    prior = pd.Series(model.prior_probabilities())[serious]
+    rise = current[serious] - prior
+    if float(rise.max()) > 1e-12:
+        return str(rise.idxmax())
+    return str(current[serious].idxmax())
+
+
 def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, condition: str | None = None,
                threshold: float | None = None, candidates: Iterable[str] | None = None,
                include_risk_factors: bool = False, sort_by: str | None = None) -> pd.DataFrame:
@@ -156,8 +180,9 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     evidence : mapping, optional
         What is known.
     condition : str, optional
-        The condition whose probability matters (default: the leading serious condition given
-        the evidence).
+        The condition whose probability matters (default: :func:`default_focus`, the serious
+        condition the evidence raised most, or the most probable serious one when nothing was
+        raised).
     threshold : float, optional
         A decision threshold on ``condition`` (e.g. 0.05: refer for imaging above 5%); adds
         ``p_cross``, the probability that the result moves the patient across it.
@@ -201,7 +226,7 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     current = out.attrs["current"]
     serious = model.serious_conditions
     if condition is None:
-        condition = str(current[serious].idxmax())
+        condition = default_focus(model, current)
     elif condition not in model.conditions:
         raise UnknownNameError("condition", condition, model.conditions)
     h_now = float(binary_entropy(current[serious].to_numpy()).sum())

@@ -33,10 +33,11 @@ Examples
 A population-level question: what share of patients with a positive D-dimer have a pulmonary
 embolism? The cohort's frequency estimates what the exact posterior gives directly:
 
->>> cohort = sample_cohort(model, 20_000, seed=1, evidence={"prior_vte": "yes"})
+>>> cohort = sample_cohort(model, 20_000, seed=1, evidence={"recent_surgery_or_immobilisation": "yes"})
 >>> positive = cohort[cohort["d_dimer"] == "positive"]
 >>> share = (positive["pulmonary_embolism"] == "yes").mean()   # Monte Carlo estimate
->>> exact = model.diagnose({"prior_vte": "yes", "d_dimer": "positive"}).ranking.loc["pulmonary_embolism", "posterior"]
+>>> ev = {"recent_surgery_or_immobilisation": "yes", "d_dimer": "positive"}
+>>> exact = model.diagnose(ev).ranking.loc["pulmonary_embolism", "posterior"]
 >>> se = (exact * (1 - exact) / len(positive)) ** 0.5   # Monte Carlo standard error
 >>> bool(abs(share - exact) < 4 * se)
 True
@@ -232,7 +233,7 @@ def scenario_grid(
     >>> grid.iloc[0].tolist()
     ['under_50', 'female', 'yes']
     >>> model.posteriors(grid).shape
-    (6, 9)
+    (6, 15)
     """
     levels, ev = _grid_inputs(model, variables, evidence, "scenario_grid")
     _check_size(math.prod(len(v) for v in levels.values()), "the scenario grid", _GRID_HINT)
@@ -557,7 +558,7 @@ def sample_cohort(
     True
     >>> post = model.posteriors(older[["age_group", "esr_crp"]])   # what the model says per patient
     >>> post.shape
-    (1000, 9)
+    (1000, 15)
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise EvidenceError(f"n (the number of patients) must be a non-negative integer; got {n!r}")
