@@ -421,23 +421,32 @@ def batch(
     """
     engine = _batch_engine(engine, scheduler, workers)
     model = _model(setting, priors)
-    if engine == "dask":
-        from bayesnet.io.distributed import DEFAULT_WORKERS, run_batch_dask
+    from bayesnet.io.batch import partial_path
 
-        report = run_batch_dask(
-            model,
-            input_file,
-            output,
-            scheduler=scheduler,
-            n_workers=workers or DEFAULT_WORKERS,
-            chunk_size=chunk_size,
-            progress=progress,
-            connect_timeout=connect_timeout,
-        )
-    else:
-        from bayesnet.io.batch import run_batch
+    partial = partial_path(Path(output))
+    try:
+        if engine == "dask":
+            from bayesnet.io.distributed import DEFAULT_WORKERS, run_batch_dask
 
-        report = run_batch(model, input_file, output, chunk_size=chunk_size, progress=progress)
+            report = run_batch_dask(
+                model,
+                input_file,
+                output,
+                scheduler=scheduler,
+                n_workers=workers or DEFAULT_WORKERS,
+                chunk_size=chunk_size,
+                progress=progress,
+                connect_timeout=connect_timeout,
+            )
+        else:
+            from bayesnet.io.batch import run_batch
+
+            report = run_batch(model, input_file, output, chunk_size=chunk_size, progress=progress)
+    except BayesNetError as exc:
+        if partial.exists():  # a run that stopped: say where its rows are, and that the output is untouched
+            raise BayesNetError(f"{exc} (the rows written so far are in {str(partial)!r}; {str(output)!r} was "
+                                "not changed)") from None
+        raise
     for col in report.unknown_columns:
         click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
     for row, msg in report.errors:

@@ -125,3 +125,62 @@ def test_a_failed_run_writes_no_header_only_file(tmp_path, model):
     with pytest.raises(BayesNetError, match="empty"):
         run_batch(model, src, out, progress=False)
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ nothing lost, nothing faked
+
+
+def test_a_run_that_stops_leaves_the_previous_output_and_a_named_partial_file(tmp_path, model, capsys):
+    """Rows go to out.csv.partial, renamed onto out.csv only when complete: a parse error in the
+    third chunk leaves the old out.csv as it was and the first chunks' rows in the partial file."""
+    from bayesnet.io.batch import partial_path
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("fever,age_group\nyes,70_plus\nno,under_50\nyes,under_50\nno,70_plus\nyes,50_to_69,extra\n")
+    out.write_text("the previous results\n")
+    code = main(["batch", str(src), "-o", str(out), "--chunk-size", "2", "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "out.csv.partial" in err and "was not changed" in err
+    assert out.read_text() == "the previous results\n"
+    rows = partial_path(out).read_text().splitlines()
+    assert rows[0].startswith("row,") and len(rows) == 1 + 4  # the header and the two complete chunks
+    # a complete run then replaces both
+    src.write_text("fever\nyes\n")
+    assert main(["batch", str(src), "-o", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert out.read_text().splitlines()[0].startswith("row,") and not partial_path(out).exists()
+
+
+def test_batch_killed_by_sigterm_keeps_the_previous_output(tmp_path):
+    """Kill (by PID) a batch run this test started: the old output stays, the rows so far are in
+    the partial file, and nothing that looks complete was written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = tmp_path / "big.csv", tmp_path / "out.csv"
+    states = ["yes", "no", ""]
+    lines = ["fever,night_pain,age_group"] + [f"{states[i % 3]},{states[(i // 3) % 3]},70_plus" for i in range(400_000)]
+    src.write_text("\n".join(lines) + "\n")
+    out.write_text("the previous results\n")
+    partial = tmp_path / "out.csv.partial"
+    proc = subprocess.Popen([sys.executable, "-m", "bayesnet", "batch", str(src), "-o", str(out), "--chunk-size",
+                             "2000", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if partial.exists() and partial.stat().st_size > 50_000:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed; make the input larger"
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert out.read_text() == "the previous results\n"
+    assert partial.exists() and 1 < len(partial.read_text().splitlines()) < len(lines)

@@ -3,11 +3,14 @@
 Input is read in chunks (CSV with pandas, Parquet with pyarrow) so a file larger than memory
 works; every input row gets exactly one output row, in the same order. A row with an unknown
 state, or a value in a column that is not a variable, gets NaN posteriors and a message in the
-``error`` column; the other rows are computed as usual.
+``error`` column; the other rows are computed as usual. The output is written to
+``<output>.partial`` and renamed onto the output only when the run is complete
+(:class:`ChunkWriter`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +20,8 @@ import pandas as pd
 
 from bayesnet.errors import BayesNetError, closest
 
-__all__ = ["BatchReport", "ChunkWriter", "Scored", "check_paths", "record_chunk", "run_batch", "score_chunk", "score_rows"]
+__all__ = ["BatchReport", "ChunkWriter", "Scored", "check_paths", "partial_path", "record_chunk", "run_batch", "score_chunk",
+           "score_rows"]
 
 DEFAULT_CHUNK_SIZE = 50_000
 
@@ -130,18 +134,34 @@ def record_chunk(report: BatchReport, scored: Scored, max_reported: int) -> None
     report.rows += scored.rows
 
 
+def partial_path(path: Path) -> Path:
+    """Where a run writes until it is complete: ``<output>.partial`` beside the output.
+
+    >>> partial_path(Path("out/results.csv")).as_posix()
+    'out/results.csv.partial'
+    """
+    return path.with_name(path.name + ".partial")
+
+
 class ChunkWriter:
-    """Writes scored chunks, in order, to one CSV or Parquet file (used by the local and the Dask batch)."""
+    """Writes scored chunks, in order, to one CSV or Parquet file (used by the local and the Dask batch).
+
+    Rows go to :func:`partial_path` (``results.csv.partial``); only a complete run renames it onto
+    the output, in one step (``os.replace``). A run that stops (an error, Ctrl-C, a kill, a full
+    disk) leaves the previous output untouched and the rows written so far in the clearly named
+    partial file, which never passes for a complete result.
+    """
 
     def __init__(self, path: Path, fmt: str, columns: list[str]):
         self.path, self.fmt, self.columns = path, fmt, columns
+        self.partial = partial_path(path)
         self._csv = None
         self._parquet = None
 
     def write(self, scored: Scored) -> None:
         if self.fmt == "csv":
             if self._csv is None:
-                self._csv = self.path.open("w", newline="", encoding="utf-8")
+                self._csv = self.partial.open("w", newline="", encoding="utf-8")
                 self._csv.write(pd.DataFrame(columns=self.columns).to_csv(index=False))
             self._csv.write(scored.csv or "")
             return
@@ -150,11 +170,11 @@ class ChunkWriter:
 
         table = pa.Table.from_pandas(scored.frame, preserve_index=False)
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet = pq.ParquetWriter(self.partial, table.schema)
         self._parquet.write_table(table)
 
     def close(self, complete: bool = True) -> None:
-        """Close the file; a complete run over an empty input still writes the header."""
+        """Close the file; when ``complete``, move it onto the output (an empty input still gets the header)."""
         if self._csv is not None:
             self._csv.close()
         elif self._parquet is not None:
@@ -162,9 +182,11 @@ class ChunkWriter:
         elif complete:
             empty = pd.DataFrame(columns=self.columns)
             if self.fmt == "csv":
-                empty.to_csv(self.path, index=False)
+                empty.to_csv(self.partial, index=False)
             else:
-                empty.to_parquet(self.path, index=False)
+                empty.to_parquet(self.partial, index=False)
+        if complete:
+            os.replace(self.partial, self.path)
 
 
 def check_paths(input_path: Path, output_path: Path, chunk_size: int) -> None:
