@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -184,31 +185,28 @@ class BackPainModel:
     @property
     def engine_network(self):
         """The pgmpy network the compiled engine runs: :attr:`network` with each absence node
-        (``mechanical_pain``) as a chain of two-parent nodes, in an order chosen on the junction
-        tree of the network without it (:func:`~bayesnet.building.network.chain_order`). The same
+        (``mechanical_pain``) as a chain of two-parent nodes, in the order (of
+        :func:`~bayesnet.building.network.chain_orders`) whose junction tree is smallest. The same
         distribution over the model's variables, with small cliques."""
         if self._engine_network is None:
             from bayesnet.inference.junction_tree import build_junction_tree
 
-            def tree(families: dict[str, list[str]]):
+            def cliques(families: dict[str, list[str]]) -> list[list[str]]:
                 names = list(families)
                 index = {v: i for i, v in enumerate(names)}
-                cards = [len(self.tables.states.get(v, ("yes", "no"))) for v in names]
-                return names, build_junction_tree({index[v]: [index[p] for p in ps] for v, ps in families.items()},
-                                                  cards, "best")
+                cards = [len(self.tables.states.get(v, ("yes", "no"))) for v in names]  # chain nodes are yes/no
+                jt = build_junction_tree({index[v]: [index[p] for p in ps] for v, ps in families.items()}, cards, "best")
+                return [[names[u] for u in c] for c in jt.cliques]
+
+            def table_size(families: dict[str, list[str]]) -> int:
+                return sum(math.prod(len(self.tables.states.get(v, ("yes", "no"))) for v in c) for c in cliques(families))
 
             absent = [c for c, spec in self.priors.conditions.items() if spec.definition != "calibrated"]
             base = {v: list(ps) for v, ps in self.tables.parents.items() if v not in absent}
-            names, jt = tree(base)
-            cliques = [[names[u] for u in c] for c in jt.cliques]
-            orders = {}
-            for a in absent:  # the candidate chain whose junction tree is smallest
-                def size(order, a=a):
-                    chain_names, t = tree({**base, **chain_families(a, order)})
-                    cards = [len(self.tables.states.get(v, ("yes", "no"))) for v in chain_names]
-                    return sum(int(np.prod([cards[u] for u in c])) for c in t.cliques), order
-                orders[a] = min((size(o) for o in chain_orders(self.tables.parents[a], cliques)),
-                                key=lambda r: r[0])[1]
+            without = cliques(base)
+            orders = {a: min(chain_orders(self.tables.parents[a], without),
+                             key=lambda order, a=a: table_size({**base, **chain_families(a, order)}))
+                      for a in absent}
             self._engine_network = engine_network(self.tables, absent, orders)
         return self._engine_network
 

@@ -88,10 +88,10 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     k = _check_k(k)
     ev = evidence if isinstance(evidence, Evidence) else model.check_evidence(evidence)
     # every modelled condition (not mechanical_pain, which is their absence)
-    serious = [c for c in model.conditions if model.priors.conditions[c].definition == "calibrated"]
-    n = len(serious)
+    conds = [c for c in model.conditions if model.priors.conditions[c].definition == "calibrated"]
+    n = len(conds)
     lik = ev.likelihoods()
-    engine = model.engine.restricted([*serious, *lik])  # barren findings and tests left out (exact)
+    engine = model.engine.restricted([*conds, *lik])  # barren findings and tests left out (exact)
     _, log_z = engine.propagate(lik, n_rows=1, targets=[])
     if not log_z[0] > -np.inf:
         raise impossible_error()
@@ -99,7 +99,7 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     # one row per configuration: the scenario's likelihoods times the configuration (one-hot)
     config_lik = {v: np.broadcast_to(w, (2**n, w.shape[0])) for v, w in lik.items()}
     possible = np.ones(2**n, dtype=bool)
-    for j, c in enumerate(serious):
+    for j, c in enumerate(conds):
         yes = list(engine.states[c]).index("yes")
         onehot = np.zeros((2**n, engine.cardinality[c]))
         onehot[present[:, j], yes] = 1.0
@@ -118,15 +118,15 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
     order = [i for i in order if p[i] > 0][:k]
     rows = []
     for r, i in enumerate(order, start=1):
-        names = [c for c, yes in zip(serious, present[i], strict=True) if yes]
+        names = [c for c, yes in zip(conds, present[i], strict=True) if yes]
         row = {
             "rank": r,
             "probability": float(p[i]),
             "present": " + ".join(names) if names else NONE_LABEL,
             "n_present": int(n_present[i]),
         }
-        row.update({c: "yes" if yes else "no" for c, yes in zip(serious, present[i], strict=True)})
+        row.update({c: "yes" if yes else "no" for c, yes in zip(conds, present[i], strict=True)})
         rows.append(row)
-    df = pd.DataFrame(rows, columns=["rank", "probability", "present", "n_present", *serious])
+    df = pd.DataFrame(rows, columns=["rank", "probability", "present", "n_present", *conds])
     df.attrs.update({"setting": model.setting, "k": k, "evidence": dict(ev.items())})
     return df
