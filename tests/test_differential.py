@@ -135,8 +135,6 @@ def test_lymphadenopathy_odds_ratio_for_lymphoma(ve, setting):
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_neurological_involvement_in_half_of_primary_spinal_tumours(ve, setting):
     """Neurological involvement in 52% of malignant primary spinal bone tumours (Kelley 2007)."""
-    if setting == "suspected_cauda_equina":  # the setting restates the deficit's links among referrals
-        pytest.skip("neuro_deficit is restated among suspected cauda equina referrals")
     others = {c: "no" for c in ("spinal_metastasis", "epidural_abscess", "vertebral_osteomyelitis",
                                 "cauda_equina_syndrome")}
     p = query(ve[setting], "neuro_deficit", {"primary_spinal_tumour": "yes", **others})["yes"]
