@@ -7,6 +7,7 @@ exists, the closest valid name); 1 for anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -355,9 +356,28 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
         click.echo(b.format_table(results, info))
 
 
+def _encoding_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from bayesnet.io.batch import check_encoding
+
+    try:
+        return check_encoding(value)
+    except BayesNetError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _max_errors_option(ctx: click.Context, param: click.Parameter, value: str):
+    from bayesnet.io.batch import ErrorLimit
+
+    try:
+        return ErrorLimit.parse(value)
+    except BayesNetError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.argument("input_file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output file (.csv or .parquet).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Output file (.csv, .csv.gz or .parquet); it must not be the input.")
 @_setting_option
 @click.option(
     "--engine",
@@ -385,14 +405,23 @@ def bench(networks: tuple[str, ...], quick: bool, rows: int | None, ref: int | N
     type=click.FloatRange(min=0, min_open=True),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for the --scheduler before giving up.",
+    help="Seconds to wait for the --scheduler before giving up (and to reconnect to it if the connection drops).",
 )
 @click.option(
     "--chunk-size",
     default=50_000,
     show_default=True,
-    help="Rows read, scored and written at a time (with dask: about this many rows per partition).",
+    help="Rows read, scored and written at a time (with dask: about this many rows per partition; a file with "
+    "many columns is read in fewer rows).",
 )
+@click.option("--encoding", default="utf-8", show_default=True, callback=_encoding_option,
+              help="Text encoding of a CSV input, e.g. cp1252, latin-1, utf-16.")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted run of OUTPUT (OUTPUT.partial) from its last complete chunk; the "
+              "result is the same file as an uninterrupted run. Refused if the input or an option changed.")
+@click.option("--max-errors", default="50%", show_default=True, callback=_max_errors_option, metavar="N|P%|none",
+              help="Stop (exit 2, keeping OUTPUT.partial) when more than N rows have failed, or more than P% of the "
+              "rows read once 1,000 have failed; none: never stop.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @_priors_option
 def batch(
@@ -404,6 +433,9 @@ def batch(
     workers: int | None,
     connect_timeout: float,
     chunk_size: int,
+    encoding: str,
+    resume: bool,
+    max_errors,
     progress: bool | None,
     priors: str | None,
 ) -> int:
@@ -412,8 +444,12 @@ def batch(
     INPUT_FILE is a CSV or Parquet file whose columns are variable ids (e.g. age_group, fever,
     d_dimer) and whose cells are states; empty cells mean "not observed". The output has one
     row per input row, in the same order: `row` (0-based input row), P(yes) for every condition,
-    and `error` (empty when the row was computed). Bad rows are listed on stderr and the exit
-    status is 2 if any row failed; all other rows are still written.
+    and `error`: empty when the row was computed, else short codes such as unknown_state:fever or
+    unknown_column:fevr, each explained once on stderr. The exit status is 2 if any row failed;
+    all other rows are still written.
+
+    Rows go to OUTPUT.partial, renamed onto OUTPUT only when the run is complete: a run that stops
+    leaves the previous OUTPUT untouched, and --resume continues it.
 
     With --engine dask the same engine runs on a Dask cluster, partition by partition, and the
     output is the same file; without --scheduler a local cluster (--workers processes on
@@ -421,40 +457,84 @@ def batch(
     """
     engine = _batch_engine(engine, scheduler, workers)
     model = _model(setting, priors)
-    from bayesnet.io.batch import partial_path
+    from bayesnet.io.batch import TooManyErrors, manifest_path, partial_path
 
     partial = partial_path(Path(output))
+    if resume and not partial.exists():
+        click.echo(f"note: no interrupted run of {output} to resume; starting from the first row", err=True)
+    elif not resume and partial.exists():
+        click.echo(f"note: starting over; {partial} (an earlier run that did not finish) is replaced; use --resume "
+                   "to continue it instead", err=True)
+    options = {"chunk_size": chunk_size, "progress": progress, "encoding": encoding, "resume": resume,
+               "max_errors": max_errors}
     try:
-        if engine == "dask":
-            from bayesnet.io.distributed import DEFAULT_WORKERS, run_batch_dask
+        with _terminate_as_interrupt():
+            if engine == "dask":
+                from bayesnet.io.distributed import DEFAULT_WORKERS, run_batch_dask
 
-            report = run_batch_dask(
-                model,
-                input_file,
-                output,
-                scheduler=scheduler,
-                n_workers=workers or DEFAULT_WORKERS,
-                chunk_size=chunk_size,
-                progress=progress,
-                connect_timeout=connect_timeout,
-            )
-        else:
-            from bayesnet.io.batch import run_batch
+                report = run_batch_dask(model, input_file, output, scheduler=scheduler,
+                                        n_workers=workers or DEFAULT_WORKERS, connect_timeout=connect_timeout,
+                                        **options)
+            else:
+                from bayesnet.io.batch import run_batch
 
-            report = run_batch(model, input_file, output, chunk_size=chunk_size, progress=progress)
-    except BayesNetError as exc:
+                report = run_batch(model, input_file, output, **options)
+    except (BayesNetError, KeyboardInterrupt) as exc:
+        if isinstance(exc, TooManyErrors):
+            _batch_problems(exc.report)
+        stopped = ("terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+                   if isinstance(exc, KeyboardInterrupt) else str(exc))
         if partial.exists():  # a run that stopped: say where its rows are, and that the output is untouched
-            raise BayesNetError(f"{exc} (the rows written so far are in {str(partial)!r}; {str(output)!r} was "
-                                "not changed)") from None
-        raise
-    for col in report.unknown_columns:
-        click.echo(f"warning: column {col!r} is not a variable; rows with a value in it were not computed", err=True)
-    for row, msg in report.errors:
-        click.echo(_one_line(msg if msg.startswith("row ") else f"row {row}: {msg}"), err=True)
-    if report.failed > len(report.errors):
-        click.echo(f"... and {report.failed - len(report.errors)} more failed rows (see the error column)", err=True)
+            again = "; continue it with --resume" if manifest_path(Path(output)).exists() else ""
+            message = (f"{stopped} (the rows written so far are in {str(partial)!r}; {str(output)!r} was not "
+                       f"changed{again})")
+        else:
+            message = f"{stopped} ({str(output)!r} was not changed)" if isinstance(exc, KeyboardInterrupt) else stopped
+        if isinstance(exc, KeyboardInterrupt):
+            _error(message)
+            raise click.exceptions.Exit(143 if isinstance(exc, _Terminated) else 130) from None
+        raise BayesNetError(message) from None
+    if report.resumed_from:
+        click.echo(f"resumed after row {report.resumed_from - 1:,} of the interrupted run", err=True)
+    _batch_problems(report)
     click.echo(f"scored {report.rows - report.failed} of {report.rows} rows; wrote {output}", err=True)
     return 2 if report.failed else 0
+
+
+def _batch_problems(report) -> None:
+    """One stderr line per distinct problem of a batch run (code, rows, first row, explanation)."""
+    problems = sorted(report.problems.values(), key=lambda p: p.first_row)  # the same whatever the chunking
+    for p in problems[:20]:
+        rows = f"{p.rows:,} row" + ("s" if p.rows != 1 else "")
+        click.echo(_one_line(f"{p.code}: {rows}, first row {p.first_row}: {p.message}"), err=True)
+    hidden = problems[20:]
+    if hidden or report.unlisted:
+        cells = sum(p.rows for p in hidden) + report.unlisted
+        click.echo(f"... and more kinds of problem in {cells:,} more cells (see the error column)", err=True)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command runs."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM ends the command like Ctrl-C (files closed, a local Dask cluster stopped), in the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None) -> str:

@@ -45,8 +45,15 @@ def test_batch_good_and_bad_rows(model, scenarios, tmp_path, chunk):
     assert len(out) == len(df) and list(out["row"]) == list(range(len(df)))
     assert report.rows == 6 and report.failed == 2 and report.unknown_columns == ["fevr"]
     errors = out["error"].fillna("")
-    assert "unknown state 'maybe' of variable 'fever'" in errors[2]
-    assert "column 'fevr'" in errors[3] and "did you mean 'fever'" in errors[3]
+    # short cells: a code and the column; the long text once per problem, in the report
+    assert errors[2] == "unknown_state:fever" and errors[3] == "unknown_column:fevr"
+    assert (errors[[0, 1, 4, 5]] == "").all()
+    problems = report.problems
+    assert list(problems) == ["unknown_state:fever", "unknown_column:fevr"]
+    assert problems["unknown_state:fever"].rows == 1 and problems["unknown_state:fever"].first_row == 2
+    assert "unknown state 'maybe' of variable 'fever'" in problems["unknown_state:fever"].message
+    assert "column 'fevr'" in problems["unknown_column:fevr"].message
+    assert "did you mean 'fever'" in problems["unknown_column:fevr"].message
     assert out.loc[[2, 3], model.conditions].isna().all().all()
     good = [0, 1, 4, 5]
     expected = model.posteriors(df.drop(columns="fevr").iloc[good])
@@ -63,8 +70,9 @@ def test_batch_parquet_round_trip(model, scenarios, tmp_path):
     out = pd.read_parquet(out_path)
     assert len(out) == 6 and report.failed == 2
     # messages name the row in the whole file, not in its chunk
-    assert [r for r, _ in report.errors] == [2, 3]
-    assert out.loc[2, "error"].startswith("row 2,") and "row 2" not in out.loc[3, "error"]
+    assert report.errors == [(2, "unknown_state:fever"), (3, "unknown_column:fevr")]
+    assert out.loc[2, "error"] == "unknown_state:fever" and out.loc[3, "error"] == "unknown_column:fevr"
+    assert report.problems["unknown_state:fever"].first_row == 2
 
 
 def test_batch_soft_evidence_cells(model, tmp_path):
@@ -74,7 +82,8 @@ def test_batch_soft_evidence_cells(model, tmp_path):
     df.to_csv(path, index=False)
     report = run_batch(model, path, tmp_path / "out.csv", chunk_size=2, progress=False)
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, na_values=[""])
-    assert report.failed == 1 and "unknown state 'maybe'" in out.loc[2, "error"]
+    assert report.failed == 1 and out.loc[2, "error"] == "bad_soft_evidence:fever"
+    assert "unknown state 'maybe'" in report.problems["bad_soft_evidence:fever"].message
     soft = model.diagnose({"fever": {"yes": 0.8, "no": 0.2}, "iv_drug_use": "yes"}).ranking["posterior"]
     for c in model.conditions:
         assert out.loc[0, c] == pytest.approx(soft[c], abs=1e-12)
@@ -85,7 +94,9 @@ def test_batch_command_exit_status(scenarios, tmp_path, capsys):
     code = main(["batch", str(path), "-o", str(tmp_path / "o.csv"), "--no-progress"])
     _, err = capsys.readouterr()
     assert code == 2
-    assert "row 2, column 'fever'" in err and "scored 4 of 6 rows" in err
+    assert "unknown_state:fever: 1 row, first row 2: unknown state 'maybe' of variable 'fever'" in err
+    assert "unknown_column:fevr: 1 row, first row 3: column 'fevr' (value 'yes') is not a variable" in err
+    assert "scored 4 of 6 rows" in err and len(err.strip().splitlines()) == 3
     ok = tmp_path / "ok.csv"
     pd.DataFrame({"fever": ["yes", "no"]}).to_csv(ok, index=False)
     assert main(["batch", str(ok), "-o", str(tmp_path / "o2.csv"), "--no-progress"]) == 0

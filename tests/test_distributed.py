@@ -141,9 +141,10 @@ def test_cli_dask_equals_local_on_good_and_bad_rows(bad_csv, tmp_path, client, c
     code_d, _, err_d = _cli(capsys, "batch", bad_csv, "-o", dask_out, *dask_args, "--no-progress")
     assert code_l == code_d == 2
     assert err_d.replace(str(dask_out), "OUT") == err_l.replace(str(local_out), "OUT")
-    assert "row 7, column 'fever': unknown state 'maybe'" in err_d
-    assert "row 150, column 'age_group': unknown state 'elderly'" in err_d
-    assert "row 90: column 'fevr' (value 'yes') is not a variable" in err_d and "scored 197 of 200 rows" in err_d
+    assert "unknown_state:fever: 1 row, first row 7: unknown state 'maybe'" in err_d
+    assert "unknown_state:age_group: 1 row, first row 150: unknown state 'elderly'" in err_d
+    assert "unknown_column:fevr: 1 row, first row 90: column 'fevr' (value 'yes') is not a variable" in err_d
+    assert "scored 197 of 200 rows" in err_d
     read = {"keep_default_na": False, "na_values": [""]}
     local, dask_ = pd.read_csv(local_out, **read), pd.read_csv(dask_out, **read)
     _assert_same(dask_, local)
@@ -160,9 +161,10 @@ def test_parquet_in_and_out(model, scenarios, tmp_path, client):
     got = pd.read_parquet(out)
     assert report.rows == 120 and report.failed == 1 and report.errors[0][0] == 100
     assert got["row"].tolist() == list(range(120))
-    assert got.loc[100, "error"].startswith("row 100, column 'fever'")
+    assert got.loc[100, "error"] == "unknown_state:fever" and report.problems["unknown_state:fever"].first_row == 100
     expected = model.posteriors(df, errors="report")
     expected.insert(0, "row", np.arange(120))
+    expected["error"] = np.where(expected["error"] != "", "unknown_state:fever", "")
     _assert_same(got, expected.reset_index(drop=True))
     run_batch(model, src, tmp_path / "local.parquet", chunk_size=1000, progress=False)
     _assert_same(got, pd.read_parquet(tmp_path / "local.parquet"))
@@ -181,9 +183,11 @@ def test_many_partitions_keep_global_row_numbers(model, scenarios, tmp_path, cli
     assert got["row"].tolist() == list(range(len(df)))
     assert [r for r, _ in report.errors] == [0, 211, 339]
     for r in (0, 211, 339):
-        assert got.loc[r, "error"].startswith(f"row {r}, column 'fever'")
+        assert got.loc[r, "error"] == "unknown_state:fever"
+    assert report.problems["unknown_state:fever"].rows == 3
     expected = model.posteriors(df, errors="report")
     expected.insert(0, "row", np.arange(len(df)))
+    expected["error"] = np.where(expected["error"] != "", "unknown_state:fever", "")
     _assert_same(got, expected)
 
 
@@ -235,7 +239,7 @@ def test_default_local_cluster(bad_csv, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(distributed, "LocalCluster", in_threads)
     out = tmp_path / "o.csv"
     code, _, err = _cli(capsys, "batch", bad_csv, "-o", out, "--engine", "dask", "--workers", 1, "--no-progress")
-    assert code == 2 and "scored 197 of 200 rows" in err and "row 7, column 'fever'" in err
+    assert code == 2 and "scored 197 of 200 rows" in err and "unknown_state:fever: 1 row, first row 7" in err
     assert len(pd.read_csv(out)) == 200
     ((kwargs, cluster),) = made
     assert kwargs["host"] == "127.0.0.1" and kwargs["dashboard_address"] is None and kwargs["processes"] is True

@@ -48,6 +48,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,13 +59,15 @@ import pandas as pd
 from bayesnet.errors import BayesNetError
 from bayesnet.io.batch import (
     DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_ERRORS,
     BatchReport,
-    ChunkWriter,
+    ErrorLimit,
     Scored,
-    check_paths,
-    file_format,
-    record_chunk,
+    commit_chunk,
+    decode_error,
+    plan_run,
     score_rows,
+    start_writer,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -368,6 +371,10 @@ def _client_for(
 
 
 # ---------------------------------------------------------------------------- batch
+MAX_BLOCKSIZE = 64 << 20
+"""Largest CSV partition in bytes (a file whose first lines are very long would otherwise be one partition)."""
+
+
 def _csv_blocksize(path: Path, chunk_size: int) -> int | None:
     """Bytes per CSV partition giving about ``chunk_size`` rows (``None``: compressed, one partition)."""
     if path.suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".zst"):
@@ -375,14 +382,13 @@ def _csv_blocksize(path: Path, chunk_size: int) -> int | None:
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     lines = max(head.count(b"\n"), 1)
-    return max(1024, int(len(head) / lines * chunk_size))
+    return max(1024, min(MAX_BLOCKSIZE, int(len(head) / lines * chunk_size)))
 
 
-def _read_partitions(dd: Any, path: Path, fmt: str, chunk_size: int, blocksize: int | None) -> Any:
+def _read_partitions(dd: Any, path: Path, fmt: str, blocksize: int | None, encoding: str) -> Any:
     """The input as a Dask DataFrame (nothing read yet but a sample for the column names)."""
     if fmt == "csv":
-        size = blocksize if blocksize is not None else _csv_blocksize(path, chunk_size)
-        return dd.read_csv(str(path), dtype=str, keep_default_na=True, blocksize=size)
+        return dd.read_csv(str(path), dtype=str, keep_default_na=True, blocksize=blocksize, encoding=encoding)
     try:
         import pyarrow  # noqa: F401
     except ImportError:  # pragma: no cover - depends on the install
@@ -404,16 +410,22 @@ def _add_length(offset: int, part: pd.DataFrame) -> int:
     return offset + len(part)
 
 
+def _spec_task(spec: ModelSpec) -> ModelSpec:
+    return spec
+
+
 def _scored(
-    client: Any, parts: list, spec: Any, formats: tuple[str, str], window: int, max_reported: int
+    client: Any, parts: list, spec: Any, formats: tuple[str, str], window: int, max_reported: int, first_row: int = 0
 ) -> Iterator[Scored]:
     """Scored partitions in input order, with at most ``window`` partitions in flight.
 
     Each partition's first row number is a future: the previous one plus the previous
     partition's length, so workers number rows globally without reading the file twice.
+    Every task can be recomputed from the input file (the model spec is a task too, not
+    scattered data), so the scheduler redoes the work of a worker that dies.
     """
     pending: deque = deque()
-    offset: Any = 0
+    offset: Any = first_row
     try:
         for part in parts:
             part_f = client.compute(part)
@@ -429,7 +441,7 @@ def _scored(
             client.cancel(list(pending))
 
 
-def _raise_input_error(exc: BaseException, path: Path, first_row: int = 0) -> None:
+def _raise_input_error(exc: BaseException, path: Path, first_row: int = 0, encoding: str = "utf-8") -> None:
     """Raise a one-line BayesNetError for a failure to read the input; return if it is something else.
 
     ``first_row`` is the first data row of the partition that failed: Dask parses each CSV
@@ -441,6 +453,8 @@ def _raise_input_error(exc: BaseException, path: Path, first_row: int = 0) -> No
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         first = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + first_row}", first)
         raise BayesNetError(f"cannot parse {str(path)!r} as CSV: {first}") from None
+    if isinstance(exc, UnicodeDecodeError):
+        raise decode_error(path, encoding) from None
     if isinstance(exc, FileNotFoundError):
         raise BayesNetError(
             f"the Dask workers cannot read {str(path)!r}: with --scheduler, the input file must be at the same "
@@ -464,17 +478,26 @@ def run_batch_dask(
     max_reported: int = 20,
     window: int | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    encoding: str = "utf-8",
+    resume: bool = False,
+    max_errors: int | str | ErrorLimit | None = DEFAULT_MAX_ERRORS,
 ) -> BatchReport:
     """Score every scenario of ``input_path`` on a Dask cluster; write one output row per input row.
 
-    Same output (``row``, one column per condition, ``error``), same per-row error handling and
-    same :class:`~bayesnet.io.batch.BatchReport` as :func:`bayesnet.io.batch.run_batch`. The workers
+    Same output (``row``, one column per condition, ``error``), same per-row error handling,
+    same partial file, progress record and resume, and same
+    :class:`~bayesnet.io.batch.BatchReport` as :func:`bayesnet.io.batch.run_batch`. The workers
     read the file in partitions (``dask.dataframe.read_csv(dtype=str)`` or ``read_parquet``, one
     partition per row group), score them with :func:`bayesnet.io.batch.score_chunk` (numbering rows
     from the start of the file: each partition's first row number is the previous one's plus
     its length, passed along as a future) and, for CSV output, format them as text; this process
     appends them in input order. At most ``window`` partitions are in flight at a time, so a file larger than
     memory works as long as one partition (for Parquet: one row group) fits.
+
+    Faults: every task can be recomputed from the input, so when a worker dies the scheduler
+    has its partitions scored again elsewhere and the output is unchanged (tested by killing a
+    worker of a ``LocalCluster`` mid-run); a partition that kills its worker three times, or a
+    scheduler that goes away, ends the run with a BayesNetError and the partial file kept.
 
     Parameters
     ----------
@@ -492,9 +515,10 @@ def run_batch_dask(
         without a dashboard, when neither ``scheduler`` nor ``client`` is given; it is closed at
         the end. Its workers run without ``MALLOC_TRIM_THRESHOLD_`` (see ``_FAST_MALLOC``).
     chunk_size : int
-        About this many rows per partition. CSV is split by bytes, estimated from the first
-        64 kB; a compressed CSV is one partition. Dask splits CSV files at line breaks, so quoted
-        fields holding line breaks only work in one partition (a ``blocksize`` above the file size).
+        About this many rows per partition (fewer for a file of many columns). CSV is split by
+        bytes, estimated from the first 64 kB (at most :data:`MAX_BLOCKSIZE` per partition); a
+        compressed CSV is one partition. Dask splits CSV files at line breaks, so quoted fields
+        holding line breaks only work in one partition (a ``blocksize`` above the file size).
     blocksize : int, optional
         Bytes per CSV partition, overriding ``chunk_size``.
     progress : bool or None
@@ -504,7 +528,11 @@ def run_batch_dask(
     window : int, optional
         Partitions in flight at a time (default: twice the cluster's threads, at least 2).
     connect_timeout : float
-        Seconds to wait for ``scheduler`` before failing.
+        Seconds to wait for ``scheduler`` before failing (and for it to come back when the
+        connection drops).
+    encoding, resume, max_errors
+        As in :func:`bayesnet.io.batch.run_batch`. A resumed run must use the Dask engine and
+        the same partitioning as the interrupted one.
 
     Returns
     -------
@@ -513,7 +541,9 @@ def run_batch_dask(
     Raises
     ------
     BayesNetError
-        Missing or unreadable input, unreachable scheduler, Dask not installed.
+        Missing, unreadable or undecodable input, unreachable or lost scheduler, workers that
+        keep dying, Dask not installed; :class:`~bayesnet.io.batch.TooManyErrors` past
+        ``max_errors``.
 
     Examples
     --------
@@ -525,33 +555,83 @@ def run_batch_dask(
     from tqdm.auto import tqdm
 
     dask, dd = _dask()
-    input_path, output_path = Path(input_path), Path(output_path)
-    check_paths(input_path, output_path, chunk_size)
-    fin, fout = file_format(input_path, input_format), file_format(output_path, output_format)
+    distributed = _distributed()
+    limit = ErrorLimit.parse(max_errors)
+    input_path = Path(input_path)
+    probe = plan_run(model, input_path, output_path, chunk_size=chunk_size, input_format=input_format,
+                     output_format=output_format, encoding=encoding, resume=False, engine="dask")
+    size = None
+    if probe.fin == "csv":
+        size = blocksize if blocksize is not None else _csv_blocksize(input_path, probe.rows_per_chunk)
+    plan = plan_run(model, input_path, output_path, chunk_size=chunk_size, input_format=input_format,
+                    output_format=output_format, encoding=encoding, resume=resume, engine="dask", blocksize=size)
     try:
         with _plain_strings(dask):
-            frame = _read_partitions(dd, input_path, fin, chunk_size, blocksize)
+            frame = _read_partitions(dd, plan.input_path, plan.fin, size, plan.encoding)
         parts = list(frame.to_delayed())
     except Exception as exc:
-        _raise_input_error(exc, input_path)
+        _raise_input_error(exc, plan.input_path, encoding=plan.encoding)
         raise
-    report = BatchReport()
-    writer = ChunkWriter(output_path, fout, ["row", *model.conditions, "error"])
-    bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch (dask)")
+    writer, rec, report = start_writer(plan)
+    if rec.chunks > len(parts):
+        writer.close(False)
+        raise BayesNetError(f"cannot resume: {str(plan.input_path)!r} has fewer partitions than the partial run "
+                            "scored; run without --resume to start over")
+    bar = tqdm(unit=" rows", disable=(not progress) if progress is not None else None, desc="bayesnet batch (dask)",
+               initial=report.rows)
     complete = False
+    cl = None
     try:
-        with _client_for(scheduler, client, n_workers, connect_timeout) as cl:
-            spec = cl.scatter(ModelSpec.from_model(model), broadcast=True, hash=True)
-            size = window if window is not None else max(2, 2 * (sum(cl.nthreads().values()) or 1))
-            for scored in _scored(cl, parts, spec, (fin, fout), size, max_reported):
-                record_chunk(report, scored, max_reported)
-                writer.write(scored)
+        with _client_for(scheduler, client, n_workers, connect_timeout) as cl, _quiet_client():
+            spec = ModelSpec.from_model(model)
+            spec_f = cl.submit(_spec_task, spec, key=f"bayesnet-model-spec-{spec.token}", pure=False)
+            width = window if window is not None else max(2, 2 * (sum(cl.nthreads().values()) or 1))
+            formats = (plan.fin, plan.fout)
+            for scored in _scored(cl, parts[rec.chunks:], spec_f, formats, width, max_reported, report.rows):
+                commit_chunk(plan, writer, rec, report, scored, max_reported, limit)
                 bar.update(scored.rows)
         complete = True
-    except Exception as exc:  # a reading failure on a worker comes back here
-        _raise_input_error(exc, input_path, report.rows)
+    except BayesNetError:
+        raise
+    except Exception as exc:  # a reading failure on a worker comes back here; so do cluster faults
+        _raise_input_error(exc, plan.input_path, report.rows, plan.encoding)
+        _raise_cluster_error(exc, distributed, cl, scheduler, report)
         raise
     finally:
         bar.close()
         writer.close(complete)
     return report
+
+
+@contextlib.contextmanager
+def _quiet_client() -> Iterator[None]:
+    """Silence the client's own log lines (lost connection, reconnecting): the run reports faults once itself."""
+    loggers = [logging.getLogger(name) for name in ("distributed.client", "distributed.batched", "distributed.core")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _raise_cluster_error(exc: BaseException, distributed: Any, client: Any, scheduler: str | None,
+                         report: BatchReport) -> None:
+    """Raise a one-line BayesNetError for a lost scheduler or workers that keep dying; return otherwise."""
+    where = f"after {report.rows:,} rows"
+    killed = getattr(getattr(distributed, "scheduler", None), "KilledWorker", None)
+    if killed is not None and isinstance(exc, killed):
+        raise BayesNetError(
+            f"Dask workers died again and again running one partition {where} (out of memory, or killed); "
+            f"{_one_line(exc)}") from None
+    status = str(getattr(client, "status", "")) if client is not None else ""
+    lost = isinstance(exc, (CancelledError, TimeoutError, OSError)) or type(exc).__name__ == "CommClosedError"
+    if lost and (client is None or status not in ("running", "Status.running")):
+        name = repr(scheduler) if scheduler else "of the local cluster"
+        raise BayesNetError(f"lost the connection to the Dask scheduler {name} {where}: "
+                            f"{_one_line(exc)}") from None
+    if lost:
+        raise BayesNetError(f"the Dask cluster stopped answering {where}: {type(exc).__name__} "
+                            f"{_one_line(exc)}") from None
