@@ -41,11 +41,12 @@ True
 from __future__ import annotations
 
 import html
+import ipaddress
 import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -66,7 +67,9 @@ __all__ = [
     "build_explorer",
     "explore",
     "get_model",
+    "is_loopback",
     "serve",
+    "websocket_origins",
 ]
 
 UNKNOWN = "unknown"
@@ -379,14 +382,107 @@ def build_explorer(setting: str = "primary_care", **kwargs: Any) -> Explorer:
 
 
 # --------------------------------------------------------------------------- serving
+LOOPBACK = "127.0.0.1"
+ORIGIN_NEEDED = (
+    "listening on {address} lets other machines reach the explorer: name the web addresses their browsers "
+    "will use with --allow-websocket-origin HOST[:PORT] (repeatable), e.g. --allow-websocket-origin "
+    "{example}:{port}"
+)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether listening on ``address`` keeps the server reachable from this machine only.
+
+    ``127.0.0.0/8``, ``::1`` and ``localhost`` are loopback; ``""``, ``0.0.0.0`` and ``::`` (every
+    interface), and any other address or host name, are not.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0"), is_loopback("")
+    (True, True, False, False)
+    """
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name other than localhost, or "" (every interface)
+        return False
+
+
+def websocket_origins(origins: Iterable[str], address: str, port: int) -> list[str]:
+    """The ``HOST:PORT`` patterns a page may open the explorer's websocket from.
+
+    The loopback names of ``port`` are always allowed (a browser on this machine). Any other
+    origin must be named (``HOST`` or ``HOST:PORT``; without a port, 80 as in Bokeh); the server
+    refuses to listen on a non-loopback ``address`` without one.
+
+    Parameters
+    ----------
+    origins : iterable of str
+        ``--allow-websocket-origin`` values, e.g. ``["teaching.example.org:5006"]``.
+    address : str
+        The interface the server listens on.
+    port : int
+
+    Returns
+    -------
+    list of str
+        Bokeh's ``allow_websocket_origin`` list.
+
+    Raises
+    ------
+    BayesNetError
+        A malformed origin (a scheme, a path, a bad port, a bare ``*``), or no origin for a
+        non-loopback ``address``; the message names the value.
+
+    Examples
+    --------
+    >>> websocket_origins([], "127.0.0.1", 5006)
+    ['127.0.0.1:5006', 'localhost:5006']
+    >>> websocket_origins(["192.0.2.7:5006"], "0.0.0.0", 5006)
+    ['127.0.0.1:5006', '192.0.2.7:5006', 'localhost:5006']
+    """
+    from bokeh.server.util import create_hosts_allowlist
+
+    named = []
+    for origin in origins:
+        text = str(origin).strip()
+        if "://" in text or "/" in text:
+            raise BayesNetError(f"websocket origin {origin!r} must be HOST or HOST:PORT, without a scheme or a path "
+                                "(e.g. teaching.example.org:5006)")
+        if text.split(":")[0] == "":
+            raise BayesNetError(f"websocket origin {origin!r} has no host; give HOST or HOST:PORT")
+        if text.split(":")[0].strip("*.") == "":
+            raise BayesNetError(f"websocket origin {origin!r} allows every host; name the hosts (HOST[:PORT])")
+        try:
+            (host,) = create_hosts_allowlist([text], port)
+        except ValueError as exc:
+            raise BayesNetError(f"websocket origin {origin!r} must be HOST or HOST:PORT ({exc})") from None
+        origin_port = host.rsplit(":", 1)[1]
+        if origin_port != "*" and not 0 < int(origin_port) < 65536:
+            raise BayesNetError(f"websocket origin {origin!r}: the port must be between 1 and 65535")
+        named.append(host)
+    if not named and not is_loopback(address):
+        example = "this-machine.example.org" if address in ("", "0.0.0.0", "::") else address
+        raise BayesNetError(ORIGIN_NEEDED.format(address=address or "every interface", example=example, port=port))
+    local = [f"{LOOPBACK}:{port}", f"localhost:{port}"]
+    if is_loopback(address) and address not in ("localhost", LOOPBACK):
+        local.append(f"{address}:{port}")
+    return sorted(set(local) | set(named))
+
+
 def _free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address if address not in ("", "0.0.0.0") else "127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on ``address`` (on loopback for every-interface addresses)."""
+    host = address if address not in ("", "0.0.0.0", "::", "localhost") else LOOPBACK
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            return int(s.getsockname()[1])
+    except OSError as exc:  # an address of another machine, a name that does not resolve...
+        raise BayesNetError(f"cannot listen on {address}: {exc.strerror or exc}") from None
 
 
-def serve(setting: str = "primary_care", port: int = 5006, address: str = "127.0.0.1", *, show: bool = False,
-          start: bool = True, threaded: bool = False, verbose: bool = True) -> Any:
+def serve(setting: str = "primary_care", port: int = 5006, address: str = LOOPBACK, *, show: bool = False,
+          start: bool = True, threaded: bool = False, verbose: bool = True,
+          allow_websocket_origin: Iterable[str] = ()) -> Any:
     """Serve the explorer on ``http://address:port/``; each browser tab gets its own explorer.
 
     Parameters
@@ -396,7 +492,8 @@ def serve(setting: str = "primary_care", port: int = 5006, address: str = "127.0
     port : int, default 5006
         0 picks a free port.
     address : str, default "127.0.0.1"
-        Interface to listen on (keep the loopback default unless students connect from elsewhere).
+        Interface to listen on. The loopback default keeps the explorer on this machine; any
+        other address (``0.0.0.0``: every interface) needs ``allow_websocket_origin``.
     show : bool
         Open the page in the default browser.
     start : bool
@@ -405,38 +502,52 @@ def serve(setting: str = "primary_care", port: int = 5006, address: str = "127.0
         Run it in a background thread and return that thread (``.stop()`` ends it).
     verbose : bool
         Print the address.
+    allow_websocket_origin : iterable of str
+        ``HOST[:PORT]`` of the pages allowed to open the explorer's websocket besides this
+        machine's (see :func:`websocket_origins`); required for a non-loopback ``address``.
 
     Returns
     -------
     bokeh.server.server.Server or panel.io.threads.StoppableThread
-        With a ``url`` attribute. A thread may take a moment before it accepts connections.
+        With ``url`` and ``origins`` attributes. A thread may take a moment before it accepts
+        connections.
+
+    Raises
+    ------
+    BayesNetError
+        Unknown setting, Panel missing, a malformed origin or none for a non-loopback address,
+        an address or port that cannot be listened on.
     """
     pn = _require_panel()
-    get_model(setting)  # validates the setting (one line naming the closest) and warms the cache
+    allow_websocket_origin = list(allow_websocket_origin)
+    websocket_origins(allow_websocket_origin, address, int(port) or 5006)  # refused before anything listens
     port = _free_port(address) if port == 0 else int(port)
-    host = "127.0.0.1" if address in ("", "0.0.0.0") else address
+    origins = websocket_origins(allow_websocket_origin, address, port)
+    get_model(setting)  # validates the setting (one line naming the closest) and warms the cache
+    host = LOOPBACK if address in ("", "0.0.0.0", "::") else address
     url = f"http://{host}:{port}/"
-    origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
 
     def app() -> Any:
         return Explorer(setting).layout
 
     kwargs = {"port": port, "address": address, "websocket_origin": origins, "show": show,
               "title": "bayesnet explorer", "verbose": False}
+    where = "" if is_loopback(address) else f"; listening on {address or 'every interface'}, pages allowed from " \
+        f"{', '.join(origins)}"
     if threaded:
         server = pn.serve(app, threaded=True, **kwargs)
-        server.url = url
+        server.url, server.origins = url, origins
         if verbose:
-            click.echo(f"bayesnet explorer: {url}")
+            click.echo(f"bayesnet explorer: {url}{where}")
         return server
     try:
         server = pn.serve(app, start=False, **kwargs)
     except OSError as exc:  # port in use, address not on this machine...
         raise BayesNetError(f"cannot listen on {address}:{port}: {exc.strerror or exc}; "
                             "choose another --port (0 picks a free one)") from exc
-    server.url = url
+    server.url, server.origins = url, origins
     if verbose:
-        click.echo(f"bayesnet explorer: {url}  (setting {setting}; Ctrl+C to stop)")
+        click.echo(f"bayesnet explorer: {url}  (setting {setting}{where}; Ctrl+C to stop)")
         sys.stdout.flush()
     if start:
         server.start()
@@ -452,17 +563,29 @@ def serve(setting: str = "primary_care", port: int = 5006, address: str = "127.0
               help="Port to serve on (0 picks a free one).")
 @click.option("--setting", default="primary_care", show_default=True,
               help="Setting selected when the page opens: primary_care or emergency (switchable on the page).")
-@click.option("--address", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--address", default=LOOPBACK, show_default=True,
+              help="Interface to listen on. Any other than loopback (e.g. 0.0.0.0) needs --allow-websocket-origin.")
+@click.option("--allow-websocket-origin", "origins", multiple=True, metavar="HOST[:PORT]",
+              help="Web address (host and port) from which other machines' browsers may use the explorer; repeat "
+              "for each. Required with a non-loopback --address.")
 @click.option("--show/--no-browser", "show", default=False, show_default=True,
               help="Open the page in the default web browser (default: only print its address).")
-def explore(port: int, setting: str, address: str, show: bool) -> None:
+def explore(port: int, setting: str, address: str, origins: tuple[str, ...], show: bool) -> None:
     """Serve the interactive differential explorer as a web page on localhost.
 
     Toggle risk factors, findings and test results, switch the setting, and watch the ranked
     differential, the explanation and the next best test update at once. Needs Panel:
     pip install 'bayesnet[app]'. In Jupyter, display bayesnet.present.explorer.Explorer() instead.
     """
-    serve(setting=setting, port=port, address=address, show=show)
+    if not origins and not is_loopback(address):
+        raise click.UsageError(ORIGIN_NEEDED.format(
+            address=address or "every interface", port=port or 5006,
+            example="this-machine.example.org" if address in ("", "0.0.0.0", "::") else address))
+    try:
+        websocket_origins(origins, address, port or 5006)
+    except BayesNetError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--allow-websocket-origin'") from None
+    serve(setting=setting, port=port, address=address, show=show, allow_websocket_origin=origins)
 
 
 def main(argv: list[str] | None = None) -> int:
