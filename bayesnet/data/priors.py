@@ -360,7 +360,35 @@ def _read_yaml(directory: Path, name: str) -> Any:
 
 #: YAML loaders that never construct Python objects (libyaml's C loader when available: ~10x faster)
 _SAFE_LOADERS = tuple(c for c in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", None)) if c is not None)
-SAFE_LOADER = _SAFE_LOADERS[-1]
+
+
+class UniqueKeyLoader(_SAFE_LOADERS[-1]):  # type: ignore[misc,valid-type]
+    """YAML's safe loader (libyaml's parser when available) that refuses a key written twice in one mapping.
+
+    Plain YAML keeps the last of two equal keys and drops the first without a word; in a priors
+    file that would silently replace a sourced number. Keys merged in with ``<<`` may still be
+    overridden (that is what a merge is for). Only the safe constructors exist.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.get(key)
+                except TypeError:  # an unhashable key: the base class says so
+                    continue
+                if seen is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given on line {seen})", key_node.start_mark)
+                first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+SAFE_LOADER = UniqueKeyLoader
 
 
 def read_yaml_mapping(path: Path, name: str, error: type[PriorsError] = PriorsError,
@@ -462,6 +490,8 @@ def _linkable(name: Any, info: ValidationInfo) -> str:
 
 
 Kind = Annotated[str, name_in(sorted(PROBABILITY_KINDS | RATIO_KINDS), "kind")]
+#: The format version a file declares (1 or 2); any other value is refused, never ignored.
+SchemaVersion = Annotated[int, rule(lambda v: type(v) is int and v in (1, 2), "must be 1 or 2; got {}")]
 Grade = Annotated[str, BeforeValidator(_grade)]
 Note = Annotated[str, BeforeValidator(_note)]
 Probability = Annotated[float, rule(lambda x: 0 <= x <= 1, "is a probability (prevalence) and must lie in [0, 1]; got {}", True)]
@@ -665,12 +695,14 @@ class EffectIn(ParamIn):
     @model_validator(mode="after")
     def _states_and_controls(self, info: ValidationInfo) -> EffectIn:
         valid = info.context["risk_factors"][self.factor].states
-        given = next((getattr(self, k) for k in ("states", "state") if k in self.model_fields_set), valid[0])
+        key = next((k for k in ("states", "state") if k in self.model_fields_set), "state")
+        given = getattr(self, key) if key in self.model_fields_set else valid[0]
         self._chosen = tuple(given) if isinstance(given, list) else (given,)
-        for s in self._chosen:
-            if s not in valid or s == valid[-1] and valid == ("yes", "no"):
+        for i, s in enumerate(self._chosen):
+            if not isinstance(s, str) or s not in valid or s == valid[-1] and valid == ("yes", "no"):
+                at = (key, i) if isinstance(given, list) else (key,)
                 raise fail(unknown("state", s, valid, of=f" of risk factor {self.factor!r} (the effect applies to a "
-                                   "non-reference state)"), "state")
+                                   "non-reference state)"), *at)
         if len(valid) > 2 and valid[0] in self._chosen:
             raise fail(f"{valid[0]!r} is the reference state of {self.factor!r} and takes no effect", "states")
         if self.controls is not None and self.kind != "proportion_of_cases":
@@ -814,7 +846,7 @@ class FindingInSettingIn(Model):
 class SettingFile(Model):
     """One population: ``settings/<name>.yaml``."""
 
-    schema_version: Any = None
+    schema_version: SchemaVersion | None = None
     description: Prose
     default: bool = False
     based_on: str | None = None
@@ -860,7 +892,7 @@ class SettingFile(Model):
 
 
 class RiskFactorsFile(Model):
-    schema_version: Any = None
+    schema_version: SchemaVersion | None = None
     risk_factors: dict[str, either(lambda v: isinstance(v, dict) and v.get("states") not in (None, ["yes", "no"]),
                                    MultiStateRiskFactorIn, BinaryRiskFactorIn)]
 
@@ -873,12 +905,13 @@ class RiskFactorsFile(Model):
             info.context["risk_factors"] = list(rfs)
             info.context["root_factors"] = {
                 n: tuple(v.get("states") or ("yes", "no")) for n, v in rfs.items()
-                if isinstance(v, dict) and "depends_on" not in v and isinstance(v.get("states") or [], list)}
+                if isinstance(v, dict) and "depends_on" not in v and isinstance(v.get("states") or [], list)
+                and all(isinstance(s, str) for s in v.get("states") or [])}
         return data
 
 
 class ConditionsFile(Model):
-    schema_version: Any = None
+    schema_version: SchemaVersion | None = None
     conditions: dict[str, ConditionIn]
 
     @model_validator(mode="after")
@@ -900,7 +933,7 @@ class ConditionsFile(Model):
 
 
 class FindingsFile(Model):
-    schema_version: Annotated[int, rule(lambda v: v in (1, 2), "must be 1 or 2; got {}")] = 1
+    schema_version: SchemaVersion = 1
     findings: dict[str, FindingIn]
 
 
@@ -993,7 +1026,7 @@ def _setting_files(directory: Path, extra: Sequence[str | os.PathLike]) -> list[
         paths.append((path, str(e)))
         data[path] = read_yaml_mapping(path, str(e))
     # a setting comes after the one it is based on
-    base = {p.stem: data[p].get("based_on") for p, _ in paths}
+    base = {p.stem: b if isinstance(b := data[p].get("based_on"), str) else None for p, _ in paths}
     ordered: list[tuple[Path, str]] = []
     while len(ordered) < len(paths):
         done = {p.stem for p, _ in ordered}
