@@ -614,10 +614,10 @@ def _build_condition(vt: VectorTables, bld: _Builder, name: str) -> None:
                 chk.add(
                     ~((q >= 0) & (q <= 1)),
                     f"{name}: {c.param.parameter} needs more {c.condition} than there is",
-                    lambda i, c=c, q=q, v=v: _fail(
+                    lambda i, c=c, q=q, v=v, pc=p_cause[j][rows]: _fail(
                         c.param, f"a share of {v[i]:.4g} of the cases of {name} caused by {c.condition} needs "
                         f"{c.condition} in at least {v[i] * target[i]:.4g} of patients; it is in "
-                        f"{p_cause[j][rows][i]:.4g}"),
+                        f"{pc[i]:.4g}"),
                 )
                 q = np.clip(q, 0.0, 1.0)
             else:
@@ -740,29 +740,131 @@ def _marginal_links(joint: np.ndarray, leaks: np.ndarray, sens: np.ndarray,
     conditions already give (``q < 0``, clipped to 0), shape ``(m, k)``.
     """
     m, nc, k = sens.shape
-    J = joint.reshape(m, nc, -1)
+    R = m * nc  # one row per parameter set and context
+    J = joint.reshape(R, -1)
+    sens = sens.reshape(R, k)
+    leaks = leaks.reshape(R)
     X = np.array(np.unravel_index(np.arange(2**k), (2,) * k)).T == 0  # config -> which conditions are "yes"
-    # the configurations a case series of C_j holds: C_j present, no unrelated condition
-    keep = [X[:, j] & ~(X & ~related[j] & (np.arange(k) != j)).any(axis=1) for j in range(k)]
-    p_yes = np.stack([(J * keep[j]).sum(-1) for j in range(k)], axis=-1)
-    q = 1.0 - (1.0 - sens) / (1.0 - leaks[..., None])
-    low = np.zeros((m, nc, k), dtype=bool)
-    for _ in range(MAX_CALIBRATION_SWEEPS):
-        before = q.copy()
-        for j in range(k):
-            others = np.ones((m, nc, X.shape[0]))
-            for i in range(k):
-                if i != j and related[j, i]:
-                    others = others * np.where(X[:, i], 1.0 - q[..., i, None], 1.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                e = (J * keep[j] * others).sum(-1) * (1.0 - leaks) / p_yes[..., j]
-                qj = 1.0 - (1.0 - sens[..., j]) / e
-            qj = np.where(p_yes[..., j] > 0, qj, q[..., j])
-            low[..., j] = qj < -1e-12
-            q[..., j] = np.clip(qj, 0.0, 1.0)
-        if np.max(np.abs(q - before), initial=0.0) <= 1e-15:
+    # the configurations a case series of C_j holds: C_j present, no unrelated condition (the sums
+    # below run over these only; every other configuration has weight zero)
+    keep = [np.flatnonzero(X[:, j] & ~(X & ~related[j] & (np.arange(k) != j)).any(axis=1)) for j in range(k)]
+    Jk = [J[:, keep[j]] for j in range(k)]
+    p_yes = np.stack([Jk[j].sum(-1) for j in range(k)], axis=-1)
+    q = 1.0 - (1.0 - sens) / (1.0 - leaks[:, None])
+    low = q < -1e-12
+    q = np.clip(q, 0.0, 1.0)
+    # only a condition with related ones needs the fixed point; the others keep the closed form
+    coupled = [j for j in range(k) if related[j].sum() > 1]
+    if coupled:
+        rel = {j: [i for i in coupled if i != j and related[j, i]] for j in coupled}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = {j: Jk[j] * ((1.0 - leaks) / p_yes[:, j])[:, None] for j in coupled}  # E_j's weights
+        _newton_links(q, sens, X, keep, w, rel, coupled, p_yes)
+        _sweep_links(q, low, sens, X, keep, w, rel, coupled, p_yes)
+    return q.reshape(m, nc, k), low.reshape(m, nc, k).any(axis=1)
+
+
+def _link_factors(u: np.ndarray, Xj: np.ndarray, rel: list[int]) -> list[np.ndarray]:
+    """``(1 - q_i)^[C_i]`` per configuration of ``Xj`` for each related ``i``, shape ``(rows, configs)``."""
+    return [np.where(Xj[:, i], u[:, i, None], 1.0) for i in rel]
+
+
+def _newton_links(q, sens, X, keep, w, rel, coupled, p_yes, steps: int = 30, rounds: int = 4) -> None:
+    """Newton steps on ``(1 - q_j) E_j(q) = 1 - s_j`` for the coupled links, in place.
+
+    The system is multilinear in ``u = 1 - q``, so a few steps bring a row to the fixed point that
+    the sweeps of :func:`_sweep_links` then confirm in one or two passes. A link whose solution
+    is below zero is clipped to zero as the sweeps do (held at ``u = 1`` and the others solved
+    again, an active-set loop of a few rounds). Rows that do not settle keep their start and are
+    left to the sweeps, which decide every row.
+    """
+    c = len(coupled)
+    pos = {j: a for a, j in enumerate(coupled)}
+    u0 = 1.0 - q[:, coupled]
+    u = u0.copy()
+    full = 1.0 - q
+    base = np.flatnonzero((p_yes[:, coupled] > 0).all(axis=1))
+    clamp = np.zeros((q.shape[0], c), dtype=bool)
+    target = 1.0 - sens[:, coupled]
+
+    def evaluate(rows):
+        """Residuals, Jacobian and ``E_j`` of ``rows``."""
+        full[rows[:, None], coupled] = u[rows]
+        F = np.empty((rows.size, c))
+        E = np.empty((rows.size, c))
+        Jac = np.zeros((rows.size, c, c))
+        for j in coupled:
+            a = pos[j]
+            Xj = X[keep[j]]
+            fac = _link_factors(full[rows], Xj, rel[j])
+            wj = w[j][rows]
+            prod = np.prod(fac, axis=0) if fac else np.ones_like(wj)
+            E[:, a] = (wj * prod).sum(-1)
+            F[:, a] = u[rows, a] * E[:, a] - target[rows, a]
+            Jac[:, a, a] = E[:, a]
+            for b, i in enumerate(rel[j]):
+                rest = np.prod([f for g, f in enumerate(fac) if g != b], axis=0) if len(fac) > 1 else 1.0
+                Jac[:, a, pos[i]] = u[rows, a] * (wj * rest * Xj[:, i]).sum(-1)
+        cl = clamp[rows]
+        F = np.where(cl, u[rows] - 1.0, F)  # a clipped link: u = 1
+        Jac = np.where(cl[:, :, None], np.eye(c)[None], Jac)
+        return F, Jac, E
+
+    for _ in range(rounds):
+        rows = base
+        for _ in range(steps):
+            if not rows.size:
+                break
+            F, Jac, _ = evaluate(rows)
+            ok = np.isfinite(F).all(axis=1) & (np.abs(np.linalg.det(Jac)) > 1e-300)
+            step = np.zeros_like(F)
+            if ok.any():
+                step[ok] = np.linalg.solve(Jac[ok], F[ok][..., None])[..., 0]
+            u[rows] -= step
+            size = np.max(np.abs(step), axis=1)
+            gone = ~ok | (size <= 1e-13) | ~(np.isfinite(u[rows]).all(axis=1) & (np.abs(u[rows]) <= 1e6).all(axis=1))
+            rows = rows[~gone]
+        if not base.size:
             break
-    return q, low.any(axis=1)
+        # the clipped fixed point: a link is clipped exactly when its unclipped u would be 1 or more
+        _, _, E = evaluate(base)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            free_u = target[base] / E
+        over = ~clamp[base] & (u[base] > 1.0)
+        under = clamp[base] & (free_u < 1.0)
+        if not (over.any() or under.any()):
+            break
+        cb = clamp[base]
+        cb[over] = True
+        cb[under] = False
+        clamp[base] = cb
+        ub = u[base]
+        ub[over] = 1.0
+        ub[under] = np.minimum(free_u[under], 1.0)
+        u[base] = ub
+    bad = ~(np.isfinite(u).all(axis=1) & (u >= 0.0).all(axis=1) & (u <= 1.0 + 1e-12).all(axis=1))
+    u[bad] = u0[bad]
+    q[:, coupled] = np.clip(1.0 - u, 0.0, 1.0)
+
+
+def _sweep_links(q, low, sens, X, keep, w, rel, coupled, p_yes) -> None:
+    """Gauss-Seidel sweeps of the coupled links (clipped to ``[0, 1]``), in place, row by row to 1e-15."""
+    act = np.arange(q.shape[0])
+    for _ in range(MAX_CALIBRATION_SWEEPS):
+        if not act.size:
+            break
+        before = q[act].copy()
+        for j in coupled:
+            Xj = X[keep[j]]
+            fac = _link_factors(1.0 - q[act], Xj, rel[j])
+            prod = np.prod(fac, axis=0) if fac else 1.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                e = (w[j][act] * prod).sum(-1)
+                qj = 1.0 - (1.0 - sens[act, j]) / e
+            qj = np.where(p_yes[act, j] > 0, qj, q[act, j])
+            low[act, j] = qj < -1e-12
+            q[act, j] = np.clip(qj, 0.0, 1.0)
+        act = act[np.max(np.abs(q[act] - before), axis=1, initial=0.0) > 1e-15]
 
 
 def _build_finding(vt: VectorTables, bld: _Builder, f, name: str) -> None:
