@@ -457,14 +457,10 @@ def batch(
     """
     engine = _batch_engine(engine, scheduler, workers)
     model = _model(setting, priors)
-    from bayesnet.io.batch import TooManyErrors, manifest_path, partial_path
+    from bayesnet.io.batch import manifest_path, partial_path
 
     partial = partial_path(Path(output))
-    if resume and not partial.exists():
-        click.echo(f"note: no interrupted run of {output} to resume; starting from the first row", err=True)
-    elif not resume and partial.exists():
-        click.echo(f"note: starting over; {partial} (an earlier run that did not finish) is replaced; use --resume "
-                   "to continue it instead", err=True)
+    earlier = partial.exists()
     options = {"chunk_size": chunk_size, "progress": progress, "encoding": encoding, "resume": resume,
                "max_errors": max_errors}
     try:
@@ -480,8 +476,6 @@ def batch(
 
                 report = run_batch(model, input_file, output, **options)
     except (BayesNetError, KeyboardInterrupt) as exc:
-        if isinstance(exc, TooManyErrors):
-            _batch_problems(exc.report)
         stopped = ("terminated (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
                    if isinstance(exc, KeyboardInterrupt) else str(exc))
         if partial.exists():  # a run that stopped: say where its rows are, and that the output is untouched
@@ -494,8 +488,13 @@ def batch(
             _error(message)
             raise click.exceptions.Exit(143 if isinstance(exc, _Terminated) else 130) from None
         raise BayesNetError(message) from None
-    if report.resumed_from:
-        click.echo(f"resumed after row {report.resumed_from - 1:,} of the interrupted run", err=True)
+    if report.resumed:
+        click.echo(f"resumed the interrupted run after its first {report.resumed_from:,} rows", err=True)
+    elif resume:
+        click.echo(f"note: there was no interrupted run of {output} to resume; started from the first row", err=True)
+    elif earlier:
+        click.echo(f"note: started over; the unfinished earlier run in {partial} was replaced (--resume would have "
+                   "continued it)", err=True)
     _batch_problems(report)
     click.echo(f"scored {report.rows - report.failed} of {report.rows} rows; wrote {output}", err=True)
     return 2 if report.failed else 0

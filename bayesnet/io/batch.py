@@ -117,7 +117,8 @@ class BatchReport:
 
     ``errors`` holds ``(row, error cell)`` for the first failed rows; ``problems`` one entry per
     distinct error code (at most :data:`MAX_PROBLEMS`; cells of further codes are counted in
-    ``unlisted``). ``resumed_from`` is the number of rows a resumed run found already done.
+    ``unlisted``). ``resumed`` says whether the run continued a partial one, ``resumed_from`` how
+    many rows that one had done.
     """
 
     rows: int = 0
@@ -126,6 +127,7 @@ class BatchReport:
     unknown_columns: list[str] = field(default_factory=list)
     problems: dict[str, Problem] = field(default_factory=dict)
     unlisted: int = 0
+    resumed: bool = False
     resumed_from: int = 0
 
     def to_json(self) -> dict:
@@ -488,8 +490,7 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
         soft = soft_u[codes]
         if soft.any():
             rows = np.flatnonzero(soft)
-            sub = pd.DataFrame({col: values[rows]}, index=pd.RangeIndex(len(rows)))
-            _, _, soft_errors = split_soft(sub, states)
+            soft_errors = _soft_errors(col, values[rows], states)
             if soft_errors:
                 bad_soft = np.zeros(n, dtype=bool)
                 bad_soft[rows[list(soft_errors)]] = True
@@ -521,6 +522,27 @@ def score_chunk(model, chunk: pd.DataFrame, first_row: int) -> tuple[pd.DataFram
     out.insert(0, "row", np.arange(first_row, first_row + n))
     out["error"] = flags.cells()
     return out, unknown, flags.problems
+
+
+def _soft_errors(col: str, cells: np.ndarray, states: dict) -> dict[int, str]:
+    """Position -> message for the malformed soft-evidence cells among ``cells`` (all of column ``col``).
+
+    :func:`split_soft` judges them; should it fail on a cell outright (a parser limit), the cells
+    are judged one by one and that cell is reported, never the whole chunk.
+    """
+    try:
+        return split_soft(pd.DataFrame({col: cells}, index=pd.RangeIndex(len(cells))), states)[2]
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError):
+        pass
+    errors: dict[int, str] = {}
+    for r, cell in enumerate(cells):
+        try:
+            found = split_soft(pd.DataFrame({col: [cell]}), states)[2]
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+            found = {0: f"cannot read likelihoods {_show(cell)} ({type(exc).__name__}: {_show(str(exc), 100)})"}
+        if found:
+            errors[r] = found[0].replace("row 0, ", f"row {r}, ", 1)
+    return errors
 
 
 def _hashable(value: Any) -> bool:
@@ -634,7 +656,7 @@ class ChunkWriter:
         self._csv = None
         self._parquet = None
         self.size = 0
-        if resume_at is not None:
+        if resume_at:  # 0: the partial run wrote no chunk, start the file again
             self._csv = self.partial.open("r+b")
             self._csv.truncate(resume_at)
             self._csv.seek(resume_at)
@@ -676,6 +698,8 @@ class ChunkWriter:
                 empty.to_parquet(self.partial, index=False)
         if complete:
             os.replace(self.partial, self.path)
+            manifest_path(self.path).unlink(missing_ok=True)
+        elif not self.partial.exists():  # stopped before writing anything: no record of nothing
             manifest_path(self.path).unlink(missing_ok=True)
 
 
@@ -806,11 +830,14 @@ def start_writer(plan: Plan) -> tuple[ChunkWriter, RunRecord, BatchReport]:
     if plan.record is not None:
         rec = plan.record
         report = rec.report
-        report.resumed_from = report.rows
+        report.resumed, report.resumed_from = True, report.rows
         return ChunkWriter(plan.output_path, plan.fout, plan.columns, resume_at=rec.bytes), rec, report
     manifest_path(plan.output_path).unlink(missing_ok=True)
     report = BatchReport()
-    return ChunkWriter(plan.output_path, plan.fout, plan.columns), RunRecord(plan.identity, report=report), report
+    rec = RunRecord(plan.identity, report=report)
+    if plan.fout == "csv":
+        rec.save(plan.output_path)  # before the partial file exists: a run killed at once can be resumed too
+    return ChunkWriter(plan.output_path, plan.fout, plan.columns), rec, report
 
 
 def commit_chunk(plan: Plan, writer: ChunkWriter, rec: RunRecord, report: BatchReport, scored: Scored,
