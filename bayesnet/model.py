@@ -249,11 +249,14 @@ class BackPainModel:
             return self._reference.marginals(ev, targets)
         if method != "engine":
             raise UnknownNameError("method", method, ["engine", "pgmpy"])
+        # the network restricted to the targets, the observed variables and their ancestors (the
+        # barren findings dropped, exactly; compiled once per such set and cached by the engine)
         if ev.soft:
             lik = {v: w.reshape(1, -1) for v, w in ev.likelihoods().items()}
-            post = self.engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
+            engine = self.engine.restricted([*lik, *targets])
+            post = engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
             return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
-        post = self.engine.posteriors_dict(ev.hard, targets=targets)
+        post = self.engine.restricted([*ev.hard, *targets]).posteriors_dict(ev.hard, targets=targets)
         return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
 
     def posteriors(
