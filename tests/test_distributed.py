@@ -6,14 +6,13 @@ import logging
 import socket
 import sys
 
-import numpy as np
-import pandas as pd
-import pytest
-
 # declared in the "test" extra: a broken install fails here instead of skipping
 import dask
 import dask.dataframe as dd
 import distributed
+import numpy as np
+import pandas as pd
+import pytest
 
 from bayesnet.cli import main
 from bayesnet.errors import BayesNetError, UnknownNameError
@@ -245,3 +244,159 @@ def test_default_local_cluster(bad_csv, tmp_path, capsys, monkeypatch):
     assert kwargs["host"] == "127.0.0.1" and kwargs["dashboard_address"] is None and kwargs["processes"] is True
     assert kwargs["n_workers"] == 1 and kwargs["threads_per_worker"] == 1
     assert cluster.status == distributed.core.Status.closed
+
+
+# ------------------------------------------------------------------ faults
+
+
+def _scenario_file(path, model, n: int, seed: int) -> None:
+    """``n`` mixed scenarios (about 1 in 50 with an unknown state) as CSV."""
+    df = mixed_scenarios(model.network, n, seed=seed).astype(object)
+    df = df.where(df.notna(), None)
+    df.loc[::53, "fever"] = "maybe"
+    df.to_csv(path, index=False)
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def test_a_worker_killed_mid_run_changes_nothing(model, client, tmp_path):
+    """Kill (SIGKILL, by PID) the worker process that is scoring a partition: the scheduler has its work
+    redone on the other worker, and the output equals the local engine's row for row."""
+    import os
+    import signal
+    import threading
+    import time
+
+    src, out, local = tmp_path / "in.csv", tmp_path / "dask.csv", tmp_path / "local.csv"
+    _scenario_file(src, model, 1_200, seed=11)
+    run_batch(model, src, local, chunk_size=100, progress=False)
+    pids = client.run(os.getpid)
+    killed: list[str] = []
+    stop = threading.Event()
+
+    def kill_a_busy_worker() -> None:
+        partial = tmp_path / "dask.csv.partial"
+        while not stop.is_set():
+            if partial.exists() and partial.stat().st_size > 2_000:
+                for addr, keys in client.processing().items():
+                    if addr in pids and any("_score_partition" in str(k) for k in keys):
+                        os.kill(pids[addr], signal.SIGKILL)
+                        killed.append(addr)
+                        return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    try:
+        report = run_batch_dask(model, src, out, client=client, chunk_size=100, window=2, progress=False)
+    finally:
+        stop.set()
+        killer.join(10)
+    assert killed, "no worker was killed: the run ended first"
+    assert report.rows == 1_200 and report.failed == 23
+    got, expected = _read(out), _read(local)
+    assert got["row"].tolist() == list(range(1_200))
+    bitwise = _assert_same(got, expected)
+    print(f"worker killed mid-run: output equals the local engine's (bitwise: {bitwise})")
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it, for the tests that follow
+
+
+def test_a_scheduler_that_dies_is_one_clear_error_and_no_output(model, tmp_path, capsys):
+    """A scheduler in a process of its own, killed (SIGKILL, by PID) mid-run: exit 2, one line naming the
+    scheduler and where the rows so far are; no file in place of the output, the previous one untouched."""
+    import asyncio
+    import json
+    import os
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _scenario_file(src, model, 4_000, seed=12)
+    out.write_text("previous results\n")
+    scheduler_file = tmp_path / "scheduler.json"
+    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                              "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        address = json.loads(scheduler_file.read_text())["address"]
+
+        async def start_worker():  # in this process: bayesnet is already imported here
+            return await distributed.Worker(address, nthreads=1, host="127.0.0.1", dashboard_address=None)
+
+        worker = asyncio.run_coroutine_threadsafe(start_worker(), loop).result(60)
+
+        def kill_scheduler() -> None:
+            partial = tmp_path / "out.csv.partial"
+            while sched.poll() is None:
+                if partial.exists() and partial.stat().st_size > 2_000:
+                    os.kill(sched.pid, signal.SIGKILL)
+                    return
+                time.sleep(0.005)
+
+        threading.Thread(target=kill_scheduler, daemon=True).start()
+        code, _, err = _cli(capsys, "batch", src, "-o", out, "--scheduler", address, "--connect-timeout", 2,
+                            "--chunk-size", 100, "--no-progress")
+    finally:
+        if sched.poll() is None:
+            sched.kill()
+        sched.wait(30)
+        if worker is not None:
+            asyncio.run_coroutine_threadsafe(worker.close(timeout=5), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert f"lost the connection to the Dask scheduler {address!r} after" in lines[0]
+    assert "out.csv.partial" in lines[0] and "was not changed" in lines[0]
+    assert out.read_text() == "previous results\n"
+
+
+def test_dask_resume_gives_the_uninterrupted_file(model, client, tmp_path):
+    """A Dask run stopped by --max-errors and resumed gives the bytes of an uninterrupted Dask run."""
+    from bayesnet.io.batch import TooManyErrors, partial_path
+
+    src, out, ref = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "ref.csv"
+    df = mixed_scenarios(model.network, 600, seed=13).astype(object)
+    df.loc[:40, "age_group"] = "elderly"
+    df.to_csv(src, index=False)
+    run_batch_dask(model, src, ref, client=client, chunk_size=100, progress=False, max_errors=None)
+    with pytest.raises(TooManyErrors):
+        run_batch_dask(model, src, out, client=client, chunk_size=100, progress=False, max_errors=30)
+    assert partial_path(out).exists() and not out.exists()
+    report = run_batch_dask(model, src, out, client=client, chunk_size=100, progress=False, max_errors=None,
+                            resume=True)
+    assert report.resumed and report.resumed_from > 0 and out.read_bytes() == ref.read_bytes()
+    assert report.problems["unknown_state:age_group"].rows == 41
+
+
+def test_dask_hostile_files_match_local(model, client, tmp_path):
+    """Mixed line endings, NUL bytes and a long cell give the local engine's output; a non-UTF-8 file the
+    same one-line error naming the byte, with or without Dask."""
+    lines = ["fever,age_group,d_dimer", "yes,70_plus,", "ye\x00s,under_50,positive", "no,,", f"{'y' * 3_000},,",
+             *[f"{f},{a}," for f in ("yes", "no", "") for a in ("under_50", "70_plus")] * 20]
+    ends = ["\n", "\r\n", "\r"]
+    src = tmp_path / "in.csv"
+    src.write_bytes("".join(line + ends[i % 3] for i, line in enumerate(lines)).encode())
+    local, dask_ = tmp_path / "local.csv", tmp_path / "dask.csv"
+    run_batch(model, src, local, chunk_size=7, progress=False)
+    run_batch_dask(model, src, dask_, client=client, chunk_size=7, blocksize=1_000, progress=False)
+    got = _read(dask_)
+    assert len(got) == len(lines) - 1
+    _assert_same(got, _read(local))
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes(b"fever\nyes\n" + "é\n".encode("latin-1"))
+    messages = []
+    for run in (run_batch, lambda *a, **k: run_batch_dask(*a, client=client, **k)):
+        with pytest.raises(BayesNetError, match=r"byte 0xe9 at offset 10 \(line 3\) is not valid utf-8") as info:
+            run(model, bad, tmp_path / "o.csv", progress=False)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and "--encoding" in messages[0]

@@ -582,7 +582,7 @@ def run_batch_dask(
     complete = False
     cl = None
     try:
-        with _client_for(scheduler, client, n_workers, connect_timeout) as cl, _quiet_client():
+        with _quiet_client(), _client_for(scheduler, client, n_workers, connect_timeout) as cl:
             spec = ModelSpec.from_model(model)
             spec_f = cl.submit(_spec_task, spec, key=f"bayesnet-model-spec-{spec.token}", pure=False)
             width = window if window is not None else max(2, 2 * (sum(cl.nthreads().values()) or 1))
@@ -630,8 +630,8 @@ def _raise_cluster_error(exc: BaseException, distributed: Any, client: Any, sche
     lost = isinstance(exc, (CancelledError, TimeoutError, OSError)) or type(exc).__name__ == "CommClosedError"
     if lost and (client is None or status not in ("running", "Status.running")):
         name = repr(scheduler) if scheduler else "of the local cluster"
-        raise BayesNetError(f"lost the connection to the Dask scheduler {name} {where}: "
-                            f"{_one_line(exc)}") from None
+        raise BayesNetError(f"lost the connection to the Dask scheduler {name} {where}: it stopped, or the network "
+                            "between here and it failed") from None
     if lost:
         raise BayesNetError(f"the Dask cluster stopped answering {where}: {type(exc).__name__} "
                             f"{_one_line(exc)}") from None
