@@ -152,10 +152,12 @@ def explain(evidence: tuple[str, ...], condition: str | None, setting: str, as_j
 @cli.command("next-test")
 @_evidence_option
 @click.option("-c", "--condition", default=None,
-              help="Condition whose probability matters (default: the leading serious one).")
+              help="Condition whose probability matters (default: the serious condition the evidence raised "
+              "most); when given, candidates are ranked by what they tell about it.")
 @click.option("--threshold", type=float, default=None,
-              help="Decision threshold on that condition (e.g. 0.05); adds the probability that the result "
-              "moves the patient across it, and ranks by it.")
+              help="Decision threshold on that condition (e.g. 0.05: image above 5%); adds the chance that the "
+              "result moves the patient across it and the result's expected value for that decision, and ranks "
+              "by that value.")
 @click.option("--include-risk-factors", is_flag=True, help="Also rank unobserved risk factors (history questions).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many to show.")
 @_setting_option
@@ -166,8 +168,8 @@ def next_test(evidence: tuple[str, ...], condition: str | None, threshold: float
     """Which finding or test to observe next: expected value of information.
 
     For each unobserved finding or test: the probability of each result, the posterior of the
-    condition after it, the expected reduction in entropy over the serious conditions (bits)
-    and the expected change in the condition's probability.
+    condition after it, the expected reduction in uncertainty (bits) over the serious conditions
+    and over the focus condition alone, and the expected change in its probability.
 
     Example: bayesnet next-test -e iv_drug_use=yes -e fever=yes --threshold 0.1
     """

@@ -55,6 +55,7 @@ def test_entropy_reduction_never_negative(model, flags):
     assert (nt["expected_entropy_reduction"] >= 0).all()
     assert (nt["expected_change"] >= 0).all()
     assert nt["p_cross"].between(0, 1).all()
+    assert (nt["focus_information"] >= 0).all() and (nt["decision_value"] >= 0).all()
     assert not nt.drop(columns="results").isna().any().any()
 
 
@@ -78,6 +79,54 @@ def test_sorted_and_attrs(model):
 def test_threshold_nobody_crosses_when_result_cannot_move_it_enough(model):
     nt = model.next_tests({}, condition="spinal_metastasis", threshold=0.99, candidates=["night_pain"])
     assert nt.loc["night_pain", "p_cross"] == 0.0
+    assert nt.loc["night_pain", "decision_value"] == 0.0  # the decision cannot change: nothing to gain
+
+
+CANCER_OLD = {"history_of_cancer": "yes", "age_group": "70_plus", "unexplained_weight_loss": "yes"}
+
+
+def test_focus_information_is_the_mutual_information_by_pgmpy(model, ve):
+    """I(C; R) = H(C) - sum_r P(r) H(C | r), each term from pgmpy's variable elimination."""
+    focus = "cauda_equina_syndrome"
+    nt = model.next_tests(CANCER_OLD, condition=focus, candidates=["urinary_retention", "mri_compression"])
+    for var in nt.index:
+        h_now = binary_entropy(np.array([query(ve["primary_care"], focus, CANCER_OLD)["yes"]]))[0]
+        expected = h_now
+        for state, p in query(ve["primary_care"], var, CANCER_OLD).items():
+            after = query(ve["primary_care"], focus, {**CANCER_OLD, var: state})["yes"]
+            expected -= p * binary_entropy(np.array([after]))[0]
+        assert nt.loc[var, "focus_information"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_chosen_focus_ranks_by_what_a_test_tells_about_it(model):
+    """Focus cauda equina in an older patient with cancer: urinary retention and MRI for compression
+    first (the review found urinary retention 8th when the ranking ignored the focus)."""
+    nt = model.next_tests(CANCER_OLD, condition="cauda_equina_syndrome")
+    assert nt.attrs["sort_by"] == "focus"
+    assert nt["focus_information"].is_monotonic_decreasing
+    assert set(nt.index[:2]) == {"urinary_retention", "mri_compression"}
+    assert model.next_tests(CANCER_OLD).attrs["sort_by"] == "entropy"  # the default focus keeps the overall ranking
+
+
+def test_a_threshold_values_big_moves_not_nudges_across_the_line(model, ve):
+    """Threshold model: the expected loss at probability p is min(p (1 - t), (1 - p) t). A test
+    whose results stay on one side of t is worth nothing; MRI, which moves metastasis far either
+    way, ranks above tests that barely cross."""
+    t = 0.05
+    nt = model.next_tests(CANCER_OLD, condition="spinal_metastasis", threshold=t)
+    assert nt.attrs["sort_by"] == "decision"
+    assert nt.index[0] == "mri_malignancy"
+
+    def loss(q):
+        return min(q * (1 - t), (1 - q) * t)
+
+    now = query(ve["primary_care"], "spinal_metastasis", CANCER_OLD)["yes"]
+    expected = loss(now)
+    for state, p in query(ve["primary_care"], "mri_malignancy", CANCER_OLD).items():
+        expected -= p * loss(query(ve["primary_care"], "spinal_metastasis", {**CANCER_OLD, "mri_malignancy": state})["yes"])
+    assert nt.loc["mri_malignancy", "decision_value"] == pytest.approx(expected, abs=1e-9)
+    same_side = nt[nt["p_cross"] == 0]
+    assert (same_side["decision_value"] == 0).all()
 
 
 def test_binary_entropy():

@@ -156,13 +156,27 @@ def next_tests_text(nt: pd.DataFrame) -> str:
     ]
     t = _table(nt)
     cross = "p_cross" in t.columns
-    head = f"{'variable':<24} {'kind':<8} {'entropy -bits':>13} {'E|change|':>10}"
-    head += f" {'P(cross ' + str(threshold) + ')':>14}" if cross else ""
+    head = f"{'variable':<24} {'kind':<8} {'info, bits':>10} {'on focus':>9} {'E|change|':>10}"
+    head += f" {'P(cross)':>9} {'value':>9}" if cross else ""
     lines.append(head + "  results: P(result) -> P(" + str(focus) + ")")
     for v, r in t.iterrows():
-        line = f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>13.4f} {r.expected_change:>10.4f}"
-        line += f" {r.p_cross:>14.3f}" if cross else ""
+        line = (f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>10.4f} {r.focus_information:>9.4f} "
+                f"{r.expected_change:>10.4f}")
+        line += f" {r.p_cross:>9.3f} {r.decision_value:>9.4f}" if cross else ""
         lines.append(f"{line}  {r.results}")
+    sort_by = _meta(nt, "sort_by", "entropy")
+    order = {"entropy": "info, bits", "focus": "on focus", "change": "E|change|", "cross": "P(cross)",
+             "decision": "value"}.get(sort_by, sort_by)
+    lines += [
+        "",
+        f"Sorted by {order}. info, bits: expected fall in uncertainty about all the serious conditions; "
+        f"on focus: the same about {focus} alone; E|change|: expected move of P({focus}), either way.",
+    ]
+    if cross:
+        lines.append(
+            f"With the threshold {format_probability(threshold)}: P(cross) is the chance that the result moves "
+            f"P({focus}) across it; value is what the result is expected to save, in missed cases per patient "
+            "net of false alarms weighted by the threshold (a nudge across the line is worth little).")
     return "\n".join(lines)
 
 

@@ -11,12 +11,24 @@ Three values summarise a candidate:
     expected posterior equals the current one (law of total probability) and entropy is concave,
     it is never negative. The conditions are not mutually exclusive, so the sum of marginal
     entropies is used rather than the entropy of one categorical "diagnosis".
+``focus_information``
+    Expected fall in uncertainty about the focus condition alone, in bits (the mutual
+    information between the result and the focus condition): what a test tells about the one
+    condition the user asked about. It ranks the candidates when a focus condition is chosen.
 ``expected_change``
-    Expected absolute change in the probability of the focus condition (by default the leading
-    serious one): how far the result is expected to move it, in either direction.
-``p_cross``
+    Expected absolute change in the probability of the focus condition (by default the serious
+    condition the evidence raised most): how far the result is expected to move it, in either
+    direction.
+``p_cross`` and ``decision_value``
     With a ``threshold`` (for instance "refer for imaging above 5%"): the probability that the
-    result moves the focus condition to the other side of it, i.e. that it changes the decision.
+    result moves the focus condition to the other side of it, and the expected value of the
+    result for that decision. Acting above the threshold ``t`` weighs a false alarm ``t`` against
+    a missed case ``1 - t`` (the threshold model of Pauker and Kassirer, as in decision curves), so
+    the expected loss of deciding at probability ``p`` is ``min(p (1 - t), (1 - p) t)``;
+    ``decision_value`` is the current loss minus the expected loss after the result (never
+    negative; in missed cases avoided per patient, net of false alarms). A result that only nudges
+    the probability across the line is worth little; one that moves it far is worth much. It ranks
+    the candidates when a threshold is given.
 
 Examples
 --------
@@ -46,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["binary_entropy", "default_focus", "next_tests", "outcomes"]
 
-SORT_KEYS = ("entropy", "change", "cross")
+SORT_KEYS = ("entropy", "focus", "change", "cross", "decision")
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:
@@ -190,15 +202,18 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
         Variables to consider (default: every unobserved finding and test).
     include_risk_factors : bool
         Also rank unobserved risk factors (questions about history).
-    sort_by : {"entropy", "change", "cross"}, optional
-        Ranking key: expected entropy reduction (default), expected change of ``condition``, or
-        ``p_cross`` (default when a threshold is given).
+    sort_by : {"entropy", "focus", "change", "cross", "decision"}, optional
+        Ranking key: expected entropy reduction over the serious conditions, information about
+        ``condition`` (``focus_information``), expected change of ``condition``, ``p_cross`` or
+        ``decision_value``. Default: ``decision`` with a threshold, else ``focus`` when
+        ``condition`` is given, else ``entropy``.
 
     Returns
     -------
     DataFrame
         Indexed by variable: ``kind``, ``expected_entropy_reduction`` (bits),
-        ``expected_change`` (of ``condition``), ``p_cross`` (with a threshold), ``results`` (each
+        ``focus_information`` (bits about ``condition``), ``expected_change`` (of ``condition``),
+        ``p_cross`` and ``decision_value`` (with a threshold), ``results`` (each
         result's probability and the posterior of ``condition`` after it, as text), sorted.
         ``attrs`` holds ``focus``, ``current`` (its posterior now), ``threshold``, ``entropy``
         (bits now) and ``outcomes`` (the long table of :func:`outcomes`).
@@ -209,19 +224,19 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     >>> nt = next_tests(bayesnet.load_model(), {"iv_drug_use": "yes", "fever": "yes"}, threshold=0.05)
     >>> nt.attrs["focus"]
     'vertebral_osteomyelitis'
-    >>> list(nt.columns)[:4]
-    ['kind', 'expected_entropy_reduction', 'expected_change', 'p_cross']
+    >>> list(nt.columns)[:6]
+    ['kind', 'expected_entropy_reduction', 'focus_information', 'expected_change', 'p_cross', 'decision_value']
     """
     if threshold is not None and (
         isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0
     ):
         raise EvidenceError(f"threshold must be a probability strictly between 0 and 1; got {threshold!r}")
     if sort_by is None:
-        sort_by = "cross" if threshold is not None else "entropy"
+        sort_by = "decision" if threshold is not None else ("focus" if condition is not None else "entropy")
     if sort_by not in SORT_KEYS:
         raise UnknownNameError("sort key", sort_by, SORT_KEYS)
-    if sort_by == "cross" and threshold is None:
-        raise EvidenceError("sort_by='cross' needs a threshold, e.g. threshold=0.05")
+    if sort_by in ("cross", "decision") and threshold is None:
+        raise EvidenceError(f"sort_by={sort_by!r} needs a threshold, e.g. threshold=0.05")
     out = outcomes(model, evidence, candidates, include_risk_factors=include_risk_factors)
     current = out.attrs["current"]
     serious = model.serious_conditions
@@ -238,22 +253,32 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
         "variable": out["variable"],
         "kind": out["kind"],
         "gain": p * (h_now - h_after),
+        "focus": p * (float(binary_entropy(np.array([now]))[0]) - binary_entropy(after)),
         "change": p * np.abs(after - now),
     })
     if threshold is not None:
+        t = float(threshold)
+
+        def loss(q):
+            return np.minimum(q * (1.0 - t), (1.0 - q) * t)
+
         frame["cross"] = p * ((after >= threshold) != (now >= threshold))
+        frame["decision"] = p * (float(loss(np.array([now]))[0]) - loss(after))
     frame["results"] = [f"{s} {pr:.1%} -> {a:.1%}" for s, pr, a in zip(out["state"], p, after, strict=True)]
-    agg = {"kind": "first", "gain": "sum", "change": "sum", "results": "; ".join}
+    agg = {"kind": "first", "gain": "sum", "focus": "sum", "change": "sum", "results": "; ".join}
     if threshold is not None:
-        agg["cross"] = "sum"
+        agg.update(cross="sum", decision="sum")
     res = frame.groupby("variable", sort=False).agg(agg)
-    # tiny negative sums are rounding; the exact value is >= 0 (Jensen)
-    res["gain"] = res["gain"].clip(lower=0.0)
-    res = res.rename(columns={"gain": "expected_entropy_reduction", "change": "expected_change", "cross": "p_cross"})
-    cols = ["kind", "expected_entropy_reduction", "expected_change"]
-    cols += ["p_cross"] if threshold is not None else []
+    # tiny negative sums are rounding; the exact values are >= 0 (Jensen: the losses are concave)
+    for col in ("gain", "focus") + (("decision",) if threshold is not None else ()):
+        res[col] = res[col].where(res[col] > 1e-12, 0.0)
+    names = {"gain": "expected_entropy_reduction", "focus": "focus_information", "change": "expected_change",
+             "cross": "p_cross", "decision": "decision_value"}
+    res = res.rename(columns=names)
+    cols = ["kind", "expected_entropy_reduction", "focus_information", "expected_change"]
+    cols += ["p_cross", "decision_value"] if threshold is not None else []
     res = res[cols + ["results"]]
-    key = {"entropy": "expected_entropy_reduction", "change": "expected_change", "cross": "p_cross"}[sort_by]
+    key = names[{"entropy": "gain"}.get(sort_by, sort_by)]
     secondary = "expected_entropy_reduction" if key != "expected_entropy_reduction" else "expected_change"
     res = res.sort_values([key, secondary], ascending=False, kind="stable")
     res.index.name = "variable"
