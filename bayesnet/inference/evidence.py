@@ -20,6 +20,32 @@ from bayesnet.errors import EvidenceError, UnknownNameError
 
 __all__ = ["Evidence", "normalise_evidence", "parse_assignment", "split_soft"]
 
+_SHOWN = 60  # characters of a culprit's text quoted in a message
+
+
+def _shown(value: object) -> object:
+    """``value`` itself when it is short enough to quote in a message; else a short text naming it.
+
+    A 100,000-character name or an integer of 5,000 digits is named, not copied into the error
+    (Python cannot even ``repr`` an integer beyond 4,300 digits).
+
+    >>> _shown("fevr"), _shown("y" * 100)
+    ('fevr', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy... (100 characters)')
+    >>> _shown(10 ** 5000)
+    '<an integer of 5001 digits>'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<an integer of {math.floor(math.log10(abs(value))) + 1} digits>"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # pragma: no cover - a container of huge or self-referencing values
+        return f"<a {type(value).__name__}>"
+    if len(text) <= _SHOWN:
+        return value
+    if isinstance(value, str):
+        return f"{value[:_SHOWN - 16]}... ({len(value)} characters)"
+    return f"<a {type(value).__name__}: {text[:_SHOWN - 16]}...>"
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -118,7 +144,7 @@ def normalise_evidence(evidence: Mapping | None, states: Mapping[str, tuple[str,
         raise EvidenceError(f"evidence must be a mapping of variable to state; got {type(evidence).__name__}")
     for var, value in evidence.items():
         if not isinstance(var, str) or var not in states:
-            raise UnknownNameError("variable", var, states)
+            raise UnknownNameError("variable", _shown(var), states)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         valid = states[var]
@@ -126,34 +152,40 @@ def normalise_evidence(evidence: Mapping | None, states: Mapping[str, tuple[str,
             soft[var] = _likelihood(var, value, valid)
             continue
         if isinstance(value, bool) or not isinstance(value, str | np.str_):
-            if isinstance(value, int | float | np.integer | np.floating) and str(value) in valid:
+            if isinstance(value, int | float | np.integer | np.floating) and _shown(value) is value and \
+                    str(value) in valid:
                 value = str(value)
             else:
                 raise EvidenceError(
                     f"evidence for {var!r} must be one of its states ({', '.join(valid)}) "
-                    f"or a dict of likelihoods; got {value!r}"
+                    f"or a dict of likelihoods; got {_shown(value)!r}"
                 )
         value = str(value)
         if value not in valid:
-            raise UnknownNameError("state", value, valid, context=f"of variable {var!r}")
+            raise UnknownNameError("state", _shown(value), valid, context=f"of variable {var!r}")
         hard[var] = value
     return Evidence(hard, soft, dict(states))
 
 
 def _likelihood(var: str, value: Mapping, valid: tuple[str, ...]) -> np.ndarray:
     for s in value:
-        if s not in valid:
-            raise UnknownNameError("state", s, valid, context=f"of variable {var!r} (in its likelihoods)")
+        if not isinstance(s, str) or s not in valid:
+            raise UnknownNameError("state", _shown(s), valid, context=f"of variable {var!r} (in its likelihoods)")
     missing = [s for s in valid if s not in value]
     if missing:
         raise EvidenceError(f"likelihoods for {var!r} must give every state; missing {', '.join(missing)}")
     vec = []
     for s in valid:
         x = value[s]
-        if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating) or not math.isfinite(float(x)):
-            raise EvidenceError(f"likelihood of {var}={s} must be a finite number; got {x!r}")
+        try:
+            finite = not isinstance(x, bool) and isinstance(x, int | float | np.integer | np.floating) and \
+                math.isfinite(float(x))
+        except OverflowError:  # an integer beyond a float's range
+            finite = False
+        if not finite:
+            raise EvidenceError(f"likelihood of {var}={s} must be a finite number; got {_shown(x)!r}")
         if x < 0:
-            raise EvidenceError(f"likelihood of {var}={s} must not be negative; got {x!r}")
+            raise EvidenceError(f"likelihood of {var}={s} must not be negative; got {_shown(x)!r}")
         vec.append(float(x))
     arr = np.asarray(vec)
     if arr.max() <= 0:
@@ -170,7 +202,10 @@ def parse_assignment(text: str) -> tuple[str, str]:
     name, _, state = text.partition("=")  # without "=", the state is empty
     name, state = name.strip(), state.strip()
     if not name or not state:
-        raise EvidenceError(f"evidence must be written name=state; got {text!r}")
+        raise EvidenceError(f"evidence must be written name=state; got {_shown(text)!r}")
+    if state.startswith("{"):
+        raise EvidenceError(f"evidence for {_shown(name)!r} must be one of its states; likelihoods (soft evidence) "
+                            f"are given through the Python API or a cell of a batch file, not -e; got {_shown(state)!r}")
     return name, state
 
 
@@ -181,10 +216,14 @@ def _soft_cell(value: object) -> Mapping | None:
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
             parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise EvidenceError(f"cannot read likelihoods {value!r} as JSON ({exc.msg})") from None
+        except ValueError as exc:  # not JSON, or a number beyond Python's digit limit
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number with too many digits"
+            raise EvidenceError(f"cannot read likelihoods {_shown(value)!r} as JSON ({reason})") from None
+        except RecursionError:
+            raise EvidenceError(f"cannot read likelihoods {_shown(value)!r} as JSON (nested too deeply)") from None
         if not isinstance(parsed, Mapping):
-            raise EvidenceError(f"likelihoods must be a JSON object such as {{\"yes\": 0.8, \"no\": 0.2}}; got {value!r}")
+            raise EvidenceError("likelihoods must be a JSON object such as {\"yes\": 0.8, \"no\": 0.2}; "
+                                f"got {_shown(value)!r}")
         return parsed
     return None
 
