@@ -406,7 +406,8 @@ def prior_data(priors_dir):
 
 
 def test_priors_are_read_with_libyaml_when_available(priors_dir, monkeypatch):
-    """Every priors file is parsed with libyaml's safe loader when PyYAML has it (fast, and still safe)."""
+    """Every priors file is parsed with libyaml's safe loader when PyYAML has it (fast, and still safe),
+    extended only to refuse duplicate keys."""
     from bayesnet.data.priors import load_priors
 
     used = []
@@ -419,7 +420,10 @@ def test_priors_are_read_with_libyaml_when_available(priors_dir, monkeypatch):
     monkeypatch.setattr(yaml, "load", spy)
     load_priors(priors_dir)
     assert len(used) >= len(PRIOR_FILES)
-    assert set(used) == {getattr(yaml, "CSafeLoader", yaml.SafeLoader)}
+    from bayesnet.data.priors import UniqueKeyLoader
+
+    assert set(used) == {UniqueKeyLoader}
+    assert issubclass(UniqueKeyLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def _dump(data) -> str:
