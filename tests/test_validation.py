@@ -268,11 +268,20 @@ def test_validate_accepts_a_model_and_rejects_bad_arguments(models, scenarios):
 
 def test_calibration_plot(result):
     ax = calibration_plot(result)
-    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    # probabilities on logit axes (disagreement near 1 shows), likelihood ratios on a log panel of their own
+    assert ax.get_xscale() == "logit" and ax.get_yscale() == "logit"
     assert "inside" in ax.get_title()
+    prob = result[result["measure"] != "likelihood_ratio"]
     lo, hi = ax.get_xlim()
-    # zero bounds (a published 0 of 14) are drawn at the floor of the log axis
-    assert 0 < lo < result.loc[result["low"] > 0, "low"].min() and hi > result["high"].max()
+    # zero bounds (a published 0 of 14) are drawn at the floor of the axis
+    assert 0 < lo < prob.loc[prob["low"] > 0, "low"].min() and prob["high"].max() < hi < 1
+    lr_ax = ax.figure.axes[1]
+    assert lr_ax.get_xscale() == "log" and "likelihood" in lr_ax.get_title()
+    # points are numbered in table order and listed in a key: no scenario id is written on the axes
+    texts = [t.get_text() for t in ax.texts]
+    assert set(texts) <= {str(i + 1) for i in range(len(result))}
+    key = "\n".join(t.get_text() for a in ax.figure.axes for t in a.texts if "\n" in t.get_text())
+    assert all(f"{i + 1:>2}  {sid}" in key for i, sid in enumerate(result["id"]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -665,18 +666,33 @@ def validation_text(df: pd.DataFrame) -> str:
 
     out = pd.DataFrame(
         {
+            "#": range(1, len(df) + 1),
             "id": df["id"],
-            "setting": df["setting"].str.replace("primary_care", "primary"),
-            "target": df["target"].map(lambda s: s if len(s) <= 38 else s[:35] + "..."),
+            "setting": df["setting"].map(lambda s: Path(s).stem if str(s).endswith(".yaml") else s),
             "published [95% CI]": intervals("published", "low", "high"),
             "model [interval]": intervals("model", "model_low", "model_high"),
             "inside": df["inside"].map({True: "yes", False: "no"}),
             "overlap": df["overlap"].map({True: "yes", False: "no"}),
-            "indep": df["independent"].map({True: "yes", False: "no"}),
+            "independent": df["independent"].map({True: "yes", False: "no"}),
+            "target": df["target"],
         }
     )
-    with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 250):
-        return out.to_string(index=False)
+    cells = out.astype(str)
+    widths = {c: max(len(c), int(cells[c].str.len().max()) if len(cells) else 0) for c in cells.columns}
+    right = {"#", "published [95% CI]", "model [interval]"}
+
+    def fmt_row(values) -> str:
+        return " ".join(v.rjust(widths[c]) if c in right else v.ljust(widths[c])
+                        for c, v in zip(cells.columns, values, strict=True)).rstrip()
+
+    table = "\n".join([fmt_row(list(cells.columns)), *(fmt_row(list(r)) for r in cells.itertuples(index=False))])
+    return (
+        f"{table}\n\n"
+        "#: the number of the point in the calibration figure. setting: the shipped setting, or the study's own\n"
+        "population file (priors/validation/settings/). inside: the model's value lies in the published 95%\n"
+        "interval; overlap: the model's interval over parameter draws meets it; independent: the published\n"
+        "figure is not used by the priors (each scenario's 'independence' field in the validation file says why)."
+    )
 
 
 register_renderer("diagnosis", "text", ranking_text)

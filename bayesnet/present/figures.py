@@ -166,9 +166,7 @@ def _uncertainty(model: Any, draws: int) -> Any:
 
 def _validation(model: Any, draws: int) -> Any:
     df = model.validate(draws=draws, seed=0)
-    fig, ax = _figure((7.5, 7.0))
-    plots.calibration_plot(df, ax=ax)
-    return fig
+    return plots.calibration_plot(df).figure  # its own layout: probabilities, likelihood ratios, key
 
 
 def _titles(fig: Any, ax: Any, patient: str, extra: str = "") -> None:

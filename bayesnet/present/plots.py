@@ -455,76 +455,122 @@ def network(
 
 
 def calibration_plot(df: pd.DataFrame, ax: Any = None) -> Any:
-    """Published against model value on log-log axes, with both intervals and the identity line.
+    """Published against model value, with both intervals and the identity line.
+
+    Probabilities are drawn on logit axes, which spread disagreement near 0 and near 1 alike
+    (20% against 84% is far apart, as it should be); likelihood-ratio scenarios are drawn apart,
+    on log axes of their own (a second panel, or an inset when ``ax`` is given). Points carry a
+    number and the key (number: scenario id) is printed beside the axes, so no label overlaps.
 
     Parameters
     ----------
     df : DataFrame
         The result of :func:`bayesnet.reasoning.validation.validate`.
     ax : matplotlib Axes, optional
-        Drawn on when given; otherwise a new figure (no pyplot state is touched).
+        Drawn on when given (the likelihood-ratio scenarios go to an inset); otherwise a new
+        figure (no pyplot state is touched).
 
     Returns
     -------
     matplotlib Axes
+        The probability panel; the likelihood-ratio panel, when there is one, is
+        ``ax.figure.axes[1]`` (a new figure) or ``ax.child_axes[0]`` (an inset).
 
     Examples
     --------
     >>> import bayesnet
     >>> ax = calibration_plot(bayesnet.load_model().validate(draws=0))
     >>> ax.get_xscale(), ax.get_yscale()
-    ('log', 'log')
+    ('logit', 'logit')
     """
+    measure = df["measure"].astype(str)
+    prob, lr = df[measure != "likelihood_ratio"], df[measure == "likelihood_ratio"]
     if ax is None:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(7.5, 7.0), layout="constrained")
-        ax = fig.add_subplot()
-    cols = ["published", "low", "high", "model", "model_low", "model_high"]
-    data = df[cols].astype(float).to_numpy()
-    positive = data[np.isfinite(data) & (data > 0)]
-    lo_lim = max(float(positive.min()) / 2.0, 1e-9) if positive.size else 1e-4
-    hi_lim = min(float(positive.max()) * 2.0, 1e3) if positive.size else 1.0
-    floor = lo_lim
-
-    def clip(a: np.ndarray) -> np.ndarray:
-        return np.where(np.isfinite(a), np.maximum(a, floor), np.nan)
-
-    ax.plot([lo_lim, hi_lim], [lo_lim, hi_lim], color="0.6", lw=1, ls="--", zorder=0, label="identity")
-    styles = {
-        (True, "probability"): ("o", "#1e8449", "inside, probability"),
-        (False, "probability"): ("o", "#c0392b", "outside, probability"),
-        (True, "likelihood_ratio"): ("s", "#1e8449", "inside, likelihood ratio"),
-        (False, "likelihood_ratio"): ("s", "#c0392b", "outside, likelihood ratio"),
-    }
-    for (inside, measure), (marker, colour, label) in styles.items():
-        sel = (df["inside"].astype(bool) == inside) & (df["measure"] == measure)
-        if not sel.any():
-            continue
-        d = df[sel]
-        x, y = clip(d["published"].to_numpy(float)), clip(d["model"].to_numpy(float))
-        xerr = np.maximum(np.vstack([x - clip(d["low"].to_numpy(float)), clip(d["high"].to_numpy(float)) - x]), 0.0)
-        ylo, yhi = clip(d["model_low"].to_numpy(float)), clip(d["model_high"].to_numpy(float))
-        # with few draws the point value can fall outside the draws' interval: no negative bars
-        yerr = np.maximum(np.vstack([np.nan_to_num(y - ylo), np.nan_to_num(yhi - y)]), 0.0)
-        hollow = ~d["independent"].astype(bool).to_numpy()
-        for mask, face in ((~hollow, colour), (hollow, "white")):
-            if mask.any():
-                ax.errorbar(x[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt=marker, ms=6,
-                            color=colour, mfc=face, ecolor=colour, elinewidth=0.9, capsize=2,
-                            label=label if face == colour or not (~hollow).any() else None)
-        for xi, yi, name in zip(x, y, d["id"], strict=True):
-            ax.annotate(str(name), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points", color="0.25")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo_lim, hi_lim)
-    ax.set_ylim(lo_lim, hi_lim)
-    ax.set_xlabel("published value (95% interval)")
-    ax.set_ylabel("model value (interval over parameter draws)")
+        fig = Figure(figsize=(10.5, 7.5), layout="constrained")
+        if len(lr):
+            grid = fig.add_gridspec(2, 2, width_ratios=[3, 1], height_ratios=[1, 2])
+            ax = fig.add_subplot(grid[:, 0])
+            lr_ax = fig.add_subplot(grid[0, 1])
+            key_ax = fig.add_subplot(grid[1, 1])
+        else:
+            grid = fig.add_gridspec(1, 2, width_ratios=[3, 1])
+            ax, lr_ax, key_ax = fig.add_subplot(grid[0, 0]), None, fig.add_subplot(grid[0, 1])
+    else:
+        lr_ax = ax.inset_axes([0.66, 0.06, 0.3, 0.3]) if len(lr) else None
+        key_ax = None
+    numbers = {sid: i + 1 for i, sid in enumerate(df["id"])}
+    _calibration_panel(ax, prob, numbers, scale="logit")
+    if lr_ax is not None:
+        _calibration_panel(lr_ax, lr, numbers, scale="log")
+        lr_ax.set_title("likelihood ratios", fontsize=7 if key_ax is None else 9)
     s = summary(df)
     ax.set_title(f"Clinical validation: {s['inside']} of {s['scenarios']} inside, "
-                 f"{s['overlap']} of {s['scenarios']} overlap\n(hollow markers: not independent of the priors)",
-                 fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.grid(True, which="major", lw=0.3, color="0.85")
+                 f"{s['overlap']} of {s['scenarios']} overlap\n(hollow markers: not independent of the priors; "
+                 "green: model value inside the published interval)", fontsize=10)
+    ax.set_xlabel("published value (95% interval)")
+    ax.set_ylabel("model value (interval over parameter draws)")
+    key = [f"{n:>2}  {sid}" for sid, n in numbers.items()]
+    if key_ax is not None:
+        key_ax.axis("off")
+        key_ax.text(0.0, 1.0, "\n".join(key), va="top", ha="left", family="monospace", fontsize=6.5,
+                    transform=key_ax.transAxes)
+    else:
+        ax.text(1.02, 1.0, "\n".join(key), va="top", ha="left", family="monospace", fontsize=5.5,
+                transform=ax.transAxes, clip_on=False)
     return ax
+
+
+def _calibration_panel(ax: Any, d: pd.DataFrame, numbers: dict, scale: str) -> None:
+    """One panel of :func:`calibration_plot`: points with both intervals, numbered, identity line."""
+    cols = ["published", "low", "high", "model", "model_low", "model_high"]
+    data = d[cols].astype(float).to_numpy()
+    if scale == "logit":
+        floor, ceil = 1e-4, 1 - 1e-4
+        inner = data[np.isfinite(data) & (data > floor) & (data < ceil)]
+        lo_lim = max(float(inner.min()) / 2.0, floor / 2) if inner.size else floor
+        hi_lim = min(1.0 - (1.0 - float(inner.max())) / 2.0, 1 - floor / 2) if inner.size else ceil
+    else:
+        positive = data[np.isfinite(data) & (data > 0)]
+        lo_lim = float(positive.min()) / 2.0 if positive.size else 1e-2
+        hi_lim = float(positive.max()) * 2.0 if positive.size else 1e2
+    floor_v, ceil_v = lo_lim, hi_lim
+
+    def clip(a: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(a), np.clip(a, floor_v, ceil_v), np.nan)
+
+    ax.plot([lo_lim, hi_lim], [lo_lim, hi_lim], color="0.6", lw=1, ls="--", zorder=0)
+    for inside, colour in ((True, "#1e8449"), (False, "#c0392b")):
+        sel = d["inside"].astype(bool) == inside
+        if not sel.any():
+            continue
+        e = d[sel]
+        x, y = clip(e["published"].to_numpy(float)), clip(e["model"].to_numpy(float))
+        xerr = np.maximum(np.vstack([x - clip(e["low"].to_numpy(float)), clip(e["high"].to_numpy(float)) - x]), 0.0)
+        ylo, yhi = clip(e["model_low"].to_numpy(float)), clip(e["model_high"].to_numpy(float))
+        # with few draws the point value can fall outside the draws' interval: no negative bars
+        yerr = np.maximum(np.vstack([np.nan_to_num(y - ylo), np.nan_to_num(yhi - y)]), 0.0)
+        hollow = ~e["independent"].astype(bool).to_numpy()
+        for mask, face in ((~hollow, colour), (hollow, "white")):
+            if mask.any():
+                ax.errorbar(x[mask], y[mask], xerr=xerr[:, mask], yerr=yerr[:, mask], fmt="o", ms=5,
+                            color=colour, mfc=face, ecolor=colour, elinewidth=0.8, capsize=2)
+        for xi, yi, sid in zip(x, y, e["id"], strict=True):
+            ax.annotate(str(numbers[sid]), (xi, yi), fontsize=6, xytext=(3, 2), textcoords="offset points",
+                        color="0.2")
+    ax.set_xscale(scale)
+    ax.set_yscale(scale)
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.set_ylim(lo_lim, hi_lim)
+    if scale == "logit":
+        ticks = [t for t in (1e-4, 1e-3, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999) if lo_lim <= t <= hi_lim]
+        labels = [format_probability(t) for t in ticks]
+        ax.set_xticks(ticks, labels, fontsize=7)
+        ax.set_yticks(ticks, labels, fontsize=7)
+    else:
+        ticks = [m * 10.0**k for k in range(-4, 5) for m in (1, 3) if lo_lim <= m * 10.0**k <= hi_lim]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=7)
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks], fontsize=7)
+    ax.minorticks_off()
+    ax.grid(True, which="major", lw=0.3, color="0.85")
