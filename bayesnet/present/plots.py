@@ -49,10 +49,16 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _prob_ticks(ax: Any, lo: float, hi: float, axis: str = "x") -> None:
-    """Label a log-odds axis in probabilities."""
-    cands = [1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
-    ticks = [p for p in cands if lo - 0.3 <= _logit(p) <= hi + 0.3] or [0.5]
+def _prob_ticks(ax: Any, lo: float, hi: float, axis: str = "x", most: int = 8) -> None:
+    """Label a log-odds axis in probabilities (every decade below 1%, thinned to at most ``most``)."""
+    cands = [1e-6, 1e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.99,
+             0.999]
+    gap = (hi - lo) / most  # labels at least this far apart on the log-odds axis, so none collide
+    ticks: list[float] = []
+    for p in cands:
+        if lo <= _logit(p) <= hi and (not ticks or _logit(p) - _logit(ticks[-1]) >= gap):
+            ticks.append(p)
+    ticks = ticks or [0.5]
     pos = [_logit(p) for p in ticks]
     (ax.set_xticks if axis == "x" else ax.set_yticks)(pos, [format_probability(p) for p in ticks])
 
@@ -113,12 +119,16 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
     widths = [start, *contributions, _logit(post)]
     colours = [NEUTRAL, *(UP if c >= 0 else DOWN for c in contributions), NEUTRAL]
     y = np.arange(len(labels))[::-1]
-    # the prior and posterior bars start at the left edge of the plot, not at log-odds 0
-    edges = [lefts[i] + widths[i] for i in range(len(labels))] + [start, _logit(post)]
-    lo, hi = min(edges + lefts[1:-1]) - 0.5, max(edges + lefts[1:-1]) + 1.5
-    lefts[0], widths[0] = lo, start - lo
-    lefts[-1], widths[-1] = lo, _logit(post) - lo
-    ax.barh(y, widths, left=lefts, color=colours, height=0.6)
+    # the prior and the posterior are points on the probability axis (a bar from an arbitrary left edge
+    # of a log-odds axis would have a meaningless length); each finding's bar is its log likelihood ratio
+    ends = [start, _logit(post), *(lf + w for lf, w in zip(lefts[1:-1], widths[1:-1], strict=True)), *lefts[1:-1]]
+    lo, hi = min(ends) - 0.6, max(ends) + 1.2
+    ax.barh(y[1:-1], widths[1:-1], left=lefts[1:-1], color=colours[1:-1], height=0.6)
+    ax.scatter([start, _logit(post)], [y[0], y[-1]], marker="D", s=36, color=NEUTRAL, zorder=3)
+    ax.axvline(start, color="0.75", lw=0.8, ls=":", zorder=0)
+    for yy, v in ((y[0], prior), (y[-1], post)):
+        ax.annotate(f" {format_probability(v)}", (_logit(v), yy), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)
     for yy, lf, w, r in zip(y[1:-1], lefts[1:-1], widths[1:-1], ex.itertuples(), strict=True):
         ax.text(lf + w, yy, f" x{r.likelihood_ratio:.3g}" if w >= 0 else f"x{r.likelihood_ratio:.3g} ",
                 va="center", ha="left" if w >= 0 else "right", fontsize=8)
@@ -130,9 +140,15 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
     return ax
 
 
-def next_tests(table: pd.DataFrame, ax: Any = None, top: int = 12,
-               metric: str = "expected_entropy_reduction") -> Any:
-    """Bar chart of :meth:`~bayesnet.model.BackPainModel.next_tests` (best at the top)."""
+def next_tests(table: pd.DataFrame, ax: Any = None, top: int = 12, metric: str | None = None) -> Any:
+    """Bar chart of :meth:`~bayesnet.model.BackPainModel.next_tests` (best at the top).
+
+    ``metric`` defaults to the column the table is sorted by, so the bars are in order.
+    """
+    if metric is None:
+        metric = {"entropy": "expected_entropy_reduction", "focus": "focus_information", "change": "expected_change",
+                  "cross": "p_cross", "decision": "decision_value"}.get(table.attrs.get("sort_by", "entropy"),
+                                                                         "expected_entropy_reduction")
     t = table.head(top)
     ax = _axes(ax, (7, 0.4 * len(t) + 1.2))
     y = np.arange(len(t))[::-1]
@@ -141,8 +157,10 @@ def next_tests(table: pd.DataFrame, ax: Any = None, top: int = 12,
     ax.set_yticks(y, [_label(v) for v in t.index])
     xlabel = {
         "expected_entropy_reduction": "expected entropy reduction over the serious conditions (bits)",
+        "focus_information": f"expected information about {_label(table.attrs.get('focus', ''))} (bits)",
         "expected_change": f"expected change in P({_label(table.attrs.get('focus', ''))})",
         "p_cross": f"probability of crossing {table.attrs.get('threshold')}",
+        "decision_value": f"expected value for the decision at {table.attrs.get('threshold')} (cases per patient)",
     }.get(metric, metric)
     ax.set_xlabel(xlabel)
     focus = table.attrs.get("focus")
@@ -160,23 +178,36 @@ def tornado(table: pd.DataFrame, ax: Any = None, top: int = 12) -> Any:
     Each bar spans the posterior obtained with the parameter at the low and the high end of its
     interval; the vertical line is the posterior with every parameter at its estimate.
     """
-    t = table.head(top)
+    swing = table["swing"].abs()
+    small = swing <= max(1e-9, 0.005 * float(swing.max() if len(swing) else 0.0))
+    t = table[~small].head(top)  # a number that (almost) does not move the posterior is not drawn
     base = float(table.attrs.get("base", np.nan))
-    ax = _axes(ax, (8, 0.42 * len(t) + 1.4))
+    ax = _axes(ax, (8, 0.42 * max(len(t), 1) + 1.6))
     y = np.arange(len(t))[::-1]
-    lo = np.minimum(t["posterior_low"], t["posterior_high"]).to_numpy()
-    hi = np.maximum(t["posterior_low"], t["posterior_high"]).to_numpy()
+    lo = np.minimum(t["posterior_low"], t["posterior_high"]).to_numpy(float)
+    hi = np.maximum(t["posterior_low"], t["posterior_high"]).to_numpy(float)
     ax.barh(y, hi - lo, left=lo, color=NEUTRAL, height=0.6)
     ax.scatter(t["posterior_low"], y, color=DOWN, zorder=3, s=18, label="parameter at low end")
     ax.scatter(t["posterior_high"], y, color=UP, zorder=3, s=18, label="parameter at high end")
     if np.isfinite(base):
-        ax.axvline(base, color="black", lw=1)
+        ax.axvline(base, color="black", lw=1, label=f"every number at its estimate: {format_probability(base)}")
     labels = [f"{_label(r.node)}: {_label(r.parameter)} [{r.grade}]" for r in t.itertuples()]
     ax.set_yticks(y, labels, fontsize=8)
+    values = np.concatenate([lo, hi, [base] if np.isfinite(base) else []])
+    if values.size:  # the whole of every bar in view, with a margin
+        span = max(float(values.max() - values.min()), 1e-12)
+        ax.set_xlim(max(0.0, float(values.min()) - 0.08 * span), min(1.0, float(values.max()) + 0.08 * span))
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_probability(v)))
     cond = table.attrs.get("condition", "")
     ax.set_xlabel(f"P({_label(cond)} | evidence)")
-    ax.set_title(f"Which published numbers matter: {_label(cond)}")
-    ax.legend(fontsize=8, loc="lower right")
+    dropped = int(small.sum())
+    ax.set_title(f"Which published numbers matter: {_label(cond)}"
+                 + (f"\n({dropped} numbers with a swing under 0.5% of the largest not shown)"
+                    if dropped else ""), fontsize=10)
+    ax.legend(fontsize=8, loc="best")
     return ax
 
 
