@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from bayesnet.present import plots
@@ -201,3 +202,29 @@ def test_waterfall_of_a_certain_condition_says_why_instead_of_drawing_infinities
     ax = plots.waterfall(ex)
     assert "certain" in ax.get_title()
     assert any("observed" in t.get_text() for t in ax.texts)
+
+
+def test_what_if_heatmap_prints_the_grid_values(model):
+    grid = model.what_if(["history_of_cancer", "unexplained_weight_loss", "age_group"],
+                         settings=["primary_care", "emergency"], conditions="spinal_metastasis")
+    axes = plots.what_if_heatmap(grid, rows=["history_of_cancer", "unexplained_weight_loss"], columns=["age_group"])
+    assert len(axes) == 2
+    from bayesnet.formatting import format_probability
+
+    for ax, setting in zip(axes, ["primary_care", "emergency"], strict=True):
+        shown = {t.get_text() for t in ax.texts}
+        expected = {format_probability(v) for v in grid.loc[grid["setting"] == setting, "posterior"]}
+        assert shown == expected
+    two = model.what_if(["fever"], conditions=["epidural_abscess", "pyelonephritis"])
+    with pytest.raises(ValueError, match="several conditions"):
+        plots.what_if_heatmap(two, rows=["fever"], columns=["fever"])
+
+
+def test_sweep_draws_one_line_per_condition_through_the_posteriors(model):
+    sw = model.sweep("age_group", evidence={"history_of_cancer": "yes"},
+                     conditions=["spinal_metastasis", "multiple_myeloma"])
+    ax = plots.sweep(sw)
+    assert len(ax.get_lines()) == 2
+    line = ax.get_lines()[0]
+    want = sw[sw["condition"] == "spinal_metastasis"]["posterior"].to_numpy(float)
+    np.testing.assert_allclose(line.get_ydata(), want)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,8 @@ from bayesnet.formatting import format_probability
 from bayesnet.present.display import label as _label
 from bayesnet.reasoning.validation import summary
 
-__all__ = ["intervals", "network", "next_tests", "ranking", "tornado", "waterfall"]
+__all__ = ["calibration_plot", "intervals", "network", "next_tests", "ranking", "sweep", "tornado", "waterfall",
+           "what_if_heatmap"]
 
 UP, DOWN, NEUTRAL = "#c0392b", "#2471a3", "#7f8c8d"
 
@@ -605,3 +607,120 @@ def _calibration_panel(ax: Any, d: pd.DataFrame, numbers: dict, scale: str) -> N
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks], fontsize=7)
     ax.minorticks_off()
     ax.grid(True, which="major", lw=0.3, color="0.85")
+
+
+def what_if_heatmap(grid: pd.DataFrame, rows: Sequence[str], columns: Sequence[str], *, value: str = "posterior",
+                    condition: str | None = None, ax: Any = None) -> Any:
+    """Heatmap of a :meth:`~bayesnet.model.BackPainModel.what_if` grid, one panel per setting.
+
+    Parameters
+    ----------
+    grid : DataFrame
+        The tidy result of ``model.what_if``.
+    rows, columns : sequence of str
+        Grid variables along the rows and the columns of each panel.
+    value : {"posterior", "prior", "likelihood_ratio"}, default "posterior"
+    condition : str, optional
+        The condition shown (needed when the grid holds several).
+    ax : matplotlib Axes or array of Axes, optional
+        One Axes per setting of the grid; a new figure otherwise.
+
+    Returns
+    -------
+    numpy array of Axes
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> m = bayesnet.load_model()
+    >>> g = m.what_if(["history_of_cancer", "age_group"], settings=["primary_care", "emergency"],
+    ...               conditions="spinal_metastasis")
+    >>> axes = what_if_heatmap(g, rows=["history_of_cancer"], columns=["age_group"])
+    >>> [a.get_title() for a in axes]
+    ['primary care', 'emergency']
+    """
+    from matplotlib.colors import LogNorm, Normalize
+
+    g = grid
+    conds = list(pd.unique(g["condition"])) if "condition" in g else []
+    if condition is None:
+        if len(conds) > 1:
+            raise ValueError(f"the grid holds several conditions {conds}; name one with condition=")
+        condition = conds[0] if conds else ""
+    elif conds and condition not in conds:
+        raise ValueError(f"condition {condition!r} is not in the grid; it holds {conds}")
+    g = g[g["condition"] == condition] if conds else g
+    settings = list(pd.unique(g["setting"])) if "setting" in g else [None]
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(4.2 * len(settings) + 1.5, 0.45 * max(len(g) // max(len(settings), 1), 4) + 1.5),
+                     layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(settings), sharey=True, squeeze=False)[0])
+    else:
+        axes = np.atleast_1d(ax)
+        fig = axes[0].figure
+    vals = g[value].astype(float)
+    positive = vals[vals > 0]
+    log = value != "prior" and len(positive) and positive.max() / positive.min() > 20
+    norm = LogNorm(positive.min(), positive.max()) if log else Normalize(vals.min(), vals.max())
+    im = None
+    for a, setting in zip(axes, settings, strict=True):
+        sub = g[g["setting"] == setting] if setting is not None else g
+        table = sub.pivot_table(index=list(rows), columns=list(columns), values=value, observed=True)
+        data = table.to_numpy(float)
+        im = a.imshow(data, cmap="Reds", norm=norm, aspect="auto")
+        for (i, j), v in np.ndenumerate(data):
+            text = format_probability(v) if value != "likelihood_ratio" else f"{v:.3g}"
+            a.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if norm(v) > 0.6 else "black")
+        a.set_xticks(range(data.shape[1]), [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c)
+                                            for c in table.columns], fontsize=8)
+        a.set_xlabel(", ".join(_label(c) for c in columns))
+        a.set_title(_label(setting) if setting is not None else "")
+    first = axes[0]
+    first.set_yticks(range(len(table)), [", ".join(f"{_label(n)} {v}" for n, v in zip(rows, idx if isinstance(idx, tuple)
+                                                                                     else (idx,), strict=True))
+                                         for idx in table.index], fontsize=8)
+    label = {"posterior": f"P({_label(condition)} | scenario)", "prior": f"P({_label(condition)})",
+             "likelihood_ratio": "likelihood ratio of the scenario"}.get(value, value)
+    fig.colorbar(im, ax=list(axes), label=label)
+    return axes
+
+
+def sweep(table: pd.DataFrame, ax: Any = None, *, log: bool = True) -> Any:
+    """Line plot of a :meth:`~bayesnet.model.BackPainModel.sweep`: each condition's posterior per state.
+
+    One line per condition (and setting, when the sweep holds several), states along the x axis
+    in the order swept; a log scale by default (``log=False`` for a linear one).
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> m = bayesnet.load_model()
+    >>> ax = sweep(m.sweep("age_group", evidence={"history_of_cancer": "yes"},
+    ...                    conditions=["spinal_metastasis", "multiple_myeloma"]))
+    >>> len(ax.get_lines())
+    2
+    """
+    ax = _axes(ax, (7.5, 4.2))
+    t = table
+    states = list(pd.unique(t["state"]))
+    x = np.arange(len(states))
+    several = "setting" in t and t["setting"].nunique() > 1
+    keys = ["condition", "setting"] if several else ["condition"]
+    for key, part in t.groupby(keys, sort=False, observed=True):
+        key = key if isinstance(key, tuple) else (key,)
+        part = part.set_index("state").reindex(states)
+        name = _label(key[0]) + (f" ({_label(key[1])})" if several else "")
+        ax.plot(x, part["posterior"].to_numpy(float), marker="o", label=name)
+    ax.set_xticks(x, [str(s) for s in states])
+    variable = str(t["variable"].iloc[0]) if "variable" in t and len(t) else ""
+    ax.set_xlabel(_label(variable))
+    if log:
+        ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_probability(v)))
+    ax.set_ylabel("posterior" + (" (log scale)" if log else ""))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
