@@ -179,7 +179,7 @@ def test_batch_killed_by_sigterm_keeps_the_previous_output(tmp_path):
     out.write_text("the previous results\n")
     partial = tmp_path / "out.csv.partial"
     proc = subprocess.Popen([sys.executable, "-m", "bayesnet", "batch", str(src), "-o", str(out), "--chunk-size",
-                             "2000", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "2000", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -188,10 +188,16 @@ def test_batch_killed_by_sigterm_keeps_the_previous_output(tmp_path):
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be killed; make the input larger"
         os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0
+            proc.wait()
+    # handled like Ctrl-C: files closed, exit 128 + 15, one line saying where the rows are and how to go on
+    assert proc.returncode == 143
+    message = err.decode().strip().splitlines()
+    assert len(message) == 1 and message[0].startswith("error: terminated (SIGTERM)"), message
+    assert "out.csv.partial" in message[0] and "continue it with --resume" in message[0]
     assert out.read_text() == "the previous results\n"
     assert partial.exists() and 1 < len(partial.read_text().splitlines()) < len(lines)
+    assert (tmp_path / "out.csv.partial.json").exists()

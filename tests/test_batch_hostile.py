@@ -134,7 +134,7 @@ def test_gigantic_cells_are_named_briefly_and_fast(tmp_path, capsys, model):
 def test_ten_thousand_columns(tmp_path, capsys, model):
     """10,000 columns (4 variables, the rest not): read in narrow chunks; rows with a value in unknown
     columns fail with a capped code list, the others equal the reference."""
-    n_rows, extra = 300, 9_996
+    n_rows, extra = 120, 9_996
     names = ["fever", "age_group", "d_dimer", "iv_drug_use", *[f"extra_{i}" for i in range(extra)]]
     rng = np.random.default_rng(0)
     rows = [{"fever": rng.choice(["yes", "no", None]), "age_group": rng.choice(["under_50", "70_plus"]),
@@ -143,18 +143,18 @@ def test_ten_thousand_columns(tmp_path, capsys, model):
     blank = "," * (extra - 1)
     for i, r in enumerate(rows):
         head = ",".join(r[c] or "" for c in names[:4])
-        tail = ",".join(["v"] * 20 + [""] * (extra - 20)) if i in (10, 250) else blank
+        tail = ",".join(["v"] * 20 + [""] * (extra - 20)) if i in (10, 110) else blank
         lines.append(f"{head},{tail}")
     src, out = tmp_path / "wide.csv", tmp_path / "out.csv"
     src.write_text("\n".join(lines) + "\n")
     start = time.perf_counter()
-    report = run_batch(model, src, out, progress=False)
+    report = run_batch(model, src, out, chunk_size=60, progress=False)  # two chunks
     elapsed = time.perf_counter() - start
     got = pd.read_csv(out, **READ)
     assert report.rows == n_rows == len(got) and report.failed == 2 and elapsed < 30, elapsed
     assert got.loc[10, "error"] == ";".join(f"unknown_column:extra_{i}" for i in range(5)) + ";+15 more"
     assert len(report.problems) == 20 and report.problems["unknown_column:extra_0"].first_row == 10
-    good = [i for i in range(n_rows) if i not in (10, 250)]
+    good = [i for i in range(n_rows) if i not in (10, 110)]
     _check_good_rows(model, got, rows, good)
     print(f"10,000 columns x {n_rows} rows: {elapsed:.1f} s")
 
@@ -162,10 +162,10 @@ def test_ten_thousand_columns(tmp_path, capsys, model):
 def test_ten_thousand_filled_columns_keep_the_report_bounded(tmp_path, capsys):
     names = ["fever", *[f"x{i}" for i in range(9_999)]]
     src, out = tmp_path / "wide.csv", tmp_path / "out.csv"
-    src.write_text(",".join(names) + "\n" + ("yes," + ",".join(["1"] * 9_999) + "\n") * 40)
+    src.write_text(",".join(names) + "\n" + ("yes," + ",".join(["1"] * 9_999) + "\n") * 12)
     code, err = _cli(capsys, "batch", src, "-o", out, "--no-progress")
     assert code == 2 and len(err.splitlines()) == 20 + 2  # 20 problems shown, a summary of the rest, the count
-    assert "... and more kinds of problem in" in err and "scored 0 of 40 rows" in err
+    assert "... and more kinds of problem in" in err and "scored 0 of 12 rows" in err
     cells = pd.read_csv(out, **READ)["error"]
     assert (cells == "unknown_column:x0;unknown_column:x1;unknown_column:x2;unknown_column:x3;unknown_column:x4;"
                      "+9994 more").all()
@@ -180,7 +180,7 @@ def test_mixed_line_endings_give_the_same_output(tmp_path, capsys):
     plain.write_text("\n".join(records) + "\n")
     ends = ["\r\n", "\n", "\r", "\r\n", "\r", "\n"]
     mixed.write_bytes("".join(r + e for r, e in zip(records, ends, strict=False)).encode() + records[-1].encode())
-    for chunk in (1, 2, 50_000):
+    for chunk in (2, 50_000):
         a, b = tmp_path / f"a{chunk}.csv", tmp_path / f"b{chunk}.csv"
         assert _cli(capsys, "batch", plain, "-o", a, "--chunk-size", chunk, "--no-progress")[0] == 0
         assert _cli(capsys, "batch", mixed, "-o", b, "--chunk-size", chunk, "--no-progress")[0] == 0
