@@ -781,14 +781,13 @@ def _check_rows(model: BackPainModel, rows: pd.DataFrame, label: str, from_file:
     names = _row_names(rows, from_file)
     out = {}
     for c in cols:
-        col = rows[c]
-        values = col.astype(object).where(col.notna(), None)
-        text = values.map(lambda v: None if _missing(v) else str(v).strip())
-        ok = text.isna() | text.isin(states[c])
+        text = rows[c].astype("string").str.strip()
+        text = text.mask(text == "")
+        ok = (text.isna() | text.isin(states[c])).to_numpy(dtype=bool)
         if not ok.all():
-            i = int(np.flatnonzero(~ok.to_numpy())[0])
+            i = int(np.flatnonzero(~ok)[0])
             raise UnknownNameError("state", text.iloc[i], states[c], f"of {c!r} ({label}, {names[i]}, column {c!r})")
-        out[c] = text
+        out[c] = text.astype(object).where(text.notna(), None)
     return pd.DataFrame(out, index=rows.index)
 
 
