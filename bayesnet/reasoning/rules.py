@@ -102,7 +102,7 @@ import pandas as pd
 from bayesnet.data.priors import SAFE_LOADER, PriorsError, default_priors_dir, read_yaml_mapping
 from bayesnet.errors import BayesNetError, UnknownNameError, closest
 from bayesnet.formatting import render
-from bayesnet.reasoning.uncertainty import check_draws, check_level
+from bayesnet.reasoning.uncertainty import ParameterDraws, check_draws, check_level
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.inference.engine import CompiledNetwork
@@ -294,8 +294,8 @@ def parse_expression(obj: Any, states: Mapping[str, Sequence[str]], kinds: Mappi
             s = ("yes" if s else "no") if isinstance(s, bool) else s  # YAML's bare yes/no
             if not isinstance(s, str) or s not in valid:
                 hint = closest(s, valid)
-                msg = f"unknown state {s!r} of variable {var!r}" + (
-                    f"; did you mean {hint[0]!r}?" if hint else f"; states are {', '.join(valid)}")
+                msg = f"unknown state {s!r} of variable {var!r}; states are {', '.join(valid)}" + (
+                    f" (did you mean {hint[0]!r}?)" if hint and len(valid) > 2 else "")
                 raise fail(msg, where)
             if s in chosen:
                 raise fail(f"state {s!r} of {var!r} given twice", where)
@@ -534,7 +534,7 @@ def load_rule(source: str | os.PathLike | Mapping | Rule, model: BackPainModel) 
         if source in shipped:
             path = shipped[source]
         else:
-            raise UnknownNameError("rule (file or shipped rule)", source, shipped)
+            raise UnknownNameError("rule", source, shipped, context="(neither a file nor a shipped rule)")
     return parse_rule(_read(path), states, kinds, file=str(path.name if path.parent == _rules_dir() else path))
 
 
@@ -980,8 +980,10 @@ def evaluate_rule(
         Its setting is the population.
     rule : Rule, path, shipped rule name, mapping, or a list of these
         See :func:`load_rule`.
-    draws : int, default 1000
-        Parameter draws for the intervals (0: exact values only, interval columns NaN).
+    draws : int or ParameterDraws, default 1000
+        Parameter draws for the intervals (0: exact values only, interval columns NaN), or draws
+        already made for this model's setting (:meth:`BackPainModel.parameter_draws`), to share
+        them between analyses.
     seed : int or None, default 0
         Seed of the parameter draws (the same draws as :meth:`BackPainModel.uncertainty` with
         that seed), of the simulated studies and of the sampled cohort.
@@ -1014,8 +1016,15 @@ def evaluate_rule(
     >>> round(float(row[("sensitivity", "value")]), 3), float(row[("sensitivity", "low")]) <= row[("sensitivity", "value")]
     (1.0, True)
     """
-    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 0:
-        raise BayesNetError(f"draws must be a non-negative integer; got {draws!r}")
+    given = None
+    if isinstance(draws, ParameterDraws):
+        given = draws
+        if draws.space.setting != model.setting or list(draws.space.keys) != list(model.parameter_space.keys):
+            raise BayesNetError(f"the parameter draws given are of setting {draws.space.setting!r}, not of the "
+                                f"model's {model.setting!r}")
+        draws = draws.n
+    elif isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 0:
+        raise BayesNetError(f"draws must be a non-negative integer or ParameterDraws; got {draws!r}")
     draws = int(draws) if draws == 0 else check_draws(draws)
     level = check_level(level)
     seed = _check_seed(seed)
@@ -1032,7 +1041,7 @@ def evaluate_rule(
     states = model.states
     serious = list(model.serious_conditions)
     conditions = [*serious, ANY_SERIOUS]
-    pd_ = model.parameter_draws(draws, seed) if draws else None
+    pd_ = given if given is not None else (model.parameter_draws(draws, seed) if draws else None)
     rng = np.random.default_rng(None if seed is None else [seed, 16])
     records, cell_rows, all_draws, cubes_used = [], [], [], {}
     for r in rules:
