@@ -205,13 +205,19 @@ def sensitivity_text(tor: pd.DataFrame) -> str:
         f"Sensitivity of P({cond}) = {format_probability(_meta(tor, 'base', math.nan))} "
         "to each published number (moved to the ends of its interval)",
         "",
-        f"{'node':<24} {'parameter':<34} {'grade':>5} {'at low':>9} {'at high':>9} {'swing':>9}",
+        f"{'node':<24} {'parameter':<44} {'grade':>5} {'at low':>9} {'at high':>9} {'swing':>10}",
     ]
+
+    def cut(text: str, width: int) -> str:
+        return text if len(text) <= width else text[: width - 1] + "…"
+
     for r in _table(tor).itertuples():
         lines.append(
-            f"{r.node:<24} {r.parameter[:34]:<34} {r.grade:>5} {format_probability(r.posterior_low):>9} "
-            f"{format_probability(r.posterior_high):>9} {r.swing:>9.2g}"
+            f"{cut(r.node, 24):<24} {cut(r.parameter, 44):<44} {r.grade:>5} {format_probability(r.posterior_low):>9} "
+            f"{format_probability(r.posterior_high):>9} {format_probability(r.swing):>10}"
         )
+    lines += ["", "at low / at high: the posterior with the number at the low / high end of its interval; swing: "
+              "their difference, in percentage points."]
     return "\n".join(lines)
 
 
