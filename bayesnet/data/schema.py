@@ -14,6 +14,7 @@ bayesnet.errors.PriorsError: x.yaml: top level: unknown key 'valeu'; did you mea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any, ClassVar, TypeVar, Union
 
@@ -115,6 +116,8 @@ class Model(BaseModel):
         return data
 
 
+#: Numbers in exponent form without a decimal point, which YAML 1.1 (PyYAML) reads as text.
+_YAML_TEXT_NUMBER = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
 _MUST_BE = {"dict_type": "a mapping", "list_type": "a list", "float_type": "a number", "finite_number": "a finite number",
             "int_type": "a whole number", "bool_type": "true or false", "string_type": "a non-empty text",
             "string_too_short": "a non-empty text"}
@@ -148,6 +151,8 @@ def check(model: type[M], data: Any, file: str, error: type[PriorsError] = Prior
         message = f"{'missing required' if e['type'] == 'missing' else 'unknown'} key {key!r}"
     elif e["type"] in _MUST_BE:
         message = f"must be {_MUST_BE[e['type']]}; got {show_value(e.get('input'))}"
+        if e["type"] == "float_type" and _YAML_TEXT_NUMBER.fullmatch(str(e.get("input"))):
+            message += " (YAML reads a number like 5e-05 as text: write 5.0e-05)"
     else:
         message = e["msg"]
     raise error(" ".join(message.split()), file=file, entry=_entry(loc, data)) from None
