@@ -83,7 +83,7 @@ Examples
 >>> rule = parse_rule({"name": "cancer history", "rule": {"history_of_cancer": "yes"}}, model.states)
 >>> res = evaluate_rule(model, rule, draws=0)
 >>> round(float(res.table.loc[("cancer history", "spinal_metastasis"), ("sensitivity", "value")]), 3)
-0.643
+0.56
 """
 
 from __future__ import annotations
@@ -157,6 +157,8 @@ class RuleFileError(PriorsError):
 @dataclass(frozen=True)
 class Test:
     """``variable`` is in one of ``states``."""
+
+    __test__ = False  # not a pytest test class
 
     variable: str
     states: tuple[str, ...]
@@ -1013,8 +1015,8 @@ def evaluate_rule(
     >>> model = bayesnet.load_model()
     >>> res = evaluate_rule(model, "deyo_diehl_1988", draws=100, cohort_size=1000)
     >>> row = res.table.loc[("Deyo & Diehl 1988 cancer red flags", "spinal_metastasis")]
-    >>> round(float(row[("sensitivity", "value")]), 3), float(row[("sensitivity", "low")]) <= row[("sensitivity", "value")]
-    (1.0, True)
+    >>> round(float(row[("sensitivity", "value")]), 3), bool(row[("sensitivity", "low")] <= row[("sensitivity", "value")])
+    (0.961, True)
     """
     given = None
     if isinstance(draws, ParameterDraws):
