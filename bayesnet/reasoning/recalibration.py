@@ -107,8 +107,9 @@ Examples
 >>> row = res.report.iloc[0]
 >>> row["data"], float(row["prior_value"]), float(row["posterior_value"]), row["grade"]
 ('30/400', 0.0469, 0.051284, 'A')
->>> res.model.sources().query("node == 'pulmonary_embolism'").iloc[0]["source"][:40]
-'recalibrated from our audit (30/400) on t'
+>>> src = res.model.sources().set_index(["node", "parameter"])["source"]
+>>> src[("pulmonary_embolism", "prevalence[emergency_suspected_pe]")][:49]
+'recalibrated from our audit (30/400) on the prior'
 """
 
 from __future__ import annotations
@@ -1244,6 +1245,8 @@ class Recalibration:
         target = Path(path)
         if target.suffix not in (".yaml", ".yml"):
             raise RecalibrationError(f"{str(path)!r}: a setting file must end in .yaml or .yml")
+        if target.is_dir():
+            raise RecalibrationError(f"{str(path)!r} is a folder; give the path of a .yaml file")
         if not target.resolve().parent.is_dir():
             raise RecalibrationError(f"{str(path)!r}: folder {str(target.resolve().parent)!r} does not exist")
         ps = self.prior_model.priors
