@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bayesnet.cli import main
 from bayesnet.io.batch import partial_path, run_batch
 
-READ = {"keep_default_na": False, "na_values": [""]}
+READ = {"keep_default_na": False, "na_values": [""], "dtype": {"error": "object"}}
 
 
 def _cli(capsys, *args) -> tuple[int, str]:
