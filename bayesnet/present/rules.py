@@ -94,7 +94,7 @@ def rules_text(res: RuleEvaluation, condition: str | None = None) -> str:
         raise UnknownNameError("condition", condition, res.conditions)
     rows = _rows(res)
     width = min(40, max([_NAME_WIDTH - 2, *(len(r.name) for r in res.rules)]) + 2)
-    head = f"{'':<{width}}" + "".join(f"{HEADINGS[m]:<{_CELL_WIDTH}}" for m in METRICS)
+    head = (f"{'':<{width}}" + "".join(f"{HEADINGS[m]:<{_CELL_WIDTH}}" for m in METRICS)).rstrip()
     lines = [_header(res), ""]
     starred = False
 
