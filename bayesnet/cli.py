@@ -1,5 +1,5 @@
 """Command line: ``bayesnet diagnose | explain | next-test | sensitivity | sources | export | batch | bench |
-explore | figures | validate``.
+explore | figures | validate | recalibrate``.
 
 Exit status: 0 on success; 2 on bad input (one line on stderr naming the culprit and, where one
 exists, the closest valid name); 1 for anything else.
@@ -554,9 +554,11 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
 # commands that live next to what they drive (their modules import heavy libraries lazily)
 from bayesnet.present.explorer import explore
 from bayesnet.present.figures import figures_command
+from bayesnet.present.recalibration import recalibrate_command
 
 cli.add_command(explore)
 cli.add_command(figures_command)
+cli.add_command(recalibrate_command)
 
 
 def _one_line(message: str) -> str:

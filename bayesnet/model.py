@@ -590,6 +590,42 @@ class BackPainModel:
 
         return scenario_grid(self, variables, evidence=evidence)
 
+    def recalibrate(
+        self,
+        counts,
+        *,
+        parameters: Sequence[Any] | None = None,
+        label: str | None = None,
+        grade: str | None = None,
+        missing: str = "error",
+        ignore_columns: Sequence[str] = (),
+        exclude: Sequence[Any] = (),
+    ):
+        """Update this setting's numbers with your own counts, the published values as the prior.
+
+        ``counts`` is a table of counts (columns ``node, parameter, events, total``; ``events_ref,
+        total_ref`` for a ratio; optional ``kind``) or patient-level rows (columns named after
+        variables), as a DataFrame or the path of a CSV file. Returns a
+        :class:`~bayesnet.reasoning.recalibration.Recalibration`: ``.model`` (this setting with the
+        moved numbers restated), ``.report`` (prior, data, posterior and how far each number moved),
+        ``.save(path)`` (a setting file, ``based_on`` this setting, loadable with ``load_model(path)``).
+        See :func:`bayesnet.reasoning.recalibration.recalibrate` for the update rule and the options.
+
+        Examples
+        --------
+        >>> import bayesnet, pandas as pd
+        >>> model = bayesnet.load_model("emergency_suspected_pe")
+        >>> counts = pd.DataFrame({"node": ["pulmonary_embolism"], "parameter": ["prevalence"],
+        ...                        "events": [30], "total": [400]})
+        >>> res = model.recalibrate(counts, label="our audit")
+        >>> float(res.report.iloc[0]["posterior_value"]), res.model.setting
+        (0.051284, 'emergency_suspected_pe')
+        """
+        from bayesnet.reasoning.recalibration import recalibrate
+
+        return recalibrate(self, counts, parameters=parameters, label=label, grade=grade, missing=missing,
+                           ignore_columns=ignore_columns, exclude=exclude)
+
     def sample_cohort(
         self,
         n: int,
