@@ -61,10 +61,33 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print one J
 _priors_option = click.option("--priors", type=click.Path(), default=None, help=_PRIORS_HELP)
 
 
-def _parse_evidence(evidence: tuple[str, ...]) -> dict[str, str]:
+def _parse_evidence(evidence: tuple[str, ...], model: Any = None) -> dict[str, str]:
+    """The ``-e`` options as a mapping, every problem reported at once.
+
+    A variable given twice with different states is an error (the last one does not silently
+    win); with ``model``, each name and state is checked against it, and all the bad ones are
+    named in one error (each with the closest valid name).
+    """
     from bayesnet.inference.evidence import parse_assignment
 
-    return dict(parse_assignment(item) for item in evidence)
+    out: dict[str, str] = {}
+    problems: list[BayesNetError] = []
+    for item in evidence:
+        try:
+            name, state = parse_assignment(item)
+            if name in out and out[name] != state:
+                raise BayesNetError(f"{name!r} is given twice, as {out[name]!r} and {state!r}; give each variable once")
+            if model is not None:
+                model.check_evidence({name: state})
+        except BayesNetError as exc:
+            problems.append(exc)
+            continue
+        out[name] = state
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise BayesNetError(f"{len(problems)} problems in the evidence: " + " | ".join(str(p) for p in problems))
+    return out
 
 
 def _json_value(v: Any) -> Any:
@@ -99,8 +122,8 @@ def diagnose(evidence: tuple[str, ...], setting: str, draws: int, seed: int, as_
 
     Example: bayesnet diagnose -e history_of_cancer=yes -e age_group=70_plus -e unexplained_weight_loss=yes
     """
-    ev = _parse_evidence(evidence)
     model = _model(setting, priors)
+    ev = _parse_evidence(evidence, model)
     dx = model.diagnose(ev)
     unc = model.uncertainty(ev, draws=draws, seed=seed) if draws else None
     if as_json:
@@ -135,7 +158,8 @@ def explain(evidence: tuple[str, ...], condition: str | None, setting: str, as_j
 
     Example: bayesnet explain -e history_of_cancer=yes -e age_group=70_plus -c spinal_metastasis
     """
-    dx = _model(setting, priors).diagnose(_parse_evidence(evidence))
+    model = _model(setting, priors)
+    dx = model.diagnose(_parse_evidence(evidence, model))
     condition = condition or dx.leading_serious
     ex = dx.explain(condition)
     summary = dx.summary(condition)
@@ -173,7 +197,8 @@ def next_test(evidence: tuple[str, ...], condition: str | None, threshold: float
 
     Example: bayesnet next-test -e iv_drug_use=yes -e fever=yes --threshold 0.1
     """
-    nt = _model(setting, priors).next_tests(_parse_evidence(evidence), condition=condition, threshold=threshold,
+    model = _model(setting, priors)
+    nt = model.next_tests(_parse_evidence(evidence, model), condition=condition, threshold=threshold,
                                            include_risk_factors=include_risk_factors)
     shown = nt.head(top)
     if as_json:
@@ -211,7 +236,7 @@ def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, sett
     Example: bayesnet sensitivity -e dyspnoea=yes -e d_dimer=negative -c pulmonary_embolism
     """
     model = _model(setting, priors)
-    ev = _parse_evidence(evidence)
+    ev = _parse_evidence(evidence, model)
     if condition is None:
         condition = model.diagnose(ev).leading_serious
     tor = model.sensitivity(ev, condition)
@@ -635,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 1
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare `bayesnet` (or group): its help, not an error
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        return 0
     except click.UsageError as exc:
         msg = exc.format_message().replace("\n", " ")
         hint = f" (see 'bayesnet {exc.ctx.info_name} --help')" if exc.ctx is not None and exc.ctx.parent else ""

@@ -263,3 +263,24 @@ def test_bench_json_reports_ratios_and_exactness(capsys, model):
 def test_bench_unknown_network(capsys):
     code, out, err = run(capsys, "bench", "--networks", "alarn")
     assert code == 2 and "alarm" in err
+
+
+def test_bare_command_prints_readable_help(capsys):
+    code, out, err = run(capsys)
+    assert code == 0 and err == ""
+    assert out.startswith("Usage: bayesnet") and "\n  diagnose" in out  # one command per line, not one flat line
+
+
+def test_conflicting_evidence_is_an_error(capsys):
+    code, _, err = run(capsys, "diagnose", "-e", "fever=yes", "-e", "fever=no")
+    assert code == 2
+    assert err.strip() == "error: 'fever' is given twice, as 'yes' and 'no'; give each variable once"
+    code, out, _ = run(capsys, "diagnose", "-e", "fever=yes", "-e", "fever=yes")  # the same twice is harmless
+    assert code == 0 and "fever=yes" in out
+
+
+def test_every_bad_name_reported_at_once(capsys):
+    code, _, err = run(capsys, "next-test", "-e", "fevr=yes", "-e", "age_group=old", "-e", "iv_drug_use=yes")
+    assert code == 2 and err.count("\n") == 1  # one line
+    assert "2 problems in the evidence" in err
+    assert "unknown variable 'fevr'; did you mean 'fever'?" in err and "'old'" in err and "age_group" in err
