@@ -15,6 +15,7 @@ from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceErro
 from bayesnet.model import BackPainModel, load_model
 from bayesnet.present import display as _display  # noqa: F401  (registers the text and HTML renderers)
 from bayesnet.present import recalibration as _recalibration  # noqa: F401  (its renderers)
+from bayesnet.present import rules as _rules  # noqa: F401  (its renderers)
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """Command line: ``bayesnet diagnose | explain | next-test | sensitivity | sources | export | batch | bench |
-explore | figures | validate | recalibrate``.
+explore | figures | validate | recalibrate | rule``.
 
 Exit status: 0 on success; 2 on bad input (one line on stderr naming the culprit and, where one
 exists, the closest valid name); 1 for anything else.
@@ -580,10 +580,12 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
 from bayesnet.present.explorer import explore
 from bayesnet.present.figures import figures_command
 from bayesnet.present.recalibration import recalibrate_command
+from bayesnet.present.rules import rule_command
 
 cli.add_command(explore)
 cli.add_command(figures_command)
 cli.add_command(recalibrate_command)
+cli.add_command(rule_command)
 
 
 def _one_line(message: str) -> str:

@@ -626,6 +626,45 @@ class BackPainModel:
         return recalibrate(self, counts, parameters=parameters, label=label, grade=grade, missing=missing,
                            ignore_columns=ignore_columns, exclude=exclude)
 
+    def evaluate_rule(
+        self,
+        rule: Any,
+        *,
+        draws: int = 1000,
+        seed: int | None = 0,
+        cohort_size: int | None = None,
+        level: float = 0.95,
+        cohort: int | None = None,
+        enumeration: str = "cubes",
+    ):
+        """How a red-flag rule (or several, side by side) performs in this setting.
+
+        Per serious condition and for any serious condition: sensitivity, specificity, PPV, NPV,
+        the share flagged and the number flagged per serious case found, exact under the published
+        values, with intervals over ``draws`` parameter draws (and a simulated study of
+        ``cohort_size`` patients); ``cohort=N`` adds the metrics counted in N forward-sampled
+        patients. ``rule``: a rule file (YAML/JSON), a shipped rule's name (``deyo_diehl_1988``,
+        ``acp_aps_2007``, ``downie_2013``, ``perc_kline_2004``), a mapping, a ``Rule``, or a list of
+        these. See :func:`bayesnet.reasoning.rules.evaluate_rule`.
+
+        Returns
+        -------
+        RuleEvaluation
+            ``.metrics`` (long), ``.table`` (wide), ``.compare(condition)``, ``.cells``,
+            ``.decision_curve(condition)``, ``.cohort``.
+
+        Examples
+        --------
+        >>> import bayesnet
+        >>> res = bayesnet.load_model().evaluate_rule("deyo_diehl_1988", draws=0)
+        >>> round(float(res.compare().loc["Deyo & Diehl 1988 cancer red flags", ("sensitivity", "value")]), 3)
+        0.761
+        """
+        from bayesnet.reasoning.rules import evaluate_rule
+
+        return evaluate_rule(self, rule, draws=draws, seed=seed, cohort_size=cohort_size, level=level,
+                             cohort=cohort, enumeration=enumeration)
+
     def sample_cohort(
         self,
         n: int,

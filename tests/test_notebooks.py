@@ -26,6 +26,8 @@ EXPECTED = [
     "03_batch_what_if.ipynb",
     "04_uncertainty_sensitivity.ipynb",
     "05_engine_vs_pgmpy_pyagrum.ipynb",
+    "06_red_flag_rules.ipynb",
+    "07_recalibration.ipynb",
 ]
 
 
