@@ -257,17 +257,23 @@ def sensitivity(evidence: tuple[str, ...], condition: str | None, top: int, sett
 @click.option("--setting", default=None, help="Only the numbers the model of this setting uses.")
 @click.option("--grade", type=click.Choice(["A", "B", "C"]), default=None, help="Only numbers of this grade.")
 @click.option("--variables", "show_variables", is_flag=True, help="List the variables and their states instead.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON records instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True,
+              help="text: one entry per number, wrapped to the terminal; csv: every column, for a spreadsheet; "
+              "json: records.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @_priors_option
-def sources(setting: str | None, grade: str | None, show_variables: bool, as_json: bool, priors: str | None) -> None:
+def sources(setting: str | None, grade: str | None, show_variables: bool, fmt: str, as_json: bool,
+            priors: str | None) -> None:
     """List every number in the model with its source.
 
-    Columns: the variable (node), which of its numbers (parameter), value, 95% interval (low,
-    high), the citation (source), the population it was measured in (setting) and the grade:
-    A = primary study or meta-analysis, B = review or guideline quoting one, C = expert estimate.
+    For each number: the variable (node), which of its numbers (parameter), value, 95% interval
+    (low, high), grade, the citation (source) and, with --format csv or json, the population it
+    was measured in (setting), its counts and note. Grades: A = primary study or meta-analysis,
+    B = review or guideline quoting one, C = expert estimate.
     """
     from bayesnet.data.priors import default_priors_dir, load_priors
 
+    fmt = "json" if as_json else fmt
     ps = load_priors(priors if priors is not None else default_priors_dir())
     from bayesnet.model import BackPainModel, sources_table
 
@@ -283,20 +289,39 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
             df = df[df["settings"].str.split().map(lambda used: setting in used)]
         if grade is not None:
             df = df[df["grade"] == grade]
-        if not as_json:
-            counts = df["grade"].value_counts()
-            summary = f"{len(df)} numbers: " + ", ".join(f"{g} {counts.get(g, 0)}" for g in "ABC") + (
-                f" (grade C {counts.get('C', 0) / max(len(df), 1):.0%})")
-            df = df[["node", "parameter", "value", "low", "high", "grade", "source"]]
-    if as_json:
+    if fmt == "json":
         click.echo(df.to_json(orient="records", indent=2))
-    else:
-        import pandas as pd
+        return
+    if fmt == "csv":
+        click.echo(df.to_csv(index=False), nl=False)
+        return
+    click.echo(_wrapped_entries(df, show_variables))
+    if not show_variables:
+        counts = df["grade"].value_counts()
+        click.echo(f"{len(df)} numbers: " + ", ".join(f"{g} {counts.get(g, 0)}" for g in "ABC")
+                   + f" (grade C {counts.get('C', 0) / max(len(df), 1):.0%})")
 
-        with pd.option_context("display.max_rows", None, "display.max_colwidth", 70, "display.width", 250):
-            click.echo(df.to_string(index=False))
-        if not show_variables:
-            click.echo(summary)
+
+def _wrapped_entries(df: Any, show_variables: bool) -> str:
+    """One entry per row, left-aligned and wrapped to the terminal (80 columns when not a terminal)."""
+    import shutil
+    import textwrap
+
+    width = max(60, min(shutil.get_terminal_size((80, 24)).columns, 120))
+    blocks = []
+    for r in df.itertuples(index=False):
+        if show_variables:
+            head = f"{r.name}  ({r.kind}: {r.states})"
+            rest = [f"parents: {r.parents}" if r.parents else "", str(r.description)]
+        else:
+            head = f"{r.node}  {r.parameter}  {r.value:.4g} [{r.low:.4g}, {r.high:.4g}]  grade {r.grade}"
+            rest = [str(r.source)]
+        lines = textwrap.wrap(head, width, subsequent_indent="    ")
+        for text in rest:
+            if text:
+                lines += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 @cli.command()
@@ -307,14 +332,26 @@ def sources(setting: str | None, grade: str | None, show_variables: bool, as_jso
     required=True,
     help="bif (BIF), xmlbif (XML-BIF), xdsl (GeNIe/SMILE), net (Hugin NET).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="File to write, or - for standard output.")
 @_setting_option
 @_priors_option
 def export(fmt: str, output: str, setting: str, priors: str | None) -> None:
     """Write the network to a file that other tools (GeNIe, Hugin, SamIam, pgmpy) can open."""
+    import tempfile
+
     from bayesnet.io.exporting import export_network
 
     model = _model(setting, priors)
+    if output == "-":  # pgmpy's writers take a file name: write to a temporary one, then copy it out
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_network(model.network, fmt, Path(tmp) / f"network.{fmt}")
+            click.echo(path.read_text(), nl=False)
+        return
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if suffix and suffix != fmt and not (fmt == "xmlbif" and suffix == "xml"):
+        click.echo(f"warning: {output!r} ends in .{suffix} but the format is {fmt}; other tools may read it by its "
+                   "extension", err=True)
     path = export_network(model.network, fmt, output)
     click.echo(f"wrote {fmt} to {path}")
 

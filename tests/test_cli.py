@@ -284,3 +284,27 @@ def test_every_bad_name_reported_at_once(capsys):
     assert code == 2 and err.count("\n") == 1  # one line
     assert "2 problems in the evidence" in err
     assert "unknown variable 'fevr'; did you mean 'fever'?" in err and "'old'" in err and "age_group" in err
+
+
+def test_sources_fit_an_80_column_terminal_and_export_as_csv(capsys, model):
+    import io
+
+    import pandas as pd
+
+    code, out, _ = run(capsys, "sources", "--grade", "A")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 120
+    assert all(len(line) <= 80 for line in out.splitlines()[:-1])  # not a terminal: 80 columns
+    code, out, _ = run(capsys, "sources", "--format", "csv")
+    df = pd.read_csv(io.StringIO(out))
+    assert code == 0 and {"node", "parameter", "value", "low", "high", "source", "setting", "grade"} <= set(df.columns)
+    assert len(df) == len(model.sources())
+
+
+def test_export_to_stdout_and_an_extension_that_disagrees(capsys, tmp_path, model):
+    code, out, _ = run(capsys, "export", "--format", "bif", "-o", "-")
+    assert code == 0 and out.startswith("network") and "variable spinal_metastasis" in out
+    path = tmp_path / "net.bif"
+    path.write_text(out)
+    assert set(read_network(path, "bif").nodes()) == set(model.network.nodes())
+    code, _, err = run(capsys, "export", "--format", "bif", "-o", str(tmp_path / "x.net"))
+    assert code == 0 and "warning: " in err and "ends in .net but the format is bif" in err
