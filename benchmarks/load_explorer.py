@@ -72,6 +72,13 @@ def _register_panel_models() -> None:
     import panel.models.widgets  # noqa: F401
 
 
+def _states() -> dict[str, list[str]]:
+    """Every variable's state ids (the same in every shipped setting)."""
+    import bayesnet
+
+    return dict(bayesnet.load_model().tables.states)
+
+
 @dataclass
 class Shown:
     """What a session's differential says: the setting and evidence it was computed from, the rows in order."""
@@ -109,15 +116,22 @@ class ExplorerSession:
                 self.ranking_model = m
         if self.ranking_model is None or not self.widgets:
             raise RuntimeError(f"{url} does not serve the bayesnet explorer (no differential, no controls)")
+        # the buttons show clinical labels ("70 or over"); the evidence is in state ids ("70_plus")
+        from bayesnet.present.labels import state_label
+
+        states = _states()
+        self.states = {var: [UNKNOWN if label == UNKNOWN else
+                             {state_label(var, s): s for s in states[var]}[label] for label in w.labels]
+                       for var, w in self.widgets.items()}
 
     @property
     def evidence(self) -> dict[str, str]:
         """The evidence set in this session's controls (as its document holds them)."""
         out = {}
         for var, w in self.widgets.items():
-            label = w.labels[w.active] if w.active is not None else UNKNOWN
-            if label != UNKNOWN:
-                out[var] = label
+            state = self.states[var][w.active] if w.active is not None else UNKNOWN
+            if state != UNKNOWN:
+                out[var] = state
         return out
 
     def shown(self) -> Shown | None:
@@ -162,7 +176,7 @@ class ExplorerSession:
         if state == UNKNOWN:
             del want[variable]
         start = time.perf_counter()
-        w.active = list(w.labels).index(state)
+        w.active = self.states[variable].index(state)
 
         def arrived() -> bool:
             s = self.shown()
@@ -294,8 +308,8 @@ def drive(session: ExplorerSession, result: Result, ref: Reference, start: threa
             if step is None:
                 var = rng.choice(others)
                 w = session.widgets[var]
-                current = w.labels[w.active]
-                state = rng.choice([s for s in w.labels if s != current])
+                current = session.states[var][w.active]
+                state = rng.choice([s for s in session.states[var] if s != current])
             else:
                 var, state = step
             # nothing may have changed this session's display since its last click

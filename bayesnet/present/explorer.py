@@ -4,20 +4,37 @@ One Panel app serves both uses: displayed inline in Jupyter and served as a web 
 localhost by ``bayesnet explore`` (or ``python -m bayesnet.present.explorer``). It needs the ``app``
 extra (``pip install 'bayesnet[app]'``, which installs Panel); the rest of the package does not.
 
-Controls: the clinical setting; for every risk factor, finding and test a choice between
-``unknown`` and each of its states, grouped by kind in collapsible cards; the condition to
-explain (by default the leading serious one); a reset button. Outputs, recomputed together after
-every change (20-40 ms in Python, of which exact inference is a few ms): the ranked differential with probability
-bars, the explanation of one condition (:meth:`~bayesnet.reasoning.diagnosis.Diagnosis.summary` and the
-weight of each finding), and the next best observations (:meth:`~bayesnet.model.BackPainModel.next_tests`).
+Controls (left; on a narrow screen below the results): the clinical setting; for every risk
+factor, finding and test a choice between ``unknown`` and each of its states, grouped by kind in
+collapsible cards, each with its clinical label (:mod:`bayesnet.present.labels`) and a line
+saying what it means; a reset button. A control that is set is drawn in colour, one left at
+``unknown`` in grey, and each card's title counts how many of its controls are set.
 
-The outputs are the HTML renderers of :mod:`bayesnet.present.display`, the same functions that
-draw a diagnosis in Jupyter, called with ``style=False``: the display stylesheet is attached to the
-output panes once, when the app is built, and each update sends only the markup. Every displayed
-number that a test may want to check carries a stable hook: each row of the differential is an
-element with ``data-condition``, ``data-posterior`` and ``data-prior`` (the full-precision ``repr``
-of the float), inside an element with class ``bn-ranking`` whose ``data-setting`` and
-``data-evidence`` (sorted JSON) say what it was computed from.
+Results (right, and kept in view while the controls scroll: on a narrow screen they stay at the
+top): the ranked differential with probability bars, optionally each posterior's 95% interval
+(:meth:`~bayesnet.model.BackPainModel.uncertainty`, 200 draws of the published numbers, cached
+per evidence), the focus condition (by default the serious condition the evidence raised most,
+:func:`~bayesnet.reasoning.next_tests.default_focus`), why it has its probability
+(:meth:`~bayesnet.reasoning.diagnosis.Diagnosis.summary` and each finding's weight), and the next
+best observations for it, ranked by what their result is expected to tell about it
+(``focus_information``, :meth:`~bayesnet.model.BackPainModel.next_tests` with ``condition=``), the
+score explained in words. If an update fails, the results on screen are marked out of date
+with the error, never left looking current.
+
+An update comes in two steps: the differential and the explanation (a few milliseconds of
+Python) are sent at once; the next tests (and intervals) follow in the next tick of the server's
+event loop. Only the changed markup travels: the stylesheets are attached to each output pane
+once, when it is built, and Panel's 50 ms debounce of widget changes is turned off for the
+controls.
+
+The differential reuses :func:`~bayesnet.present.display.ranking_html`, the explanation
+:func:`~bayesnet.present.display.explanation_html` (the functions that draw them in Jupyter),
+called with ``style=False``. Every number a test may want to check carries a stable hook: each
+row of the differential is an element with ``data-condition``, ``data-posterior`` and
+``data-prior`` (the full-precision ``repr`` of the float), inside an element with class
+``bn-ranking`` whose ``data-setting`` and ``data-evidence`` (sorted JSON) say what it was
+computed from; the status line (class ``bn-status``) carries the same ``data-evidence`` and
+``data-state="complete"`` once every output of that evidence is shown.
 
 Examples
 --------
@@ -32,9 +49,9 @@ From a shell: ``bayesnet explore --port 5006`` and open the printed address.
 The HTML fragments are plain functions of the results, usable without Panel:
 
 >>> import bayesnet
->>> from bayesnet.present import display
 >>> dx = bayesnet.load_model().diagnose({"history_of_cancer": "yes"})
->>> 'data-condition="spinal_metastasis"' in display.ranking_html(dx, style=False)
+>>> nt = dx.model.next_tests({"history_of_cancer": "yes"}, condition="spinal_metastasis")
+>>> 'data-variable="mri_malignancy"' in next_tests_fragment(nt, top=3)
 True
 """
 
@@ -42,10 +59,13 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import json
+import logging
 import socket
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +73,8 @@ import click
 
 from bayesnet.errors import BayesNetError
 from bayesnet.present import display
-from bayesnet.present.display import DISCLAIMER
+from bayesnet.present.display import DISCLAIMER, format_probability
+from bayesnet.present.labels import setting_label, state_label, variable_label
 from bayesnet.reasoning.next_tests import default_focus
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,17 +89,79 @@ __all__ = [
     "explore",
     "get_model",
     "is_loopback",
+    "next_tests_fragment",
     "serve",
     "websocket_origins",
 ]
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
 LEADING = "serious condition the evidence raised most"
 KINDS = (("risk_factor", "Risk factors"), ("finding", "Findings"), ("test", "Tests"))
 PANEL_MISSING = "the explorer needs Panel, which is not installed: pip install 'bayesnet[app]'"
+#: Parameter draws behind the optional 95% intervals (a modest number: ~10 ms per evidence, cached).
+INTERVAL_DRAWS = 200
+#: Milliseconds between sending the differential and computing the next tests (lets the patch go out).
+FINISH_DELAY_MS = 14
+#: Widths (CSS px) below which the results go above the controls.
+NARROW = 760
+
+#: The explorer's own rules, after :data:`bayesnet.present.display.STYLESHEET` in every pane.
+EXPLORER_CSS = """\
+.bn-view .bn-note { font-size: 12px; }
+.bn-view .bn-score-words { font-size: 13px; color: #333; margin: 2px 0 6px 0; }
+.bn-view .bn-res { white-space: nowrap; margin-right: 10px; }
+.bn-view .bn-res small { color: #555; font-size: 12px; }
+.bn-stale { opacity: 0.45; filter: grayscale(1); }
+.bn-view .bn-alert { color: #922b21; background: #fdedec; border: 1px solid #e6b0aa; padding: 6px 8px;
+  font-size: 14px; border-radius: 3px; }
+.bn-view .bn-status.bn-busy { color: #7d6608; }
+.bn-ctl { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; line-height: 1.25; }
+.bn-ctl .bn-name { font-size: 14px; font-weight: 600; }
+.bn-ctl .bn-desc { font-size: 12px; color: #555; }
+.bn-view { overflow-x: auto; }
+@media (max-width: NARROWpx) {
+  .bn-view .bn-track { width: 90px; }
+  .bn-view .bn-track.bn-diverging { width: 80px; }
+  .bn-view td, .bn-view th { padding: 2px 3px; }
+  .bn-ranking td:nth-child(4), .bn-ranking th:nth-child(4) { display: none; }
+}
+""".replace("NARROW", str(NARROW))
+
+#: The flex box of results and controls. Results first, laid out right to left: beside the controls when both
+#: fit, above them (the first line of the wrap) when not; kept in view while the controls scroll (the
+#: flex box's items are the children of its display: contents wrappers).
+_BODY_CSS = """\
+[id^="flex-item-0"] > * { position: sticky !important; top: 0 !important; align-self: flex-start !important; z-index: 2 !important; flex: 1 1 520px !important; min-width: 0 !important;
+  background: white !important; }
+[id^="flex-item-1"] > * { flex: 0 1 480px !important; min-width: 0 !important; }
+@media (max-width: NARROWpx) {
+  [id^="flex-item-0"] > * { flex: 1 1 100% !important; border-bottom: 2px solid #bbb !important; }
+  [id^="flex-item-1"] > * { flex: 1 1 100% !important; }
+}
+""".replace("NARROW", str(NARROW))
+
+#: The results column scrolls within the screen's height (half of it on a narrow screen).
+_RESULTS_CSS = """\
+:host { max-height: 100vh; overflow-y: auto !important; }
+@media (max-width: NARROWpx) { :host { max-height: 50vh; } }
+""".replace("NARROW", str(NARROW))
+
+#: The setting buttons wrap on a narrow screen.
+_SETTING_CSS = ".bk-btn-group { flex-wrap: wrap; } .bk-btn { flex: 1 1 auto; }"
+
+#: Jinja block added to the served page: a phone lays the page out at its own width.
+PAGE_TEMPLATE = """\
+{% block postamble %}<meta name="viewport" content="width=device-width, initial-scale=1">{% endblock %}
+"""
 
 _MODELS: dict[str, BackPainModel] = {}
 _MODELS_LOCK = threading.Lock()
+_INTERVALS: OrderedDict[tuple, Any] = OrderedDict()
+_INTERVALS_LOCK = threading.Lock()
+_INTERVALS_KEPT = 256
+
 
 # --------------------------------------------------------------------------- models and panel
 def get_model(setting: str = "primary_care") -> BackPainModel:
@@ -105,6 +188,25 @@ def get_model(setting: str = "primary_care") -> BackPainModel:
         return model
 
 
+def intervals(setting: str, evidence: Mapping[str, str]) -> pd.DataFrame:
+    """The 95% intervals of every posterior (:data:`INTERVAL_DRAWS` draws, seed 0), cached per setting and evidence.
+
+    Shared by every session of the process (the last 256 evidences are kept).
+    """
+    key = (setting, tuple(sorted(evidence.items())))
+    with _INTERVALS_LOCK:
+        hit = _INTERVALS.get(key)
+        if hit is not None:
+            _INTERVALS.move_to_end(key)
+            return hit
+    unc = get_model(setting).uncertainty(dict(evidence), draws=INTERVAL_DRAWS, seed=0)
+    with _INTERVALS_LOCK:
+        _INTERVALS[key] = unc
+        while len(_INTERVALS) > _INTERVALS_KEPT:
+            _INTERVALS.popitem(last=False)
+    return unc
+
+
 def _require_panel() -> Any:
     """Import Panel, or raise a one-line :class:`BayesNetError` telling how to install it."""
     try:
@@ -126,6 +228,126 @@ def _widget(cls: Any, **params: Any) -> Any:
     return cls(**params)
 
 
+_PROMPT: dict[type, type] = {}
+
+
+def _prompt(cls: type) -> type:
+    """``cls`` without Panel's 50 ms debounce of changes from the browser (a click is one change, not a drag)."""
+    sub = _PROMPT.get(cls)
+    if sub is None:
+        sub = _PROMPT[cls] = type(cls.__name__, (cls,), {"_debounce": 0, "__module__": __name__})
+    return sub
+
+
+_FRAGMENT: list[type] = []
+
+
+def _fragment_pane(pn: Any) -> type:
+    """An HTML pane whose updates send only the markup.
+
+    Panel's HTML pane sends every property again when its object changes, the stylesheets among
+    them (new stylesheet models each time, so never equal to the old ones): 6-8 KB of identical
+    CSS per pane per update. This pane sends the stylesheets once, when its model is built.
+    """
+    if not _FRAGMENT:
+        base = pn.pane.HTML
+
+        def _update(self: Any, ref: str, model: Any) -> None:
+            props = self._get_properties(model.document)
+            props.pop("stylesheets", None)
+            model.update(**props)
+
+        _FRAGMENT.append(type("Fragment", (base,), {"_update": _update, "__module__": __name__}))
+    return _FRAGMENT[0]
+
+
+# --------------------------------------------------------------------------- next tests, in words
+def _score_words(sort_by: str, focus: str, threshold: float | None) -> tuple[str, str, str]:
+    """(column, title, plain words) of the score a next-tests table is sorted by."""
+    name = variable_label(focus).lower() if focus else "the focus condition"
+    if sort_by == "focus":
+        return ("focus_information", f"bits about {name}",
+                (f"Score: how much the result is expected to tell about {name}, in bits. 0 means no result could "
+                f"change its probability; 1 bit is what a result settling a 50:50 question would be worth. "
+                "Arrows: each possible result, how likely it is now, and the probability of "
+                f"{name} if it comes back that way."))
+    if sort_by == "decision" and threshold is not None:
+        return ("decision_value", "value",
+                (f"Score: what the result is expected to save in the decision 'act if {name} is above "
+                f"{format_probability(threshold)}', in missed cases per patient net of false alarms "
+                "(a result that only nudges it across the line is worth little)."))
+    if sort_by == "change":
+        return ("expected_change", "expected move",
+                f"Score: how far the result is expected to move the probability of {name}, either way.")
+    if sort_by == "cross" and threshold is not None:
+        return ("p_cross", "P(cross)",
+                f"Score: the chance that the result moves {name} across {format_probability(threshold)}.")
+    return ("expected_entropy_reduction", "bits, all serious",
+            "Score: how much the result is expected to tell about all the serious conditions together, in bits.")
+
+
+def next_tests_fragment(nt: pd.DataFrame, top: int | None = 5) -> str:
+    """The next best observations as the explorer shows them: clinical labels, the sort score and its meaning in words.
+
+    Parameters
+    ----------
+    nt : DataFrame
+        The result of :meth:`~bayesnet.model.BackPainModel.next_tests`.
+    top : int or None, default 5
+        Rows shown (None: all).
+
+    Returns
+    -------
+    str
+        ``<div class="bn-view bn-next-tests" data-focus=... data-sort=... data-current=...>`` with one
+        ``<tr data-variable=... data-score=... data-gain=... data-focus-information=... data-change=...>``
+        per observation, in the table's order, and a ``<p class="bn-score-words">`` saying what the
+        score means.
+    """
+    focus = str(nt.attrs.get("focus", ""))
+    sort_by = str(nt.attrs.get("sort_by", "entropy"))
+    current = nt.attrs.get("current")
+    column, title, words = _score_words(sort_by, focus, nt.attrs.get("threshold"))
+    t = nt if top is None else nt.head(top)
+    outcomes = nt.attrs.get("outcomes")
+    by_var = {v: g for v, g in outcomes.groupby("variable", sort=False)} if outcomes is not None else {}
+    scale = float(t[column].max()) if len(t) else 0.0
+    rows = []
+    for i, (var, r) in enumerate(t.iterrows(), start=1):
+        score = float(r[column])
+        results = []
+        g = by_var.get(var)
+        if g is not None and focus in g.columns:
+            for s, p, after in zip(g["state"], g["probability"], g[focus], strict=True):
+                results.append(f'<span class="bn-res">{html.escape(state_label(var, s))} '
+                               f'<small>({format_probability(p)})</small> &rarr; <b>{format_probability(after)}</b></span>')
+        else:  # pragma: no cover - a table without its outcomes
+            results.append(html.escape(str(r.get("results", ""))))
+        width = 100.0 * score / scale if scale > 0 else 0.0
+        rows.append(
+            f'<tr data-variable="{html.escape(str(var), quote=True)}" data-gain="{float(r.expected_entropy_reduction)!r}" '
+            f'data-score="{score!r}" data-focus-information="{float(r.focus_information)!r}" '
+            f'data-change="{float(r.expected_change)!r}" class="bn-kind-{html.escape(str(r.kind), quote=True)}">'
+            f'<td class="num">{i}</td><td><b>{html.escape(variable_label(var))}</b></td>'
+            f'<td class="num">{score:.3f}</td>'
+            f'<td><div class="bn-track" style="width:90px"><div class="bn-fill" style="left:0;width:{width:.1f}%">'
+            f"</div></div></td><td>{''.join(results)}</td></tr>"
+        )
+    body = "".join(rows) or '<tr><td colspan="5">every finding and test is already known</td></tr>'
+    name = html.escape(variable_label(focus)) if focus else ""
+    now = f" (now {format_probability(current)})" if current is not None else ""
+    return (
+        f'<div class="bn-view bn-next-tests" data-focus="{html.escape(focus, quote=True)}" '
+        f'data-sort="{html.escape(sort_by, quote=True)}"'
+        + (f' data-current="{float(current)!r}"' if current is not None else "") + ">"
+        f"<h3>Next best questions and tests for {name}{now}</h3>"
+        f'<p class="bn-score-words">{html.escape(words)}</p>'
+        f'<table><thead><tr><th class="num">#</th><th>observe</th><th class="num">{html.escape(title)}</th><th></th>'
+        f"<th>if the result is (how likely now) &rarr; P({name})</th></tr></thead><tbody>{body}</tbody></table>"
+        '<div class="bn-note">red: tests, blue: questions and examination findings.</div></div>'
+    )
+
+
 # --------------------------------------------------------------------------- the app
 class Explorer:
     """The interactive differential explorer (a Panel app).
@@ -145,21 +367,28 @@ class Explorer:
     Attributes
     ----------
     widgets : dict of str to panel.widgets.RadioButtonGroup
-        One three-way (or more) choice per risk factor, finding and test; value ``"unknown"``
-        or a state.
-    setting_widget, condition_widget, reset_button
-        The other controls.
-    ranking_pane, explanation_pane, next_tests_pane, status_pane : panel.pane.HTML
+        One choice per risk factor, finding and test; value ``"unknown"`` or a state id (the
+        buttons show clinical labels).
+    setting_widget, condition_widget, intervals_widget, reset_button
+        The other controls: the setting, the focus condition (``LEADING`` or a condition id),
+        whether to show 95% intervals, and reset.
+    ranking_pane, intervals_pane, explanation_pane, next_tests_pane, status_pane : panel.pane.HTML
         The outputs: :func:`~bayesnet.present.display.ranking_html`,
-        :func:`~bayesnet.present.display.explanation_html` and
-        :func:`~bayesnet.present.display.next_tests_html` fragments, and the update time.
+        :func:`~bayesnet.present.display.uncertainty_html`,
+        :func:`~bayesnet.present.display.explanation_html` and :func:`next_tests_fragment`
+        fragments, and the status line (update time, or the error that left the results out of date).
     diagnosis : Diagnosis
         The diagnosis currently displayed.
+    focus : str
+        The condition explained and the next tests are ranked for.
     next_best : DataFrame
         The next-tests table currently displayed.
+    stale : str or None
+        The error of the last update if it failed (the results shown are then marked out of
+        date), else None.
     last_update_ms : float
-        Time the last update took in Python (inference and HTML), in milliseconds.
-    layout : panel.layout.Row
+        Time the last complete update took in Python (inference and HTML), in milliseconds.
+    layout : panel.layout.Column
         The whole app.
     """
 
@@ -170,75 +399,100 @@ class Explorer:
         self.top_tests = int(top_tests)
         model = get_model(setting)
         self._holding = False
+        self._generation = 0
+        self._started = 0.0
         self.diagnosis: Diagnosis | None = None
+        self.focus: str | None = None
         self.next_best: pd.DataFrame | None = None
+        self.stale: str | None = None
         self.last_update_ms = float("nan")
+        Choice = _prompt(pn.widgets.RadioButtonGroup)
+        self._color = "color" if "color" in Choice.param else "button_type"
+        Pane = _fragment_pane(pn)
 
         self.setting_widget = _widget(
-            pn.widgets.RadioButtonGroup, label="Setting", options=list(model.priors.settings), value=setting,
+            Choice, label="Setting", options={setting_label(s): s for s in model.priors.settings}, value=setting,
             color="primary", variant="outline", css_classes=["bn-setting"], sizing_mode="stretch_width",
+            stylesheets=[_SETTING_CSS],
         )
         self.reset_button = _widget(
             pn.widgets.Button, label="Reset: nothing known", color="warning", css_classes=["bn-reset"],
             sizing_mode="stretch_width",
         )
         self.condition_widget = _widget(
-            pn.widgets.Select, label="Explain", options=[LEADING, *model.conditions], value=LEADING,
-            css_classes=["bn-explain"], width=260,
+            _prompt(pn.widgets.Select), label="Focus: the condition explained and the next tests are ranked for",
+            options={"Automatic: the serious condition the evidence raised most": LEADING,
+                     **{variable_label(c): c for c in model.conditions}},
+            value=LEADING, css_classes=["bn-explain"], sizing_mode="stretch_width", max_width=520,
         )
+        self.intervals_widget = _widget(
+            _prompt(pn.widgets.Checkbox),
+            label=f"Show 95% intervals (uncertainty of the published numbers, {INTERVAL_DRAWS} draws)",
+            value=False, css_classes=["bn-intervals-toggle"],
+        )
+        css = [display.STYLESHEET + EXPLORER_CSS]
         self.widgets: dict[str, Any] = {}
+        self._drawn_set: dict[str, bool] = {}
+        self._cards: dict[str, tuple[Any, str, list[str]]] = {}
         cards = []
         for kind, title in KINDS:
             rows = []
-            for var, k in model.tables.kinds.items():
-                if k != kind:
-                    continue
+            names = [v for v, k in model.tables.kinds.items() if k == kind]
+            for var in names:
+                states = model.tables.states[var]
                 widget = _widget(
-                    pn.widgets.RadioButtonGroup, label=var, options=[UNKNOWN, *model.tables.states[var]],
-                    value=UNKNOWN, color="primary", variant="outline", css_classes=["bn-var", f"bn-var-{var}"],
-                    width=270, margin=(2, 5),
+                    Choice, label=variable_label(var), options={UNKNOWN: UNKNOWN, **{state_label(var, s): s for s in states}},
+                    value=UNKNOWN, color="light", variant="outline", css_classes=["bn-var", f"bn-var-{var}"],
+                    sizing_mode="stretch_width", margin=(0, 5, 8, 5),
                 )
                 self.widgets[var] = widget
-                description = html.escape(model.tables.descriptions.get(var, ""), quote=True)
+                self._drawn_set[var] = False
+                description = html.escape(model.tables.descriptions.get(var, ""))
                 label = pn.pane.HTML(
-                    f'<span title="{description}">{html.escape(display.label(var))}</span>', width=160, margin=(6, 5, 2, 5),
+                    f'<div class="bn-ctl"><span class="bn-name">{html.escape(variable_label(var))}</span>'
+                    f'<div class="bn-desc">{description}</div></div>',
+                    stylesheets=css, sizing_mode="stretch_width", margin=(4, 5, 2, 5),
                 )
                 rows += [label, widget]
-            # one grid per card (label, choice) rather than a Row per variable: half the models to build
-            grid = pn.GridBox(*rows, ncols=2, margin=0)
-            cards.append(
-                pn.Card(grid, title=f"{title} ({len(rows) // 2})", collapsed=(kind == "test"), width=470,
-                        css_classes=[f"bn-card-{kind}"])
-            )
+            card = pn.Card(pn.Column(*rows, sizing_mode="stretch_width", margin=0), title=self._card_title(title, 0, len(names)),
+                           collapsed=(kind == "test"), sizing_mode="stretch_width", css_classes=[f"bn-card-{kind}"])
+            self._cards[kind] = (card, title, names)
+            cards.append(card)
 
-        # the display stylesheet, attached once to each pane that shows fragments; updates send markup only
-        css = [display.STYLESHEET]
-        self.ranking_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-out"])
-        self.explanation_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
-        self.next_tests_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
-        self.status_pane = pn.pane.HTML("", stylesheets=css, sizing_mode="stretch_width")
+        self.ranking_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-out"])
+        self.intervals_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", visible=False,
+                                   css_classes=["bn-intervals"])
+        self.explanation_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-explanation-out"])
+        self.next_tests_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-tests-out"])
+        self.status_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-status-out"])
 
         header = pn.pane.HTML(
-            "<div class='bn-view'><h2 style='margin:4px 0'>Serious causes of back pain: differential explorer</h2>"
-            f"<div class='bn-note'>Set what is known; everything left 'unknown' is averaged over. {DISCLAIMER}</div>"
-            "</div>",
+            "<div class='bn-view'><h2 style='margin:4px 0;font-size:20px'>Serious causes of back pain: "
+            "differential explorer</h2>"
+            "<div class='bn-score-words'>Set what is known about the patient; everything left at 'unknown' is "
+            "averaged over. The results update at once and stay in view.</div>"
+            f"<div class='bn-note'>{DISCLAIMER}</div></div>",
             stylesheets=css, sizing_mode="stretch_width",
         )
-        controls = pn.Column(self.setting_widget, self.reset_button, *cards, width=490)
-        outputs = pn.Column(
-            self.ranking_pane, self.condition_widget, self.explanation_pane, self.next_tests_pane, self.status_pane,
-            sizing_mode="stretch_width", min_width=560,
+        controls = pn.Column(self.setting_widget, self.reset_button, *cards, sizing_mode="stretch_width",
+                             css_classes=["bn-controls"])
+        self.results = pn.Column(
+            self.status_pane, self.ranking_pane, self.intervals_widget, self.intervals_pane, self.condition_widget,
+            self.explanation_pane, self.next_tests_pane,
+            sizing_mode="stretch_width", css_classes=["bn-results"], stylesheets=[_RESULTS_CSS],
         )
-        self.layout = pn.Column(header, pn.Row(controls, outputs, sizing_mode="stretch_width"),
-                                sizing_mode="stretch_width")
+        body = pn.FlexBox(self.results, controls, flex_direction="row-reverse", flex_wrap="wrap",
+                          align_items="flex-start", sizing_mode="stretch_width", css_classes=["bn-body"],
+                          stylesheets=[_BODY_CSS])
+        self.layout = pn.Column(header, body, sizing_mode="stretch_width", css_classes=["bn-explorer"])
 
-        for widget in (*self.widgets.values(), self.setting_widget, self.condition_widget):
+        for widget in (*self.widgets.values(), self.setting_widget, self.condition_widget, self.intervals_widget):
             widget.param.watch(self._on_change, "value")
         self.reset_button.on_click(lambda _event: self.reset())
         if evidence:
-            self.set_evidence(evidence)
+            self.set_evidence(evidence, defer=False)
         else:
-            self.update()
+            self.update(defer=False)
 
     # ------------------------------------------------------------------ state
     @property
@@ -256,7 +510,7 @@ class Explorer:
         """``{variable: state}`` of every control not set to ``unknown``."""
         return {v: str(w.value) for v, w in self.widgets.items() if w.value not in (UNKNOWN, None)}
 
-    def set_evidence(self, evidence: Mapping[str, str], *, clear: bool = True) -> None:
+    def set_evidence(self, evidence: Mapping[str, str], *, clear: bool = True, defer: bool | None = None) -> None:
         """Set controls programmatically, then update the outputs once.
 
         Parameters
@@ -265,6 +519,8 @@ class Explorer:
             ``{variable: state}``; validated like :meth:`BackPainModel.diagnose`.
         clear : bool, default True
             Set every other control back to ``unknown`` first.
+        defer : bool, optional
+            See :meth:`update`.
         """
         ev = self.model.check_evidence(dict(evidence))
         if ev.soft:
@@ -282,7 +538,7 @@ class Explorer:
                     widget.value = UNKNOWN
         finally:
             self._holding = False
-        self.update()
+        self.update(defer=defer)
 
     def reset(self) -> None:
         """Set every risk factor, finding and test back to ``unknown`` (the setting stays)."""
@@ -292,37 +548,135 @@ class Explorer:
         if not self._holding:
             self.update()
 
+    @staticmethod
+    def _card_title(title: str, n_set: int, n: int) -> str:
+        return f"{title}: {n_set} of {n} set" if n_set else f"{title} ({n}, none set)"
+
+    def _style_controls(self) -> None:
+        """Set controls in colour, unset ones grey; each card's title counts its set controls (changes only)."""
+        is_set = {var: w.value not in (UNKNOWN, None) for var, w in self.widgets.items()}
+        changed = [var for var, v in is_set.items() if self._drawn_set.get(var) != v]
+        if not changed:
+            return
+        for var in changed:
+            widget = self.widgets[var]
+            setattr(widget, self._color, "primary" if is_set[var] else "light")
+            self._drawn_set[var] = is_set[var]
+        for card, title, names in self._cards.values():
+            text = self._card_title(title, sum(is_set[v] for v in names), len(names))
+            if card.title != text:
+                card.title = text
+
     # ------------------------------------------------------------------ outputs
-    def update(self) -> None:
-        """Recompute the differential, the explanation and the next tests, and redraw them together."""
-        start = time.perf_counter()
-        model = self.model
-        evidence = self.evidence
+    def _deferred(self) -> bool:
+        """Whether this update runs in a server session (then the slower outputs follow in the next tick)."""
+        doc = self._pn.state.curdoc
+        return doc is not None and doc.session_context is not None
+
+    def update(self, *, defer: bool | None = None) -> None:
+        """Recompute and redraw every output for the current controls.
+
+        The differential and the explanation are drawn first; the next tests (and the intervals,
+        when shown) follow: in a served page in the next tick of the event loop, so that the
+        differential reaches the browser without waiting for them; elsewhere at once.
+
+        Parameters
+        ----------
+        defer : bool, optional
+            Force (True) or forbid (False) the second step's deferral (default: defer when in a
+            server session).
+        """
+        self._generation += 1
+        generation = self._generation
+        self._started = start = time.perf_counter()
+        model, setting, evidence = self.model, self.setting, self.evidence
         try:
             dx = model.diagnose(evidence)
             chosen = self.condition_widget.value
             condition = default_focus(model, dx.ranking["posterior"]) if chosen in (LEADING, None) else str(chosen)
             ex = dx.explain(condition)
             summary = dx.summary(condition, explanation=ex)
-            nt = model.next_tests(evidence, condition=condition)
             ranking = display.ranking_html(dx, lead=condition, style=False)
             explanation = display.explanation_html(ex, summary=summary, style=False)
-            tests = display.next_tests_html(nt, self.top_tests, style=False)
-        except BayesNetError as exc:
-            message = html.escape(str(exc))
-            self.status_pane.object = f"<div class='bn-view'><div class='bn-error'>error: {message}</div></div>"
+        except Exception as exc:  # shown on the page, then re-raised unless it is a known error
+            self._flag_stale(exc, evidence)
+            if not isinstance(exc, BayesNetError):
+                raise
             return
-        self.diagnosis, self.next_best = dx, nt
-        self.last_update_ms = 1000.0 * (time.perf_counter() - start)
-        status = (
-            f"<div class='bn-view'><div class='bn-status bn-note' data-update-ms='{self.last_update_ms:.2f}'>"
-            f"Updated in {self.last_update_ms:.0f} ms (exact inference on the compiled network).</div></div>"
-        )
-        with self._pn.io.hold():
+        self.diagnosis, self.focus, self.stale = dx, condition, None
+        first_ms = 1000.0 * (time.perf_counter() - start)
+        with self._pn.io.hold():  # one patch: the controls' colours, the differential, the explanation
+            self._style_controls()
             self.ranking_pane.object = ranking
             self.explanation_pane.object = explanation
+            self.status_pane.object = self._status(setting, evidence, f"Differential updated in {first_ms:.0f} ms; "
+                                                   "next tests coming...", complete=False)
+        if defer is None:
+            defer = self._deferred()
+        doc = self._pn.state.curdoc
+        if defer and doc is not None:
+            from panel.io.state import set_curdoc
+
+            def finish() -> None:
+                with set_curdoc(doc):
+                    self._finish(generation, setting, evidence, condition)
+
+            # a few ms later, not in the next tick: Tornado writes the differential's patch to the
+            # websocket in callbacks of its own, which must run first
+            doc.add_timeout_callback(finish, FINISH_DELAY_MS)
+        else:
+            self._finish(generation, setting, evidence, condition)
+
+    def _finish(self, generation: int, setting: str, evidence: dict[str, str], condition: str) -> None:
+        """The second step of :meth:`update`: the next tests and the intervals (skipped if a newer update began)."""
+        if generation != self._generation:
+            return
+        model = get_model(setting)
+        try:
+            nt = model.next_tests(evidence, condition=condition)
+            tests = next_tests_fragment(nt, self.top_tests)
+            show = bool(self.intervals_widget.value)
+            uncertainty = display.uncertainty_html(intervals(setting, evidence), style=False) if show else ""
+        except Exception as exc:  # shown on the page, then re-raised unless it is a known error
+            self._flag_stale(exc, evidence)
+            if not isinstance(exc, BayesNetError):
+                raise
+            return
+        self.next_best = nt
+        self.last_update_ms = 1000.0 * (time.perf_counter() - self._started)
+        with self._pn.io.hold():
             self.next_tests_pane.object = tests
-            self.status_pane.object = status
+            self.intervals_pane.object = uncertainty
+            self.intervals_pane.visible = show
+            self.status_pane.object = self._status(
+                setting, evidence, f"Updated in {self.last_update_ms:.0f} ms (exact inference on the compiled network).",
+                complete=True)
+
+    def _status(self, setting: str, evidence: dict[str, str], text: str, *, complete: bool) -> str:
+        ev = html.escape(json.dumps(evidence, sort_keys=True), quote=True)
+        state = "complete" if complete else "partial"
+        busy = "" if complete else " bn-busy"
+        ms = f" data-update-ms='{self.last_update_ms:.2f}'" if complete else ""
+        return (f"<div class='bn-view'><div class='bn-status bn-note{busy}' data-state='{state}' "
+                f"data-setting='{html.escape(setting, quote=True)}' data-evidence=\"{ev}\"{ms}>{html.escape(text)}"
+                "</div></div>")
+
+    def _flag_stale(self, exc: BaseException, evidence: dict[str, str]) -> None:
+        """A failed update: mark every output on screen out of date and say why (never leave it looking current)."""
+        message = str(exc) if isinstance(exc, BayesNetError) else f"internal error: {type(exc).__name__}: {exc}"
+        if not isinstance(exc, BayesNetError):
+            log.exception("explorer update failed")
+        self.stale = message
+        known = ", ".join(f"{variable_label(k)} = {state_label(k, v)}" for k, v in evidence.items()) or "nothing"
+        with self._pn.io.hold():
+            for pane in (self.ranking_pane, self.intervals_pane, self.explanation_pane, self.next_tests_pane):
+                pane.object = _mark_stale(pane.object, message)
+            self.status_pane.object = (
+                "<div class='bn-view'><div class='bn-status bn-alert' role='alert' data-state='failed' "
+                f"data-error=\"{html.escape(message, quote=True)}\">Could not update for {html.escape(known)}: "
+                f"{html.escape(message)}. The results below are out of date (they are for the evidence they name); "
+                "change a control or reset.</div></div>"
+            )
 
     # ------------------------------------------------------------------ display
     def __panel__(self) -> Any:
@@ -330,6 +684,9 @@ class Explorer:
 
     def servable(self, title: str = "bayesnet explorer", **kwargs: Any) -> Any:
         """Mark the app for ``panel serve`` (see :meth:`panel.viewable.Viewable.servable`)."""
+        doc = self._pn.state.curdoc
+        if doc is not None:
+            doc.template = PAGE_TEMPLATE
         return self.layout.servable(title=title, **kwargs)
 
     def show(self, **kwargs: Any) -> Any:
@@ -342,6 +699,13 @@ class Explorer:
 
     def __repr__(self) -> str:
         return f"<Explorer setting={self.setting!r} evidence={self.evidence!r}>"
+
+
+def _mark_stale(fragment: str, message: str) -> str:
+    """``fragment`` wrapped as out of date (class ``bn-stale``, the error in ``data-error``), once."""
+    if not fragment or fragment.startswith('<div class="bn-stale"'):
+        return fragment
+    return f'<div class="bn-stale" data-error="{html.escape(message, quote=True)}">{fragment}</div>'
 
 
 def _load_notebook_extension(pn: Any) -> None:
@@ -528,6 +892,9 @@ def serve(setting: str = "primary_care", port: int = 5006, address: str = LOOPBA
     url = f"http://{host}:{port}/"
 
     def app() -> Any:
+        doc = pn.state.curdoc
+        if doc is not None:
+            doc.template = PAGE_TEMPLATE  # the viewport meta tag
         return Explorer(setting).layout
 
     kwargs = {"port": port, "address": address, "websocket_origin": origins, "show": show,
