@@ -6,12 +6,13 @@ subprocess, or uses ``--url``, opens the page and clicks ``--clicks`` times: eac
 finding to ``yes`` or back to ``unknown`` (cycling through a few findings, so every click changes
 the evidence). The time of a click is measured inside the page, from the browser's ``click``
 event (a capturing listener on ``window``) to the moment the differential in the page says it was
-computed from the new evidence (a ``MutationObserver`` on the pane's shadow root; its
-``data-evidence`` attribute). Each click is also split at the websocket (the page's ``WebSocket``
-is wrapped before any script runs):
+computed from the new evidence (a ``MutationObserver``; its ``data-evidence`` attribute), and to
+the moment every output is (the status line's ``data-state="complete"`` for that evidence: the
+next tests follow the differential). Each click is also split at the websocket (the page's
+``WebSocket`` is wrapped before any script runs):
 
-* ``server``: from the click to the last message the server sends before the page updates
-  (the round trip: the browser sends the change, Python recomputes, Bokeh sends the patch);
+* ``server``: from the click to the last message the server sends before the differential
+  updates (the round trip: the browser sends the change, Python recomputes, Bokeh sends the patch);
 * ``browser``: from that message to the updated DOM (BokehJS applies the patch and renders).
 
 Printed: median, p95 and max of each over the clicks, the bytes received per click, and the

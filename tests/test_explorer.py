@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import sys
 import time
@@ -202,3 +203,142 @@ def test_port_in_use_is_one_line(capsys):
         assert main(["--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+# ------------------------------------------------------------------ teaching flow, labels, intervals, failures
+def test_a_single_red_flag_explains_the_condition_it_moved(explorer):
+    """Fever alone: not 'why compression fracture 0.68% -> 0.68%' but the serious condition fever raised most."""
+    explorer.set_evidence({"fever": "yes"})
+    model = bayesnet.load_model()
+    dx = model.diagnose({"fever": "yes"})
+    rise = (dx.ranking["posterior"] - dx.ranking["prior"])[model.serious_conditions]
+    assert explorer.focus == rise.idxmax() != "compression_fracture"
+    assert dx.ranking.loc[explorer.focus, "posterior"] > dx.ranking.loc[explorer.focus, "prior"]
+    assert f'data-condition="{explorer.focus}"' in explorer.explanation_pane.object
+    assert "compression" not in re.search(r"<h3>Why [^<]*</h3>", explorer.explanation_pane.object).group(0)
+
+
+def test_a_chosen_focus_ranks_the_next_tests_by_what_they_tell_about_it(explorer):
+    ev = {"history_of_cancer": "yes", "age_group": "70_plus", "unexplained_weight_loss": "yes"}
+    explorer.set_evidence(ev)
+    explorer.condition_widget.value = "cauda_equina_syndrome"
+    try:
+        model = bayesnet.load_model()
+        nt = model.next_tests(ev, condition="cauda_equina_syndrome")
+        shown_rows = re.findall(r'<tr data-variable="([a-z_0-9]+)"[^>]* data-score="([^"]+)"', explorer.next_tests_pane.object)
+        assert [v for v, _ in shown_rows] == list(nt.index[:5])
+        assert [float(s) for _, s in shown_rows] == list(nt["focus_information"][:5])
+        assert shown_rows[0][0] == "urinary_retention"  # what the review found ranked 8th
+        # the shown score is information about the focus: the mutual information of result and condition,
+        # computed here from the outcome table by its definition (sum over results and states of p log p/pq)
+        out = nt.attrs["outcomes"]
+        rows = out[out["variable"] == "urinary_retention"]
+        now = nt.attrs["current"]
+        mi = 0.0
+        for p_r, after in zip(rows["probability"], rows["cauda_equina_syndrome"], strict=True):
+            for joint, marginal in ((p_r * after, now), (p_r * (1 - after), 1 - now)):
+                mi += joint * math.log2(joint / (p_r * marginal)) if joint > 0 else 0.0
+        assert float(shown_rows[0][1]) == pytest.approx(mi, rel=1e-9)
+        words = re.search(r'<p class="bn-score-words">([^<]*)</p>', explorer.next_tests_pane.object).group(1)
+        assert "expected to tell about cauda equina syndrome, in bits" in words
+        assert "data-sort=\"focus\"" in explorer.next_tests_pane.object
+    finally:
+        explorer.condition_widget.value = LEADING
+
+
+def test_controls_and_outputs_use_clinical_labels(explorer):
+    from bayesnet.present.labels import VARIABLE_LABELS, setting_label, state_label, variable_label
+
+    model = get_model()
+    assert set(model.tables.kinds) <= set(VARIABLE_LABELS)  # no raw id shown for any variable
+    assert explorer.setting_widget.labels[:2] == ["Primary care", "Emergency department"]
+    assert explorer.widgets["esr_crp"].name == "ESR/CRP" and variable_label("ctpa") == "CT pulmonary angiography"
+    assert explorer.widgets["age_group"].labels == ["unknown", "under 50", "50 to 69", "70 or over"]
+    assert setting_label("primary_care") == "Primary care" and state_label("age_group", "70_plus") == "70 or over"
+    for var, states in model.tables.states.items():  # labels tell the states apart
+        assert len({state_label(var, s) for s in states} | {UNKNOWN}) == len(states) + 1
+    explorer.set_evidence({"iv_drug_use": "yes", "fever": "yes"})
+    assert "<b>MRI: epidural collection</b>" in explorer.next_tests_pane.object or \
+        "<b>MRI: discitis/osteomyelitis</b>" in explorer.next_tests_pane.object
+    # descriptions are on the page under each control, not only in a tooltip
+    texts = [str(o.object) for o in explorer.layout.select(explorer._pn.pane.HTML)]
+    assert any("Current or recent injection drug use." in t and 'class="bn-desc"' in t for t in texts)
+    assert not any("title=" in t for t in texts if "bn-ctl" in t)
+
+
+def test_set_controls_look_set_and_cards_count_them(explorer):
+    explorer.set_evidence({"fever": "yes", "night_pain": "no", "history_of_cancer": "yes"})
+    colour = "color" if "color" in explorer.widgets["fever"].param else "button_type"
+    assert getattr(explorer.widgets["fever"], colour) == getattr(explorer.widgets["night_pain"], colour) == "primary"
+    assert getattr(explorer.widgets["dyspnoea"], colour) == "light"
+    titles = {kind: card.title for kind, (card, _, _) in explorer._cards.items()}
+    assert titles["finding"].startswith("Findings: 2 of ") and titles["risk_factor"].startswith("Risk factors: 1 of ")
+    assert titles["test"].startswith("Tests (") and "none set" in titles["test"]
+    explorer.reset()
+    assert getattr(explorer.widgets["fever"], colour) == "light"
+
+
+def test_intervals_view_equals_the_api_and_is_cached(explorer):
+    from bayesnet.present import explorer as explorer_module
+
+    ev = {"history_of_cancer": "yes"}
+    explorer.set_evidence(ev)
+    explorer.intervals_widget.value = True
+    try:
+        assert explorer.intervals_pane.visible
+        unc = bayesnet.load_model().uncertainty(ev, draws=explorer_module.INTERVAL_DRAWS, seed=0)
+        rows = re.findall(r'<tr data-condition="([a-z_]+)" data-posterior="([^"]+)" data-low="([^"]+)" '
+                          r'data-high="([^"]+)"', explorer.intervals_pane.object)
+        assert len(rows) == len(unc)
+        for cond, post, low, high in rows:
+            assert float(low) == pytest.approx(unc.loc[cond, "low"], abs=1e-12)
+            assert float(high) == pytest.approx(unc.loc[cond, "high"], abs=1e-12)
+            assert float(post) == pytest.approx(unc.loc[cond, "posterior"], abs=1e-12)
+        assert explorer_module.intervals("primary_care", ev) is explorer_module.intervals("primary_care", ev)
+    finally:
+        explorer.intervals_widget.value = False
+    assert not explorer.intervals_pane.visible
+
+
+def test_a_failed_update_marks_the_results_out_of_date(explorer, monkeypatch):
+    explorer.set_evidence({"fever": "yes"})
+    model = get_model()
+
+    def broken(*args, **kwargs):
+        raise BayesNetError("the engine could not propagate this evidence (test)")
+
+    monkeypatch.setattr(model, "next_tests", broken)
+    explorer.widgets["night_pain"].value = "yes"
+    assert explorer.stale == "the engine could not propagate this evidence (test)"
+    status = explorer.status_pane.object
+    assert "data-state='failed'" in status and "could not propagate this evidence (test)" in status
+    assert "out of date" in status
+    for pane in (explorer.ranking_pane, explorer.explanation_pane, explorer.next_tests_pane):
+        assert pane.object.startswith('<div class="bn-stale"')
+    monkeypatch.undo()
+    explorer.widgets["night_pain"].value = "no"  # the next good update clears the flag
+    assert explorer.stale is None and "bn-stale" not in explorer.ranking_pane.object
+    assert "data-state='complete'" in explorer.status_pane.object
+
+
+def test_updates_send_markup_only_not_the_stylesheets_again():
+    """Panel's HTML pane would re-send every stylesheet with each update (6-8 KB per pane); the explorer's do not."""
+    from bokeh.document import Document
+
+    ex = Explorer()
+    doc = Document()
+    ex.layout.server_doc(doc)
+    outputs = {p._models[next(iter(p._models))][0].id: name for name, p in (
+        ("ranking", ex.ranking_pane), ("explanation", ex.explanation_pane), ("tests", ex.next_tests_pane),
+        ("status", ex.status_pane))}
+    changed: list[tuple[str, str]] = []
+
+    def record(event):
+        model = getattr(event, "model", None)
+        if model is not None and model.id in outputs:
+            changed.append((outputs[model.id], event.attr))
+
+    doc.on_change(record)
+    ex.widgets["fever"].value = "yes"
+    assert {a for _, a in changed} == {"text"}, changed
+    assert {n for n, _ in changed} == {"ranking", "explanation", "tests", "status"}

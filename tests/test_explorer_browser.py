@@ -29,6 +29,8 @@ import pytest
 
 import bayesnet
 from bayesnet.present.display import format_probability
+from bayesnet.present.labels import state_label
+from bayesnet.reasoning.next_tests import default_focus
 
 REQUIRED = os.environ.get("BAYESNET_REQUIRE_BROWSER") == "1"
 # Flags for a closed network and a root user: no sandbox, no background connections to Google.
@@ -122,8 +124,10 @@ def _wait_for_url(proc: subprocess.Popen, lines: list[str], log: Path, timeout: 
 class Page:
     """A page of the explorer with its console errors recorded."""
 
-    def __init__(self, browser, url: str):
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, url: str, viewport: tuple[int, int] = (1400, 900)):
+        phone = viewport[0] < 500
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, is_mobile=phone,
+                                     has_touch=phone)
         self.page.set_default_timeout(TIMEOUT_MS)
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
@@ -142,12 +146,20 @@ class Page:
     def row(self, condition: str):
         return self.page.locator(f'.bn-ranking tr[data-condition="{condition}"]')
 
+    def complete(self, setting: str, evidence: dict):
+        """The status line once every output of this setting and evidence is shown."""
+        ev = json.dumps(evidence, sort_keys=True)
+        return self.page.locator(f".bn-status[data-state='complete'][data-setting='{setting}'][data-evidence='{ev}']")
+
     def click(self, css_class: str, label: str, expect_setting: str, expect_evidence: dict) -> float:
-        """Click a button of a control; wait until the differential shows the new state; return seconds."""
+        """Click a button of a control (by its label on the page); wait until every output shows the new state;
+        return the seconds until the differential did."""
         start = time.perf_counter()
         self.page.locator(css_class).get_by_role("button", name=label, exact=True).click()
         self.ranking(expect_setting, expect_evidence).wait_for()
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        self.complete(expect_setting, expect_evidence).wait_for()
+        return seconds
 
     def shown(self, condition: str) -> tuple[float, str]:
         row = self.row(condition)
@@ -166,7 +178,7 @@ def test_red_flags_move_the_displayed_posterior_to_the_api_value(browser, server
         evidence: dict[str, str] = {}
         for var, state in (("history_of_cancer", "yes"), ("age_group", "70_plus"), ("unexplained_weight_loss", "yes")):
             evidence[var] = state
-            latencies.append(page.click(f".bn-var-{var}", state, "primary_care", evidence))
+            latencies.append(page.click(f".bn-var-{var}", state_label(var, state), "primary_care", evidence))
             api = model.diagnose(evidence).ranking.loc["spinal_metastasis", "posterior"]
             shown, text = page.shown("spinal_metastasis")
             assert shown == pytest.approx(api, abs=1e-9)
@@ -175,11 +187,15 @@ def test_red_flags_move_the_displayed_posterior_to_the_api_value(browser, server
             before = shown
         # the explanation and the next test follow the same evidence
         dx = model.diagnose(evidence)
+        focus = default_focus(model, dx.ranking["posterior"])
         expl = page.page.locator(".bn-explanation")
-        assert expl.get_attribute("data-condition") == dx.leading_serious
-        assert page.page.locator(".bn-summary").inner_text().strip() == dx.summary(dx.leading_serious)
-        top = page.page.locator(".bn-next-tests tr[data-variable]").first.get_attribute("data-variable")
-        assert top == model.next_tests(evidence, condition=dx.leading_serious).index[0]
+        assert expl.get_attribute("data-condition") == focus
+        assert page.page.locator(".bn-summary").inner_text().strip() == dx.summary(focus)
+        shown = [(r.get_attribute("data-variable"), float(r.get_attribute("data-score")))
+                 for r in page.page.locator(".bn-next-tests tr[data-variable]").all()]
+        nt = model.next_tests(evidence, condition=focus)
+        assert [v for v, _ in shown] == list(nt.index[: len(shown)])
+        assert [x for _, x in shown] == list(nt["focus_information"][: len(shown)])
         print(f"\nexplorer: first render {page.first_render_s:.2f} s; per-toggle update "
               + ", ".join(f"{t * 1000:.0f}" for t in latencies) + " ms")
         assert page.errors == []
@@ -191,7 +207,7 @@ def test_setting_switch_and_reset_in_the_page(browser, server):
     page = Page(browser, server)
     try:
         t1 = page.click(".bn-var-fever", "yes", "primary_care", {"fever": "yes"})
-        t2 = page.click(".bn-setting", "emergency", "emergency", {"fever": "yes"})
+        t2 = page.click(".bn-setting", "Emergency department", "emergency", {"fever": "yes"})
         api = bayesnet.load_model("emergency").diagnose({"fever": "yes"}).ranking
         for cond in ("epidural_abscess", "spinal_metastasis", "pulmonary_embolism"):
             assert page.shown(cond)[0] == pytest.approx(api.loc[cond, "posterior"], abs=1e-9)
@@ -203,6 +219,81 @@ def test_setting_switch_and_reset_in_the_page(browser, server):
         assert page.shown("epidural_abscess")[0] == pytest.approx(prior.loc["epidural_abscess", "posterior"], abs=1e-9)
         print(f"\nexplorer: first render {page.first_render_s:.2f} s; toggle {t1 * 1000:.0f} ms, "
               f"setting {t2 * 1000:.0f} ms, reset {t3 * 1000:.0f} ms")
+        assert page.errors == []
+    finally:
+        page.page.close()
+
+
+def test_focus_in_the_page_explains_what_moved_and_ranks_the_next_tests_for_it(browser, server):
+    """Fever alone explains the condition fever raised most; choosing cauda equina syndrome as the focus
+    puts urinary retention first, with the scores and the words the API's table gives."""
+    page = Page(browser, server)
+    try:
+        model = bayesnet.load_model()
+        page.click(".bn-var-fever", "yes", "primary_care", {"fever": "yes"})
+        focus = default_focus(model, model.diagnose({"fever": "yes"}).ranking["posterior"])
+        assert page.page.locator(".bn-explanation").get_attribute("data-condition") == focus != "compression_fracture"
+        ev = {"history_of_cancer": "yes", "age_group": "70_plus", "unexplained_weight_loss": "yes"}
+        for var, state in ev.items():
+            page.click(f".bn-var-{var}", state_label(var, state), "primary_care", {"fever": "yes", **dict(
+                list(ev.items())[: list(ev).index(var) + 1])})
+        page.page.locator(".bn-explain select").select_option(label="Cauda equina syndrome")
+        tests = page.page.locator(".bn-next-tests[data-focus='cauda_equina_syndrome']")
+        tests.wait_for()
+        full = {"fever": "yes", **ev}
+        page.complete("primary_care", full).wait_for()
+        nt = model.next_tests(full, condition="cauda_equina_syndrome")
+        rows = page.page.locator(".bn-next-tests tr[data-variable]")
+        assert rows.first.get_attribute("data-variable") == nt.index[0] == "urinary_retention"
+        assert float(rows.first.get_attribute("data-score")) == nt["focus_information"].iloc[0]
+        words = page.page.locator(".bn-score-words").last.inner_text()
+        assert "expected to tell about cauda equina syndrome, in bits" in words
+        assert page.errors == []
+    finally:
+        page.page.close()
+
+
+@pytest.mark.parametrize("viewport", [(1400, 900), (390, 844)], ids=["desktop", "phone"])
+def test_layout_keeps_the_results_in_view(browser, server, viewport):
+    """A structural check of the layout, not a look: after clicking the last finding (far down the page) the
+    differential is inside the viewport; nothing scrolls sideways; on the phone no text is below 12 px."""
+    width, height = viewport
+    page = Page(browser, server, viewport)
+    try:
+        p = page.page
+        assert p.locator("meta[name='viewport']").count() == 1
+        page.click(".bn-var-warm_or_discoloured_leg", "yes", "primary_care", {"warm_or_discoloured_leg": "yes"})
+        assert p.evaluate("() => window.scrollY") > 0  # the control was far down: the page scrolled to it
+        ranking = p.locator(".bn-ranking").bounding_box()
+        results = p.locator(".bn-results").bounding_box()
+        control = p.locator(".bn-var-warm_or_discoloured_leg").bounding_box()
+        assert 0 <= results["y"] and results["y"] + results["height"] <= height + 1
+        assert 0 <= ranking["y"] < height - 100  # its heading and first rows are on screen
+        assert 0 <= control["y"] < height  # and so is the control just clicked
+        assert p.evaluate("() => document.documentElement.scrollWidth") <= width
+        # the row of the condition the finding raised is visible on screen
+        dvt = p.locator('.bn-ranking tr[data-condition="dvt"]').bounding_box()
+        assert dvt is not None and 0 <= dvt["y"] and dvt["y"] + dvt["height"] <= height
+        if width >= 1000:  # side by side, the results using the width to the right of the controls
+            assert results["x"] >= control["x"] + control["width"] - 1
+            assert results["x"] + results["width"] >= width - 20 and results["width"] >= 0.5 * width
+        else:  # one above the other, each the width of the screen
+            assert results["width"] >= width - 20 and control["width"] >= width - 40
+            assert results["y"] + results["height"] <= control["y"] + 1
+        smallest = p.evaluate("""() => {
+            let least = 1e9, what = '';
+            const visit = (root) => {
+              for (const el of root.querySelectorAll('*')) {
+                if (el.shadowRoot) visit(el.shadowRoot);
+                const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+                const size = parseFloat(getComputedStyle(el).fontSize);
+                if (own && el.getClientRects().length && size < least) { least = size; what = el.outerHTML.slice(0, 80); }
+              }
+            };
+            visit(document);
+            return [least, what];
+        }""")
+        assert smallest[0] >= 12, f"text at {smallest[0]}px: {smallest[1]}"
         assert page.errors == []
     finally:
         page.page.close()

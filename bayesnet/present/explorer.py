@@ -109,7 +109,7 @@ NARROW = 760
 
 #: The explorer's own rules, after :data:`bayesnet.present.display.STYLESHEET` in every pane.
 EXPLORER_CSS = """\
-.bn-view .bn-note { font-size: 12px; }
+.bn-view .bn-note, .bn-view small { font-size: 12px; }
 .bn-view .bn-score-words { font-size: 13px; color: #333; margin: 2px 0 6px 0; }
 .bn-view .bn-res { white-space: nowrap; margin-right: 10px; }
 .bn-view .bn-res small { color: #555; font-size: 12px; }
