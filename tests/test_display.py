@@ -216,7 +216,10 @@ def test_explorer_fragments_come_from_the_display_renderers(explorer):
     assert explorer.ranking_pane.object == display.ranking_html(dx, lead=lead, style=False)
     assert explorer.explanation_pane.object == display.explanation_html(
         dx.explain(lead), summary=dx.summary(lead), style=False)
-    assert explorer.next_tests_pane.object == display.next_tests_html(nt, 4, style=False)
+    from bayesnet.present.explorer import next_tests_fragment
+
+    # the explorer's next tests: its own fragment (clinical labels, the sort score said in words)
+    assert explorer.next_tests_pane.object == next_tests_fragment(nt, 4)
     # the Jupyter form of the same diagnosis is the same fragment plus the stylesheet
     assert dx._repr_html_() == f"<div>{_STYLE}{display.ranking_html(dx, style=False)}</div>"
     assert re.sub(' bn-lead"', '"', explorer.ranking_pane.object) == display.ranking_html(dx, style=False)
@@ -238,7 +241,7 @@ def test_explorer_attaches_the_stylesheet_once_and_updates_send_markup_only(expl
     from bayesnet.present import explorer as module
 
     for pane in (explorer.ranking_pane, explorer.explanation_pane, explorer.next_tests_pane):
-        assert pane.stylesheets == [display.STYLESHEET]
+        assert pane.stylesheets == [display.STYLESHEET + module.EXPLORER_CSS]  # the display's rules, then its own
         assert "<style" not in pane.object
     explorer.widgets["night_pain"].value = "yes"
     try:

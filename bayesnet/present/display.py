@@ -496,10 +496,14 @@ def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = Tru
     threshold = _meta(nt, "threshold")
     current = _meta(nt, "current")
     cross = "p_cross" in t.columns
-    scale = float(t["expected_entropy_reduction"].max()) if len(t) else 0.0
+    # the bar and the bits column show the score the table is sorted by: information about the focus
+    # when a focus was chosen, about every serious condition otherwise
+    on_focus = _meta(nt, "sort_by", "entropy") == "focus" and "focus_information" in t.columns
+    score = "focus_information" if on_focus else "expected_entropy_reduction"
+    scale = float(t[score].max()) if len(t) else 0.0
     rows = []
     for i, (var, r) in enumerate(t.iterrows(), start=1):
-        gain = float(r.expected_entropy_reduction)
+        gain = float(getattr(r, score))
         attrs = f'data-variable="{_attr(var)}" data-gain="{_number(gain)}" data-change="{_number(r.expected_change)}"'
         if cross:
             attrs += f' data-p-cross="{_number(r.p_cross)}"'
@@ -516,7 +520,9 @@ def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = Tru
         rows.append(f'<tr {attrs} class="bn-kind-{_attr(r.kind)}">{"".join(cells)}</tr>')
     columns = 7 if cross else 6
     body = "".join(rows) or f'<tr><td colspan="{columns}">every finding and test is already known</td></tr>'
-    head = [("#", "num"), ("observe", ""), ("bits", "expected fall in uncertainty about the serious conditions"),
+    bits_note = (f"expected fall in uncertainty about {_text(label(focus))}" if on_focus
+                 else "expected fall in uncertainty about the serious conditions")
+    head = [("#", "num"), ("observe", ""), ("bits", bits_note),
             ("", ""), (f"E|change| in P({_text(label(focus))})", "expected absolute change of the focus condition")]
     if cross:
         head.append((f"P(cross {_text(threshold)})", "probability that the result moves the focus across the threshold"))
@@ -527,7 +533,7 @@ def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = Tru
         f'<div class="bn-view bn-next-tests" data-focus="{_attr(focus)}"'
         + (f' data-current="{_number(current)}"' if current is not None else "") + ">"
         f"<h3>{title}</h3><table>{_head(*head)}<tbody>{body}</tbody></table>"
-        '<div class="bn-note">bits = expected fall in the summed entropy of the serious conditions; '
+        f'<div class="bn-note">bits = {bits_note} (sorted by it); '
         "red: tests, blue: findings.</div></div>"
     )
     return _wrap(fragment, style)
