@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +110,7 @@ class BackPainModel:
         self._prior_cache: dict[str, float] | None = None
         self._prior_array: np.ndarray | None = None
         self._conditions: tuple[str, ...] | None = None
+        self._patterns: OrderedDict[tuple, None] = OrderedDict()  # query patterns seen once (see _engine_for)
 
     # ------------------------------------------------------------------ description
     @property
@@ -249,15 +251,30 @@ class BackPainModel:
             return self._reference.marginals(ev, targets)
         if method != "engine":
             raise UnknownNameError("method", method, ["engine", "pgmpy"])
-        # the network restricted to the targets, the observed variables and their ancestors (the
-        # barren findings dropped, exactly; compiled once per such set and cached by the engine)
         if ev.soft:
             lik = {v: w.reshape(1, -1) for v, w in ev.likelihoods().items()}
-            engine = self.engine.restricted([*lik, *targets])
+            engine = self._engine_for([*lik, *targets])
             post = engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
             return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
-        post = self.engine.restricted([*ev.hard, *targets]).posteriors_dict(ev.hard, targets=targets)
+        post = self._engine_for([*ev.hard, *targets]).posteriors_dict(ev.hard, targets=targets)
         return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
+
+    def _engine_for(self, keep: list[str]):
+        """The engine for one query: restricted to ``keep`` and its ancestors once the pattern repeats.
+
+        The restricted network (barren findings dropped, exact) answers a query about three times
+        faster but costs about 10 ms to compile; it is cached by the engine per pattern. A pattern
+        seen for the first time runs on the full network, so a stream of different patterns (a
+        what-if loop, a benchmark) pays no compile; from its second query on, the restricted one.
+        """
+        key = tuple(sorted(set(keep)))
+        if key in self._patterns:
+            self._patterns.move_to_end(key)
+            return self.engine.restricted(key)
+        self._patterns[key] = None
+        if len(self._patterns) > 256:
+            self._patterns.popitem(last=False)
+        return self.engine
 
     def posteriors(
         self, scenarios: pd.DataFrame, *, errors: str = "raise", chunk_size: int | None = None
