@@ -920,6 +920,7 @@ class CompiledNetwork:
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"dtype must be a floating type, got {self.dtype}")
+        _limits(self.dtype)  # rejects dtypes too narrow to be made safe (float16)
         self.small_batch = int(small_batch)
         #: "auto", "always" or "never": rows of hard evidence through the relevance path (see ``_sliced_wanted``)
         self.relevance = "auto"
@@ -1002,7 +1003,9 @@ class CompiledNetwork:
 
         jt = build_junction_tree(families, self._cards, self._heuristic)
         self.junction_tree: JunctionTree = jt
-        self._fine_layout: _Layout | None = _Layout(jt, tables, self._cards, self.dtype)
+        # the dense layout (potentials and prior caches: about three times the clique tables) is
+        # built on first use: rows that the relevance path answers never need it
+        self._fine_layout: _Layout | None = None
         self._sliced_prop: SlicedPropagator | None | bool = False  # built on first use
         self._fix_cache: dict | None = None
         self._topo_cache: list | None = None
@@ -1021,7 +1024,11 @@ class CompiledNetwork:
         """The layout of the junction tree with this network's tables (built on first use)."""
         layout = self._fine_layout
         if layout is None:
-            layout = self._fine_layout = self._base._fine.with_tables(self._tables)
+            if self._base is self:
+                layout = _Layout(self.junction_tree, self._tables, self._cards, self.dtype)
+            else:
+                layout = self._base._fine.with_tables(self._tables)
+            self._fine_layout = layout
         return layout
 
     def __getstate__(self) -> dict:
@@ -1870,14 +1877,14 @@ class CompiledNetwork:
         """The evidence-sliced propagator on this network's tree (built on first use; None if unusable)."""
         prop = self.__dict__.get("_sliced_prop", False)
         if prop is False:
-            layout = self._fine
             # neighbouring cliques merged while their union stays moderate: sliced by the evidence, a
             # bigger clique costs little more, and every clique costs a few numpy calls per row pattern
-            jt = merge_cliques(layout.jt, _SLICED_MERGE)
+            jt = merge_cliques(self.junction_tree, _SLICED_MERGE)
             if max((len(c) for c in jt.cliques), default=0) >= 50:
                 prop = None  # einsum has 51 index letters for variables
             else:
-                prop = SlicedPropagator(jt, self._tables, self._families, self._cards, self.dtype, layout.lo)
+                lo = _limits(self.dtype)[2]
+                prop = SlicedPropagator(jt, self._tables, self._families, self._cards, self.dtype, lo)
             self._sliced_prop = prop
         return prop
 
