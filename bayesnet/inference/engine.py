@@ -1034,6 +1034,7 @@ class CompiledNetwork:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_restricted"] = {}  # a cache: rebuilt on demand
+        state["_sliced_prop"] = False  # likewise (SlicedPropagator)
         return state
 
     # ------------------------------------------------------------------ basics

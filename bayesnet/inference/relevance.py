@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import string
+import threading
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,9 @@ class SlicedPropagator:
         self.families = {v: list(p) for v, p in families.items()}
         self._paths: dict = {}
         self._scale: np.ndarray | None = None
+        self._orow: list = []
+        self._relrow: list = []
+        self._lock = threading.Lock()
         # bytes per row of the messages kept for a chunk (upper bound: full separators, both directions)
         self.row_bytes = self.dtype.itemsize * (2 * sum(math.prod(cards[u] for u in s) for s in self.sep) + 8)
 
@@ -243,6 +247,28 @@ class SlicedPropagator:
 
     # ------------------------------------------------------------------ main
     def run(self, codes: np.ndarray, targets: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Posteriors of ``targets`` and log-evidence for rows of hard evidence (see :meth:`_run`).
+
+        Calls are serialised (a lock): the per-call row tables live on the instance.
+        """
+        with self._lock:
+            try:
+                return self._run(codes, targets)
+            finally:
+                self._orow = self._relrow = []
+                self._scale = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_paths"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _run(self, codes: np.ndarray, targets: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Posteriors of ``targets`` and log-evidence for rows of hard evidence.
 
         Parameters
