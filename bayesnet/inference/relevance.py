@@ -476,6 +476,22 @@ class SlicedPropagator:
             res, mask = self._contract(ops, subs, sep_letters, batch, part)
             if res is None:
                 continue
+            if not batch:  # one row: Python scalars (most groups of the big cliques)
+                r = int(part[0])
+                z1 = float(res.max())
+                if not z1 >= self.lo:
+                    failed[r] = True
+                    z1 = 1.0
+                logz[r] += math.log(z1) if z1 > 0 else -np.inf
+                if self._scale is not None:
+                    logz[r] += float(self._scale[0])
+                if any(mask):
+                    if up[i] is None:
+                        up[i] = _Store(len(obs))
+                    up[i].put(part, res / z1)
+                    sends[r, i] = True
+                    ment[i][r] = mask
+                continue
             flat = res.reshape(len(part), -1)
             z = flat.max(axis=1)
             bad = ~(z >= self.lo)
