@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -110,7 +109,6 @@ class BackPainModel:
         self._prior_cache: dict[str, float] | None = None
         self._prior_array: np.ndarray | None = None
         self._conditions: tuple[str, ...] | None = None
-        self._patterns: OrderedDict[tuple, None] = OrderedDict()  # query patterns seen once (see _engine_for)
 
     # ------------------------------------------------------------------ description
     @property
@@ -253,28 +251,10 @@ class BackPainModel:
             raise UnknownNameError("method", method, ["engine", "pgmpy"])
         if ev.soft:
             lik = {v: w.reshape(1, -1) for v, w in ev.likelihoods().items()}
-            engine = self._engine_for([*lik, *targets])
-            post = engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
+            post = self.engine.posteriors_from_likelihoods(lik, n_rows=1, targets=targets)
             return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
-        post = self._engine_for([*ev.hard, *targets]).posteriors_dict(ev.hard, targets=targets)
+        post = self.engine.posteriors_dict(ev.hard, targets=targets)
         return {t: np.asarray(post[t], dtype=float).reshape(-1) for t in targets}
-
-    def _engine_for(self, keep: list[str]):
-        """The engine for one query: restricted to ``keep`` and its ancestors once the pattern repeats.
-
-        The restricted network (barren findings dropped, exact) answers a query about three times
-        faster but costs about 10 ms to compile; it is cached by the engine per pattern. A pattern
-        seen for the first time runs on the full network, so a stream of different patterns (a
-        what-if loop, a benchmark) pays no compile; from its second query on, the restricted one.
-        """
-        key = tuple(sorted(set(keep)))
-        if key in self._patterns:
-            self._patterns.move_to_end(key)
-            return self.engine.restricted(key)
-        self._patterns[key] = None
-        if len(self._patterns) > 256:
-            self._patterns.popitem(last=False)
-        return self.engine
 
     def posteriors(
         self, scenarios: pd.DataFrame, *, errors: str = "raise", chunk_size: int | None = None
