@@ -10,12 +10,26 @@ Examples
 ['aortic_aneurysm', 'cauda_equina_syndrome', 'compression_fracture']
 """
 
-from bayesnet.data.priors import load_priors
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
-from bayesnet.model import BackPainModel, load_model
-from bayesnet.present import display as _display  # noqa: F401  (registers the text and HTML renderers)
-from bayesnet.present import recalibration as _recalibration  # noqa: F401  (its renderers)
-from bayesnet.present import rules as _rules  # noqa: F401  (its renderers)
+
+#: the model layer (pandas, scipy, pgmpy) loads on first use, so ``bayesnet --help`` answers at once
+_LAZY = {"BackPainModel": "bayesnet.model", "load_model": "bayesnet.model", "load_priors": "bayesnet.data.priors"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        # the text and HTML renderers of every result, registered with the model
+        from bayesnet.present import display as _display  # noqa: F401
+        from bayesnet.present import recalibration as _recalibration  # noqa: F401
+        from bayesnet.present import rules as _rules  # noqa: F401
+
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bayesnet' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -625,16 +625,53 @@ def _batch_engine(engine: str | None, scheduler: str | None, workers: int | None
     return engine
 
 
-# commands that live next to what they drive (their modules import heavy libraries lazily)
-from bayesnet.present.explorer import explore
-from bayesnet.present.figures import figures_command
-from bayesnet.present.recalibration import recalibrate_command
-from bayesnet.present.rules import rule_command
+# commands that live next to what they drive: imported only when run (or asked for their own help),
+# so `bayesnet --help` and the commands above start without them; their one-line help is kept here
+# (a test checks it equals each command's own)
+LAZY_COMMANDS = {
+    "explore": ("bayesnet.present.explorer", "explore"),
+    "figures": ("bayesnet.present.figures", "figures_command"),
+    "recalibrate": ("bayesnet.present.recalibration", "recalibrate_command"),
+    "rule": ("bayesnet.present.rules", "rule_command"),
+}
+LAZY_SHORT_HELP = {
+    "explore": "Serve the interactive differential explorer as a web page...",
+    "figures": "Regenerate every figure (network, rankings, waterfall,...",
+    "recalibrate": "Update the model's numbers with your own counts, the...",
+    "rule": "How red-flag rules perform in a setting: sensitivity,...",
+}
 
-cli.add_command(explore)
-cli.add_command(figures_command)
-cli.add_command(recalibrate_command)
-cli.add_command(rule_command)
+
+def _lazy_get_command(ctx: click.Context, name: str):
+    if name in LAZY_COMMANDS:
+        import importlib
+
+        module, attr = LAZY_COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+    return click.Group.get_command(cli, ctx, name)
+
+
+def _lazy_list_commands(ctx: click.Context) -> list[str]:
+    return sorted({*click.Group.list_commands(cli, ctx), *LAZY_COMMANDS})
+
+
+def _lazy_format_commands(ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    rows = []
+    for name in _lazy_list_commands(ctx):
+        if name in LAZY_COMMANDS:
+            rows.append((name, LAZY_SHORT_HELP[name]))
+            continue
+        cmd = click.Group.get_command(cli, ctx, name)
+        if cmd is not None and not cmd.hidden:
+            rows.append((name, cmd.get_short_help_str(formatter.width - 6 - max(len(n) for n in LAZY_COMMANDS))))
+    if rows:
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+cli.get_command = _lazy_get_command
+cli.list_commands = _lazy_list_commands
+cli.format_commands = _lazy_format_commands
 
 
 def _one_line(message: str) -> str:

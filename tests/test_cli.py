@@ -308,3 +308,22 @@ def test_export_to_stdout_and_an_extension_that_disagrees(capsys, tmp_path, mode
     assert set(read_network(path, "bif").nodes()) == set(model.network.nodes())
     code, _, err = run(capsys, "export", "--format", "bif", "-o", str(tmp_path / "x.net"))
     assert code == 0 and "warning: " in err and "ends in .net but the format is bif" in err
+
+
+def test_help_and_version_start_without_the_model_layer():
+    """`bayesnet --help` imports neither pandas nor pgmpy, and lists the lazily loaded commands with their
+    own one-line help."""
+    code = ("import sys; from bayesnet.cli import main; main(['--help']); "
+            "print('LOADED', sorted(m for m in ('pandas', 'pgmpy', 'scipy', 'numpy') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "LOADED []" in res.stdout, res.stdout + res.stderr
+    import click
+
+    from bayesnet.cli import LAZY_COMMANDS, LAZY_SHORT_HELP, cli
+
+    ctx = click.Context(cli)
+    limit = click.HelpFormatter().width - 6 - max(len(n) for n in LAZY_COMMANDS)
+    for name in LAZY_COMMANDS:
+        cmd = cli.get_command(ctx, name)
+        assert cmd.name == name and cmd.get_short_help_str(limit) == LAZY_SHORT_HELP[name], name
+    assert "recalibrate" in res.stdout and "explore" in res.stdout
