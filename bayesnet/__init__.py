@@ -10,7 +10,19 @@ Examples
 ['aortic_aneurysm', 'cauda_equina_syndrome', 'compression_fracture']
 """
 
+from bayesnet import formatting as _formatting
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, PriorsError, UnknownNameError
+
+def _load_renderers() -> None:
+    """The text and HTML renderers of every result (the presentation modules register them on import)."""
+    from bayesnet.present import display as _display  # noqa: F401
+    from bayesnet.present import recalibration as _recalibration  # noqa: F401
+    from bayesnet.present import rules as _rules  # noqa: F401
+
+
+# every import of a submodule (bayesnet.model, ...) runs this file first: the renderers load on the first
+# result displayed, however the model was reached
+_formatting.add_renderer_loader(_load_renderers)
 
 #: the model layer (pandas, scipy, pgmpy) loads on first use, so ``bayesnet --help`` answers at once
 _LAZY = {"BackPainModel": "bayesnet.model", "load_model": "bayesnet.model", "load_priors": "bayesnet.data.priors"}
@@ -21,11 +33,6 @@ def __getattr__(name: str):
         import importlib
 
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        # the text and HTML renderers of every result, registered with the model
-        from bayesnet.present import display as _display  # noqa: F401
-        from bayesnet.present import recalibration as _recalibration  # noqa: F401
-        from bayesnet.present import rules as _rules  # noqa: F401
-
         globals()[name] = value
         return value
     raise AttributeError(f"module 'bayesnet' has no attribute {name!r}")

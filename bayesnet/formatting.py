@@ -15,6 +15,9 @@ from typing import Any
 __all__ = ["format_probability", "register_renderer", "render"]
 
 _RENDERERS: dict[tuple[str, str], Callable[[Any], str]] = {}
+#: called once, on the first lookup that finds no renderer (the package installs the import of the
+#: presentation modules here, which register theirs; this module imports nothing of the package)
+_LOADERS: list[Callable[[], None]] = []
 
 
 def format_probability(p: float) -> str:
@@ -41,6 +44,11 @@ def format_probability(p: float) -> str:
     return f"{pct:.1e}%"
 
 
+def add_renderer_loader(loader: Callable[[], None]) -> None:
+    """Run ``loader()`` (once) before the first lookup that finds no renderer."""
+    _LOADERS.append(loader)
+
+
 def register_renderer(kind: str, fmt: str, fn: Callable[[Any], str]) -> None:
     """Register ``fn(result) -> str`` as the ``fmt`` (``"text"`` or ``"html"``) form of results of ``kind``."""
     _RENDERERS[(kind, fmt)] = fn
@@ -53,4 +61,7 @@ def render(obj: Any, kind: str, fmt: str) -> str | None:
     True
     """
     fn = _RENDERERS.get((kind, fmt))
+    while fn is None and _LOADERS:
+        _LOADERS.pop(0)()
+        fn = _RENDERERS.get((kind, fmt))
     return None if fn is None else fn(obj)

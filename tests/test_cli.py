@@ -327,3 +327,15 @@ def test_help_and_version_start_without_the_model_layer():
         cmd = cli.get_command(ctx, name)
         assert cmd.name == name and cmd.get_short_help_str(limit) == LAZY_SHORT_HELP[name], name
     assert "recalibrate" in res.stdout and "explore" in res.stdout
+
+
+def test_the_readme_command_prints_the_table_in_a_fresh_interpreter():
+    """The README's first command, in a process that never imported the package's renderers by hand."""
+    res = subprocess.run(
+        [sys.executable, "-m", "bayesnet", "diagnose", "-e", "history_of_cancer=yes", "-e", "age_group=70_plus",
+         "-e", "unexplained_weight_loss=yes", "-e", "failure_to_improve=yes"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("Differential diagnosis (primary_care)") and "spinal_metastasis" in res.stdout
+    assert "49.3%" in res.stdout
