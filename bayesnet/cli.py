@@ -19,6 +19,8 @@ import click
 
 from bayesnet import __version__
 from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.present.commands import check_figure_path
+from bayesnet.present.commands import one_line as _one_line
 
 EXPORT_FORMATS = ("bif", "xmlbif", "xdsl", "net")
 
@@ -674,11 +676,6 @@ cli.list_commands = _lazy_list_commands
 cli.format_commands = _lazy_format_commands
 
 
-def _one_line(message: str) -> str:
-    """The message with control characters from the input (newline, CR...) escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-
-
 def _error(message: str) -> None:
     """Print one error line on stderr."""
     click.echo(f"error: {_one_line(message)}", err=True)
@@ -707,13 +704,7 @@ def validate_command(as_json: bool, draws: int, seed: int, figure: str | None, p
 
     Example: bayesnet validate --figure validation.png
     """
-    if figure is not None:
-        suffix = Path(figure).suffix.lower()
-        if suffix not in (".png", ".svg", ".pdf"):
-            raise click.BadParameter(f"unsupported figure type {suffix or '(none)'!r}; use .png, .svg or .pdf",
-                                     param_hint="'--figure'")
-        if not Path(figure).resolve().parent.is_dir():
-            raise click.BadParameter(f"directory of {figure!r} does not exist", param_hint="'--figure'")
+    check_figure_path(figure)
     from bayesnet.present.display import validation_summary_line, validation_text
     from bayesnet.present.plots import calibration_plot
 

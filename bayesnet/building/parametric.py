@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "MAX_REDRAW_ROUNDS",
+    "cause_ancestors",
     "ParameterSpace",
     "VectorTables",
     "build_vectorised",
@@ -329,7 +330,7 @@ class _Builder:
         self.strict = strict
         self.problems: dict[str, np.ndarray] = {}
         self.redrawn: dict[str, int] = {}
-        self.ancestors = _cause_ancestors(space.priors)  # for the links calibrated among co-occurring conditions
+        self.ancestors = cause_ancestors(space.priors)  # for the links calibrated among co-occurring conditions
 
     def cols(self, params: Sequence[Param]) -> list[int]:
         return [self.space.index[(p.node, p.parameter)] for p in params]
@@ -705,7 +706,7 @@ def _solve_baseline(w: np.ndarray, eta: np.ndarray, r: np.ndarray, max_iter: int
     return b
 
 
-def _cause_ancestors(priors: PriorSet) -> dict[str, set[str]]:
+def cause_ancestors(priors: PriorSet) -> dict[str, set[str]]:
     """Condition -> itself and every condition that causes it, directly or not (caused_by links)."""
     out: dict[str, set[str]] = {}
 

@@ -73,6 +73,7 @@ import click
 
 from bayesnet.errors import BayesNetError
 from bayesnet.present import display
+from bayesnet.present.commands import run_standalone
 from bayesnet.present.display import DISCLAIMER, format_probability
 from bayesnet.present.labels import setting_label, state_label, variable_label
 from bayesnet.reasoning.next_tests import default_focus
@@ -957,17 +958,7 @@ def explore(port: int, setting: str, address: str, origins: tuple[str, ...], sho
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bayesnet.present.explorer``: the ``explore`` command with the package's exit statuses."""
-    try:
-        explore.main(args=argv, prog_name="bayesnet explore", standalone_mode=False)
-        return 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.UsageError as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        return 2
-    except BayesNetError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    return run_standalone(explore, argv, "bayesnet explore")
 
 
 if __name__ == "__main__":  # pragma: no cover

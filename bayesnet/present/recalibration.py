@@ -17,8 +17,8 @@ from typing import Any
 import click
 import pandas as pd
 
-from bayesnet.errors import BayesNetError
 from bayesnet.formatting import register_renderer
+from bayesnet.present.commands import run_standalone
 from bayesnet.present.display import DISCLAIMER, STYLESHEET, label
 
 __all__ = ["main", "recalibrate_command", "recalibration_html", "recalibration_text"]
@@ -207,17 +207,7 @@ def recalibrate_command(counts: str, setting: str, output: str | None, parameter
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bayesnet.present.recalibration``: the command with the package's exit statuses (2: bad input)."""
-    try:
-        recalibrate_command.main(args=argv, prog_name="bayesnet recalibrate", standalone_mode=False)
-        return 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.UsageError as exc:
-        click.echo(f"error: {exc.format_message()}".replace("\n", " "), err=True)
-        return 2
-    except BayesNetError as exc:
-        click.echo("error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc)), err=True)
-        return 2
+    return run_standalone(recalibrate_command, argv, "bayesnet recalibrate")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,8 +30,9 @@ from typing import Any
 
 import click
 
-from bayesnet.errors import BayesNetError, UnknownNameError
+from bayesnet.errors import UnknownNameError
 from bayesnet.formatting import format_probability, register_renderer
+from bayesnet.present.commands import check_figure_path, run_standalone
 from bayesnet.present.display import DISCLAIMER, STYLESHEET, label
 from bayesnet.reasoning.rules import ANY_SERIOUS, METRICS, RuleEvaluation, evaluate_rule
 
@@ -275,15 +276,8 @@ def rule_command(files: tuple[str, ...], setting: str, draws: int, cohort_size: 
 
     Example: bayesnet rule deyo_diehl_1988 acp_aps_2007 --cohort-size 1000
     """
-    from pathlib import Path
 
-    if figure is not None:
-        suffix = Path(figure).suffix.lower()
-        if suffix not in (".png", ".svg", ".pdf"):
-            raise click.BadParameter(f"unsupported figure type {suffix or '(none)'!r}; use .png, .svg or .pdf",
-                                     param_hint="'--figure'")
-        if not Path(figure).resolve().parent.is_dir():
-            raise click.BadParameter(f"directory of {figure!r} does not exist", param_hint="'--figure'")
+    check_figure_path(figure)
     from bayesnet.model import load_model
 
     model = load_model(setting=setting, priors=priors)
@@ -309,17 +303,7 @@ def rule_command(files: tuple[str, ...], setting: str, draws: int, cohort_size: 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bayesnet.present.rules``: the ``rule`` command with the package's exit statuses."""
-    try:
-        rule_command.main(args=argv, prog_name="bayesnet rule", standalone_mode=False)
-        return 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.UsageError as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        return 2
-    except BayesNetError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    return run_standalone(rule_command, argv, "bayesnet rule")
 
 
 if __name__ == "__main__":  # pragma: no cover

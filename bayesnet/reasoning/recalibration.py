@@ -129,6 +129,7 @@ import pandas as pd
 import yaml
 from scipy.special import expit, logit
 
+from bayesnet.building.parametric import cause_ancestors
 from bayesnet.data.priors import (
     PROBABILITY_KINDS,
     SETTINGS_DIR,
@@ -259,20 +260,6 @@ def _family(kind: str) -> str:
     return "log_odds_ratio" if kind in _ODDS_RATIOS else "log_ratio"
 
 
-def _ancestors(priors: PriorSet) -> dict[str, set[str]]:
-    """Condition -> itself and every condition that causes it, directly or not."""
-    out: dict[str, set[str]] = {}
-
-    def visit(n: str) -> set[str]:
-        if n not in out:
-            out[n] = {n}.union(*(visit(c.condition) for c in priors.conditions[n].causes))
-        return out[n]
-
-    for n in priors.conditions:
-        visit(n)
-    return out
-
-
 def recalibration_targets(model: BackPainModel) -> dict[tuple[str, str], Target]:
     """Every number of the model's setting, as a :class:`Target`, keyed ``(node, parameter)``.
 
@@ -310,7 +297,7 @@ def recalibration_targets(model: BackPainModel) -> dict[tuple[str, str], Target]
             params = tuple(dist[x] for x in rf.states)
             add(Target(name, f"prevalence[{s}]", params, "dirichlet", "risk_factor", ("risk_factor", name), True,
                        Population(name, rf.states), states=rf.states))
-    anc = _ancestors(ps)
+    anc = cause_ancestors(ps)
     for name, c in ps.conditions_in(s).items():
         if c.definition != "calibrated":
             continue
