@@ -29,6 +29,12 @@ def format_probability(p: float) -> str:
     '45.7%'
     >>> format_probability(0.0000123), format_probability(0.0)
     ('0.0012%', '0%')
+
+    Below one in a million it says so rather than switching to scientific notation (a value
+    printed as ``1.0e-05%`` is easily misread); the full value is in the data itself:
+
+    >>> format_probability(3e-9), format_probability(1.0)
+    ('<0.0001%', '100.0%')
     """
     pct = 100.0 * p
     if pct == 0:
@@ -41,7 +47,9 @@ def format_probability(p: float) -> str:
         return f"{pct:.3f}%"
     if pct >= 1e-4:  # two significant digits, in plain decimals
         return f"{pct:.{1 - math.floor(math.log10(pct))}f}%"
-    return f"{pct:.1e}%"
+    if pct > 0:
+        return "<0.0001%"
+    return f"{pct}%"  # negative or NaN: shown as it is, never disguised as a probability
 
 
 def add_renderer_loader(loader: Callable[[], None]) -> None:

@@ -86,9 +86,9 @@ def test_ranking_html_carries_the_api_numbers(dx):
 
 def test_ranking_html_uses_clinical_labels_log_bars_and_marks_the_lead(dx):
     text = display.ranking_html(dx, lead="spinal_metastasis", style=False)
-    assert '<td class="name">spinal metastasis</td>' in text
-    assert "<h3>Differential diagnosis (primary care)</h3>" in text
-    assert "Known: history of cancer = yes, age group = 70_plus, fever = no" in text
+    assert '<td class="name">Spinal metastasis</td>' in text
+    assert "<h3>Differential diagnosis (Primary care)</h3>" in text
+    assert "Known: History of cancer = yes, Age = 70 or over, Fever = no" in text
     [lead] = [r for r in rows(text, "condition") if "bn-lead" in r["class"].split()]
     assert lead["data-condition"] == "spinal_metastasis"
     # bars on a log scale from 0.01% to 100%
@@ -103,7 +103,7 @@ def test_ranking_html_shows_soft_evidence():
     text = display.ranking_html(dx)
     ev = json.loads(root(text, "bn-ranking")["data-evidence"])
     assert ev["iv_drug_use"] == "yes" and set(ev["fever"]) == {"yes", "no"}
-    assert "fever ~ yes:" in html.unescape(text)
+    assert "Fever ~ yes:" in html.unescape(text)
 
 
 def test_explanation_html_carries_the_api_numbers(dx):
@@ -117,7 +117,7 @@ def test_explanation_html_carries_the_api_numbers(dx):
     assert [r["data-variable"] for r in shown] == list(ex["variable"])
     assert [float(r["data-contribution"]) for r in shown] == list(ex["contribution"])
     assert html.escape(dx.summary("spinal_metastasis"), quote=False) in text
-    assert "<td>history of cancer</td>" in text
+    assert "<td>History of cancer</td>" in text
 
 
 def test_explanation_html_of_certain_and_empty_cases():
@@ -198,8 +198,12 @@ def test_renderers_read_results_through_accessors(dx):
 
 
 def test_label():
-    assert display.label("cauda_equina_syndrome") == "cauda equina syndrome"
-    assert display.label("primary_care") == "primary care"
+    # table cells show the clinical labels of bayesnet.present.labels; sentences their inline form
+    assert display.label("cauda_equina_syndrome") == "Cauda equina syndrome"
+    assert display.label("primary_care") == "Primary care"
+    assert display.label("esr_crp") == "ESR/CRP" and display.inline_label("esr_crp") == "ESR/CRP"
+    assert display.inline_label("dvt") == "deep vein thrombosis (DVT)"
+    assert display.label("some_new_node") == "some new node"
 
 
 # ---------------------------------------------------------------------------------- the explorer
@@ -251,3 +255,69 @@ def test_explorer_attaches_the_stylesheet_once_and_updates_send_markup_only(expl
         explorer.set_evidence(EVIDENCE)
     for name in ("ranking_html", "explanation_html", "next_tests_html", "_summary", "_label", "_CSS"):
         assert not hasattr(module, name), name
+
+
+# ---------------------------------------------------------------------------------- rich display of every result
+def _cells(text: str) -> list[dict[str, str]]:
+    return [a for tag, a in _Elements(text).elements if tag == "td" and "data-posterior" in a]
+
+
+def test_every_result_displays_as_its_formatted_table_in_jupyter():
+    """Each reasoning result is a DataFrame whose ``_repr_html_`` is its renderer's table, with the API's numbers."""
+    model = bayesnet.load_model()
+    ev = {"iv_drug_use": "yes", "fever": "yes"}
+    results = {
+        "bn-explanation": model.diagnose(ev).explain("epidural_abscess"),
+        "bn-next-tests": model.next_tests(ev),
+        "bn-uncertainty": model.uncertainty(ev, draws=40, seed=1),
+        "bn-sensitivity": model.sensitivity(ev, "epidural_abscess"),
+        "bn-what-if": model.what_if(["night_pain"], evidence=ev),
+        "bn-most-probable": model.most_probable(ev, k=4),
+    }
+    for cls, result in results.items():
+        assert isinstance(result, pd.DataFrame)  # the contract: every tool returns a DataFrame
+        text = result._repr_html_()
+        assert text.startswith("<div><style>") and cls in root(text, cls)["class"].split(), cls
+        assert "e-0" not in re.sub(r"<[^>]*>", " ", text), cls  # no scientific notation in what a reader sees
+        # anything derived from a result is plain data again, displayed by pandas
+        assert type(result.head(2)) is pd.DataFrame and "bn-view" not in (result.head(2)._repr_html_() or "")
+    # the numbers in the tables are the API's
+    ex = results["bn-explanation"]
+    assert [float(r["data-contribution"]) for r in rows(ex._repr_html_(), "variable")] == list(ex["contribution"])
+    unc = results["bn-uncertainty"]
+    shown = {r["data-condition"]: float(r["data-low"]) for r in rows(unc._repr_html_(), "condition")}
+    assert shown == unc["low"].to_dict()
+    mp = results["bn-most-probable"]
+    assert [float(r["data-probability"]) for r in rows(mp._repr_html_(), "rank")] == list(mp["probability"])
+
+
+def test_what_if_grid_pivots_tidy_and_wide_results_to_the_same_cells():
+    model = bayesnet.load_model()
+    kwargs = dict(evidence={"fever": "yes"}, settings=["primary_care", "emergency"],
+                  conditions=["epidural_abscess", "pyelonephritis"])
+    tidy = model.what_if(["iv_drug_use", "dysuria"], **kwargs)
+    wide = model.what_if(["iv_drug_use", "dysuria"], tidy=False, **kwargs)
+    cells_tidy, cells_wide = _cells(tidy._repr_html_()), _cells(wide._repr_html_())
+    assert len(cells_tidy) == len(tidy) == 2 * 4 * 2
+    assert [(c["data-condition"], float(c["data-posterior"])) for c in cells_tidy] == \
+        [(c["data-condition"], float(c["data-posterior"])) for c in cells_wide]
+    by_scenario = tidy.set_index(["setting", "iv_drug_use", "dysuria", "condition"])["posterior"]
+    assert sorted(float(c["data-posterior"]) for c in cells_tidy) == sorted(by_scenario)
+    text = tidy._repr_html_()
+    assert "<th>Emergency department</th>" not in text and "<td>Emergency department</td>" in text  # labels
+    sweep = model.sweep("age_group", evidence={"fever": "yes"}, conditions=["vertebral_osteomyelitis"])
+    text = sweep._repr_html_()
+    assert "<td>70 or over</td>" in text and len(_cells(text)) == 3
+
+
+def test_derived_tables_drop_the_result_class_but_keep_the_data():
+    nt = bayesnet.load_model().next_tests({"fever": "yes"})
+    plain = nt.to_frame()
+    assert type(plain) is pd.DataFrame and plain.attrs["focus"] == nt.attrs["focus"]
+    pd.testing.assert_frame_equal(plain, nt, check_frame_type=False)
+
+
+@pytest.mark.parametrize("p, text", [(0.5, "50.0%"), (0.012345, "1.23%"), (0.00012345, "0.012%"),
+                                     (1.2e-6, "0.00012%"), (3e-9, "<0.0001%"), (0.0, "0%")])
+def test_one_number_formatter_never_switches_to_scientific_notation(p, text):
+    assert display.format_probability(p) == text

@@ -8,9 +8,11 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesnet.present import plots
+from bayesnet.present.display import label as display_label
 
 EVIDENCE = {"history_of_cancer": "yes", "age_group": "70_plus", "fever": "no"}
 
@@ -70,7 +72,7 @@ def test_network_layers_colours_and_labels(model):
         x, _ = t.get_position()
         assert x == order.index(kind)  # risk factors -> conditions -> findings -> tests, left to right
         assert matplotlib.colors.same_color(t.get_bbox_patch().get_facecolor(), plots.LAYER_COLOURS[kind][0])
-        assert " ".join(t.get_text().split()) == v.replace("_", " ")  # wrapped, not cut
+        assert " ".join(t.get_text().split()) == display_label(v)  # the clinical label, wrapped, not cut
     n_edges = sum(len(p) for p in model.tables.parents.values())
     arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation" and c.arrow_patch is not None]
     assert len(arrows) == n_edges
@@ -181,7 +183,7 @@ def test_html_tables_are_well_formed(model):
     nt = model.next_tests(ev, threshold=0.05)
     text = display.next_tests_html(nt, top=5)
     _check_html(text)
-    assert text.count("<tr data-variable=") == 5 and "P(cross 0.05)" in text
+    assert text.count("<tr data-variable=") == 5 and "P(cross 5.00%)" in text
     unc = model.uncertainty(ev, draws=50, seed=0)
     text = display.uncertainty_html(unc)
     _check_html(text)
@@ -190,8 +192,10 @@ def test_html_tables_are_well_formed(model):
     text = display.sensitivity_html(tor, top=4)
     _check_html(text)
     assert text.count("<tr data-node=") == 4
-    # the DataFrames are untouched
-    assert type(ex).__name__ == type(nt).__name__ == type(unc).__name__ == "DataFrame"
+    # the results are DataFrames (the contract) whose Jupyter display is the renderer's table
+    assert [type(r).__name__ for r in (ex, nt, unc, tor)] == ["Explanation", "NextTests", "Uncertainty", "Sensitivity"]
+    assert all(isinstance(r, pd.DataFrame) for r in (ex, nt, unc, tor))
+    assert ex._repr_html_() == display.explanation_html(ex) and tor._repr_html_() == display.sensitivity_html(tor)
 
 
 def test_waterfall_of_a_certain_condition_says_why_instead_of_drawing_infinities():

@@ -318,7 +318,7 @@ def test_text_html_and_plot(model):
     html = res._repr_html_()
     assert html.count('data-metric="sensitivity"') == 2 + 2 * len(res.conditions)
     ax = rules_view.decision_curve_plot(res, condition="spinal_metastasis")
-    assert len(ax.get_lines()) >= 4 and "spinal metastasis" in ax.get_title()
+    assert len(ax.get_lines()) >= 4 and "Spinal metastasis" in ax.get_title()
     assert set(METRICS) == set(res.metrics["metric"])
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bayesnet.formatting import format_probability, register_renderer
+from bayesnet.present.labels import SETTING_LABELS, setting_label, state_label, variable_label
 from bayesnet.reasoning.validation import summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +36,9 @@ __all__ = [
     "explanation_html",
     "explanation_text",
     "format_probability",
+    "inline_label",
     "label",
+    "most_probable_html",
     "next_tests_html",
     "next_tests_text",
     "ranking_html",
@@ -44,6 +47,7 @@ __all__ = [
     "sensitivity_text",
     "uncertainty_html",
     "uncertainty_text",
+    "what_if_html",
 ]
 
 DISCLAIMER = "Research and teaching tool, not a medical device."
@@ -81,12 +85,25 @@ def _evidence(dx: Diagnosis) -> tuple[dict[str, str], dict[str, dict[str, float]
 
 
 def label(name: str) -> str:
-    """The clinical label of an id (condition, variable, setting): ``spinal_metastasis`` -> ``spinal metastasis``.
+    """The clinical label of an id (variable or setting), as a table cell shows it (:mod:`~bayesnet.present.labels`).
 
-    >>> label("cauda_equina_syndrome")
-    'cauda equina syndrome'
+    >>> label("cauda_equina_syndrome"), label("esr_crp"), label("primary_care")
+    ('Cauda equina syndrome', 'ESR/CRP', 'Primary care')
     """
-    return str(name).replace("_", " ")
+    name = str(name)
+    return setting_label(name) if name in SETTING_LABELS else variable_label(name)
+
+
+def inline_label(name: str) -> str:
+    """The label of an id inside a sentence: lower case first, unless it starts with an abbreviation.
+
+    >>> inline_label("cauda_equina_syndrome"), inline_label("esr_crp"), inline_label("dvt")
+    ('cauda equina syndrome', 'ESR/CRP', 'deep vein thrombosis (DVT)')
+    """
+    text = label(name)
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        return text[0].lower() + text[1:]
+    return text
 
 
 # ---------------------------------------------------------------------------------- plain text
@@ -126,15 +143,15 @@ def explanation_text(ex: pd.DataFrame) -> str:
     """Plain-text table of :meth:`Diagnosis.explain`."""
     cond = _meta(ex, "condition", "")
     lines = [
-        f"Why {cond}: prior {format_probability(_meta(ex, 'prior'))} -> posterior "
-        f"{format_probability(_meta(ex, 'posterior'))}",
+        (f"Why {cond}: prior {format_probability(_meta(ex, 'prior'))} -> posterior "
+        f"{format_probability(_meta(ex, 'posterior'))}"),
         "",
         f"{'finding':<26} {'state':<12} {'contribution':>12} {'LR':>9} {'without it':>11}",
     ]
     t = _table(ex)
     for r in t.itertuples():
         lines.append(
-            f"{r.variable:<26} {r.state!s:<12} {r.contribution:>+12.3f} {r.likelihood_ratio:>9.3g} "
+            f"{r.variable:<26} {r.state!s:<12} {r.contribution:>+12.2f} {r.likelihood_ratio:>9.3g} "
             f"{format_probability(r.posterior_without):>11}"
         )
     if not len(t):
@@ -151,8 +168,8 @@ def next_tests_text(nt: pd.DataFrame) -> str:
     focus = _meta(nt, "focus", "")
     threshold = _meta(nt, "threshold")
     lines = [
-        f"Next best observations (focus: {focus}, now {format_probability(_meta(nt, 'current', math.nan))}; "
-        f"uncertainty {_meta(nt, 'entropy', math.nan):.3f} bits)",
+        (f"Next best observations (focus: {focus}, now {format_probability(_meta(nt, 'current', math.nan))}; "
+        f"uncertainty {_meta(nt, 'entropy', math.nan):.3f} bits)"),
         "",
     ]
     t = _table(nt)
@@ -161,17 +178,17 @@ def next_tests_text(nt: pd.DataFrame) -> str:
     head += f" {'P(cross)':>9} {'value':>9}" if cross else ""
     lines.append(head + "  results: P(result) -> P(" + str(focus) + ")")
     for v, r in t.iterrows():
-        line = (f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>10.4f} {r.focus_information:>9.4f} "
-                f"{r.expected_change:>10.4f}")
-        line += f" {r.p_cross:>9.3f} {r.decision_value:>9.4f}" if cross else ""
+        line = (f"{v:<24} {r.kind:<8} {r.expected_entropy_reduction:>10.3f} {r.focus_information:>9.3f} "
+                f"{format_probability(r.expected_change):>10}")
+        line += f" {format_probability(r.p_cross):>9} {r.decision_value:>9.4f}" if cross else ""
         lines.append(f"{line}  {r.results}")
     sort_by = _meta(nt, "sort_by", "entropy")
     order = {"entropy": "info, bits", "focus": "on focus", "change": "E|change|", "cross": "P(cross)",
              "decision": "value"}.get(sort_by, sort_by)
     lines += [
         "",
-        f"Sorted by {order}. info, bits: expected fall in uncertainty about all the serious conditions; "
-        f"on focus: the same about {focus} alone; E|change|: expected move of P({focus}), either way.",
+        (f"Sorted by {order}. info, bits: expected fall in uncertainty about all the serious conditions; "
+        f"on focus: the same about {focus} alone; E|change|: expected move of P({focus}), either way."),
     ]
     if cross:
         lines.append(
@@ -202,8 +219,8 @@ def sensitivity_text(tor: pd.DataFrame) -> str:
     """Plain-text tornado table of :meth:`BackPainModel.sensitivity`."""
     cond = _meta(tor, "condition", "")
     lines = [
-        f"Sensitivity of P({cond}) = {format_probability(_meta(tor, 'base', math.nan))} "
-        "to each published number (moved to the ends of its interval)",
+        (f"Sensitivity of P({cond}) = {format_probability(_meta(tor, 'base', math.nan))} "
+        "to each published number (moved to the ends of its interval)"),
         "",
         f"{'node':<24} {'parameter':<44} {'grade':>5} {'at low':>9} {'at high':>9} {'swing':>10}",
     ]
@@ -216,8 +233,8 @@ def sensitivity_text(tor: pd.DataFrame) -> str:
             f"{cut(r.node, 24):<24} {cut(r.parameter, 44):<44} {r.grade:>5} {format_probability(r.posterior_low):>9} "
             f"{format_probability(r.posterior_high):>9} {format_probability(r.swing):>10}"
         )
-    lines += ["", "at low / at high: the posterior with the number at the low / high end of its interval; swing: "
-              "their difference, in percentage points."]
+    lines += ["", ("at low / at high: the posterior with the number at the low / high end of its interval; swing: "
+              "their difference, in percentage points.")]
     return "\n".join(lines)
 
 
@@ -328,7 +345,7 @@ def _head(*cells: tuple[str, str]) -> str:
 
 
 def _evidence_shown(hard: dict, soft: dict) -> str:
-    parts = [f"{label(k)} = {v}" for k, v in hard.items()]
+    parts = [f"{label(k)} = {state_label(k, v)}" for k, v in hard.items()]
     parts += [f"{label(k)} ~ " + ", ".join(f"{s}:{w:.3g}" for s, w in v.items()) for k, v in soft.items()]
     return ", ".join(parts) or "nothing yet"
 
@@ -448,7 +465,7 @@ def explanation_html(ex: pd.DataFrame, *, summary: str | None = None, style: boo
     parts = [
         (f'<div class="bn-view bn-explanation" data-condition="{_attr(cond)}" data-posterior="{_number(post)}" '
          f'data-prior="{_number(prior)}">'),
-        f"<h3>Why {_text(label(cond))}: {format_probability(prior)} &rarr; {format_probability(post)}</h3>",
+        f"<h3>Why {_text(inline_label(cond))}: {format_probability(prior)} &rarr; {format_probability(post)}</h3>",
     ]
     if summary:
         parts.append(f'<p class="bn-summary">{_text(summary)}</p>')
@@ -515,19 +532,20 @@ def next_tests_html(nt: pd.DataFrame, top: int | None = 12, *, style: bool = Tru
             f'<td class="num">{format_probability(r.expected_change)}</td>',
         ]
         if cross:
-            cells.append(f'<td class="num">{r.p_cross:.2f}</td>')
+            cells.append(f'<td class="num">{format_probability(r.p_cross)}</td>')
         cells.append(f'<td class="bn-note">{_text(r.results)}</td>')
         rows.append(f'<tr {attrs} class="bn-kind-{_attr(r.kind)}">{"".join(cells)}</tr>')
     columns = 7 if cross else 6
     body = "".join(rows) or f'<tr><td colspan="{columns}">every finding and test is already known</td></tr>'
-    bits_note = (f"expected fall in uncertainty about {_text(label(focus))}" if on_focus
+    bits_note = (f"expected fall in uncertainty about {_text(inline_label(focus))}" if on_focus
                  else "expected fall in uncertainty about the serious conditions")
     head = [("#", "num"), ("observe", ""), ("bits", bits_note),
-            ("", ""), (f"E|change| in P({_text(label(focus))})", "expected absolute change of the focus condition")]
+            ("", ""), (f"E|change| in P({_text(inline_label(focus))})", "expected absolute change of the focus condition")]
     if cross:
-        head.append((f"P(cross {_text(threshold)})", "probability that the result moves the focus across the threshold"))
-    head.append((f"results: P(result) &rarr; P({_text(label(focus))})", ""))
-    title = f"Next best questions and tests (focus: {_text(label(focus))}"
+        head.append((f"P(cross {format_probability(threshold)})",
+                     "probability that the result moves the focus across the threshold"))
+    head.append((f"results: P(result) &rarr; P({_text(inline_label(focus))})", ""))
+    title = f"Next best questions and tests (focus: {_text(inline_label(focus))}"
     title += f", now {format_probability(current)})" if current is not None else ")"
     fragment = (
         f'<div class="bn-view bn-next-tests" data-focus="{_attr(focus)}"'
@@ -620,17 +638,146 @@ def sensitivity_html(tor: pd.DataFrame, top: int | None = 12, *, style: bool = T
             f'data-low="{_number(r.posterior_low)}" data-high="{_number(r.posterior_high)}" '
             f'data-swing="{_number(r.swing)}"><td>{_text(label(r.node))}</td><td>{_text(r.parameter)}</td>'
             f'<td>{_text(r.grade)}</td><td class="num">{format_probability(r.posterior_low)}</td>'
-            f'<td class="num">{format_probability(r.posterior_high)}</td><td class="num">{r.swing:.2g}</td>'
+            f'<td class="num">{format_probability(r.posterior_high)}</td><td class="num">{format_probability(r.swing)}</td>'
             f"<td>{bar}</td></tr>"
         )
     head = _head(("node", ""), ("parameter", ""), ("grade", ""), ("at low end", "num"), ("at high end", "num"),
                  ("swing", "num"), (f"log scale, {format_probability(floor)} to 100%; | = estimate", ""))
     fragment = (
         f'<div class="bn-view bn-sensitivity" data-condition="{_attr(cond)}" data-base="{_number(base)}">'
-        f"<h3>Sensitivity of P({_text(label(cond))}) = {format_probability(base)}</h3>"
+        f"<h3>Sensitivity of P({_text(inline_label(cond))}) = {format_probability(base)}</h3>"
         f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
         '<div class="bn-note">each number moved to the ends of its published interval, '
         "the others at their estimates.</div></div>"
+    )
+    return _wrap(fragment, style)
+
+
+_GRID_ROWS = 60
+_OUTCOME_COLUMNS = ("condition", "prior", "posterior", "likelihood_ratio")
+
+
+def _heat(p: float) -> str:
+    """Cell shading for a probability: a red whose strength follows the log-scale bar position."""
+    alpha = 0.55 * _log_percent(p) / 100.0
+    return f"background:rgba(192,57,43,{alpha:.2f})"
+
+
+def what_if_html(wi: pd.DataFrame, top: int | None = _GRID_ROWS, *, style: bool = True) -> str:
+    """Posteriors of :meth:`BackPainModel.what_if` (or ``sweep``) as a grid: one row per scenario, one column per condition.
+
+    Tidy results (a ``condition`` column) are pivoted; wide ones are shown as they are. Each cell
+    is shaded on the log scale of the probability bars (0.01% to 100%).
+
+    Parameters
+    ----------
+    wi : DataFrame
+        The result of ``model.what_if(...)`` or ``model.sweep(...)``, tidy or wide.
+    top : int or None, default 60
+        How many scenarios to show (None: all).
+    style : bool, default True
+        Embed :data:`STYLESHEET`.
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-what-if">`` with one ``<tr data-scenario=...>`` per scenario and
+        one ``<td data-condition=... data-posterior=...>`` per condition.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> wi = bayesnet.load_model().what_if(["fever"], conditions=["epidural_abscess", "pyelonephritis"])
+    >>> what_if_html(wi).count("<tr data-scenario=")
+    2
+    """
+    t = _table(wi)
+    if "condition" in t.columns and "posterior" in t.columns:
+        keys = [c for c in t.columns if c not in _OUTCOME_COLUMNS]
+        grid = t.pivot_table(index=keys, columns="condition", values="posterior", sort=False, observed=True,
+                             aggfunc="first").reset_index()
+        grid.columns.name = None
+        conditions = [c for c in grid.columns if c not in keys]
+    else:
+        conditions = [c for c in t.columns if pd.api.types.is_float_dtype(t[c])]
+        keys = [c for c in t.columns if c not in conditions]
+        grid = t
+    shown = grid if top is None else grid.head(top)
+    rows = []
+    for i, r in enumerate(shown.itertuples(index=False)):
+        values = dict(zip(shown.columns, r, strict=True))
+        cells = [f"<td>{_text(_scenario_value(k, values))}</td>" for k in keys]
+        for c in conditions:
+            p = float(values[c])
+            cells.append(f'<td class="num" data-condition="{_attr(c)}" data-posterior="{_number(p)}" '
+                         f'style="{_heat(p)}">{format_probability(p)}</td>')
+        rows.append(f'<tr data-scenario="{i}">{"".join(cells)}</tr>')
+    head = _head(*[(_text(label(k)), "") for k in keys], *[(_text(label(c)), "num") for c in conditions])
+    evidence = _meta(wi, "evidence") or {}
+    parts = [
+        '<div class="bn-view bn-what-if">',
+        f"<h3>What if: {len(grid)} scenario{'s' if len(grid) != 1 else ''}</h3>",
+        f'<div class="bn-note">fixed evidence: {_text(_evidence_shown(dict(evidence), {}))}</div>',
+        f"<table>{head}<tbody>{''.join(rows)}</tbody></table>",
+    ]
+    if len(shown) < len(grid):
+        parts.append(f'<div class="bn-note">first {len(shown)} of {len(grid)} scenarios shown.</div>')
+    parts.append('<div class="bn-note">cells: P(condition | scenario), shaded on a log scale from 0.01% to 100%; '
+                 "a blank state is not observed.</div></div>")
+    return _wrap("".join(parts), style)
+
+
+def _scenario_value(key: str, values: dict) -> str:
+    """A scenario cell: the setting's label, a variable's state label, blank for not observed."""
+    v = values[key]
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return ""
+    if key == "setting":
+        return label(v)
+    if key == "state" and "variable" in values:
+        return state_label(values["variable"], v)
+    if key == "variable":
+        return label(v)
+    return state_label(key, v)
+
+
+def most_probable_html(mp: pd.DataFrame, *, style: bool = True) -> str:
+    """The most probable joint configurations of the conditions (:meth:`BackPainModel.most_probable`).
+
+    Returns
+    -------
+    str
+        A ``<div class="bn-view bn-most-probable">`` with one ``<tr data-rank=... data-probability=...>``
+        per configuration.
+
+    Examples
+    --------
+    >>> import bayesnet
+    >>> mp = bayesnet.load_model().most_probable({"fever": "yes"}, k=3)
+    >>> most_probable_html(mp).count("<tr data-rank=")
+    3
+    """
+    t = _table(mp)
+    fixed = {"rank", "probability", "present", "n_present"}
+    conditions = [c for c in t.columns if c not in fixed]
+    rows = []
+    for r in t.to_dict("records"):
+        present = [label(c) for c in conditions if r[c] == "yes"]
+        rows.append(
+            f'<tr data-rank="{int(r["rank"])}" data-probability="{_number(r["probability"])}">'
+            f'<td class="num">{int(r["rank"])}</td><td class="num">{format_probability(r["probability"])}</td>'
+            f"<td>{_track(fill=_log_percent(r['probability']))}</td>"
+            f"<td>{_text(' + '.join(present) if present else 'none of the conditions')}</td></tr>"
+        )
+    head = _head(("#", "num"), ("probability", "num"), ("log scale, 0.01% to 100%", ""), ("conditions present", ""))
+    evidence = _meta(mp, "evidence") or {}
+    fragment = (
+        '<div class="bn-view bn-most-probable">'
+        f"<h3>Most probable combinations of conditions ({_text(label(_meta(mp, 'setting', '')))})</h3>"
+        f'<div class="bn-note">evidence: {_text(_evidence_shown(dict(evidence), {}))}</div>'
+        f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
+        '<div class="bn-note">each row is one joint state of every condition (the others absent), '
+        "with its posterior probability.</div></div>"
     )
     return _wrap(fragment, style)
 
@@ -709,3 +856,10 @@ def validation_text(df: pd.DataFrame) -> str:
 
 register_renderer("diagnosis", "text", ranking_text)
 register_renderer("diagnosis", "html", ranking_html)
+register_renderer("explanation", "html", explanation_html)
+register_renderer("next_tests", "html", next_tests_html)
+register_renderer("uncertainty", "html", uncertainty_html)
+register_renderer("sensitivity", "html", sensitivity_html)
+register_renderer("what_if", "html", what_if_html)
+register_renderer("sweep", "html", what_if_html)
+register_renderer("most_probable", "html", most_probable_html)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.formatting import format_probability
+from bayesnet.present.display import inline_label as _inline
 from bayesnet.present.display import label as _label
 from bayesnet.reasoning.validation import summary
 
@@ -111,7 +112,7 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
         ax.text(0.5, 0.5, f"{format_probability(prior)} -> {format_probability(post)}\n{note}", ha="center",
                 va="center", wrap=True, fontsize=9, transform=ax.transAxes)
         ax.set_axis_off()
-        ax.set_title(f"Why {_label(cond)}: no waterfall (certain)")
+        ax.set_title(f"Why {_inline(cond)}: no waterfall (certain)")
         return ax
     start = _logit(prior)
     rows = list(ex.itertuples())
@@ -138,7 +139,7 @@ def waterfall(explanation: pd.DataFrame, ax: Any = None) -> Any:
     ax.set_xlim(lo, hi)
     _prob_ticks(ax, lo, hi)
     ax.set_xlabel("probability (log-odds scale)")
-    ax.set_title(f"Why {_label(cond)}: {format_probability(prior)} -> {format_probability(post)}")
+    ax.set_title(f"Why {_inline(cond)}: {format_probability(prior)} -> {format_probability(post)}")
     return ax
 
 
@@ -159,14 +160,14 @@ def next_tests(table: pd.DataFrame, ax: Any = None, top: int = 12, metric: str |
     ax.set_yticks(y, [_label(v) for v in t.index])
     xlabel = {
         "expected_entropy_reduction": "expected entropy reduction over the serious conditions (bits)",
-        "focus_information": f"expected information about {_label(table.attrs.get('focus', ''))} (bits)",
-        "expected_change": f"expected change in P({_label(table.attrs.get('focus', ''))})",
+        "focus_information": f"expected information about {_inline(table.attrs.get('focus', ''))} (bits)",
+        "expected_change": f"expected change in P({_inline(table.attrs.get('focus', ''))})",
         "p_cross": f"probability of crossing {table.attrs.get('threshold')}",
         "decision_value": f"expected value for the decision at {table.attrs.get('threshold')} (cases per patient)",
     }.get(metric, metric)
     ax.set_xlabel(xlabel)
     focus = table.attrs.get("focus")
-    ax.set_title(f"Next best observations (focus: {_label(focus)})" if focus else "Next best observations")
+    ax.set_title(f"Next best observations (focus: {_inline(focus)})" if focus else "Next best observations")
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=UP, label="test"), Patch(color=DOWN, label="finding")], fontsize=8,
@@ -204,9 +205,9 @@ def tornado(table: pd.DataFrame, ax: Any = None, top: int = 12) -> Any:
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_probability(v)))
     cond = table.attrs.get("condition", "")
-    ax.set_xlabel(f"P({_label(cond)} | evidence)")
+    ax.set_xlabel(f"P({_inline(cond)} | evidence)")
     dropped = int(small.sum())
-    ax.set_title(f"Which published numbers matter: {_label(cond)}"
+    ax.set_title(f"Which published numbers matter: {_inline(cond)}"
                  + (f"\n({dropped} numbers with a swing under 0.5% of the largest not shown)"
                     if dropped else ""), fontsize=10)
     ax.legend(fontsize=8, loc="best")
@@ -334,7 +335,7 @@ def _order_layers(graph: Any, layers: list[list[Any]], sweeps: int = 12) -> list
 def _wrap(text: str, width: int) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)) or text
 
 
 def network(
@@ -681,7 +682,7 @@ def what_if_heatmap(grid: pd.DataFrame, rows: Sequence[str], columns: Sequence[s
     first.set_yticks(range(len(table)), [", ".join(f"{_label(n)} {v}" for n, v in zip(rows, idx if isinstance(idx, tuple)
                                                                                      else (idx,), strict=True))
                                          for idx in table.index], fontsize=8)
-    label = {"posterior": f"P({_label(condition)} | scenario)", "prior": f"P({_label(condition)})",
+    label = {"posterior": f"P({_inline(condition)} | scenario)", "prior": f"P({_inline(condition)})",
              "likelihood_ratio": "likelihood ratio of the scenario"}.get(value, value)
     fig.colorbar(im, ax=list(axes), label=label)
     return axes

@@ -229,7 +229,7 @@ def decision_curve_plot(result: RuleEvaluation, ax: Any = None, condition: str =
     ax.xaxis.set_major_formatter(FuncFormatter(_percent_format))
     ax.set_xlabel("threshold probability")
     ax.set_ylabel("net benefit (true positives per patient)")
-    ax.set_title(f"Decision curve: {_label(condition)} ({result.setting})")
+    ax.set_title(f"Decision curve: {_label(condition)} ({_label(result.setting)})")
     ax.axhline(0.0, color="#cccccc", linewidth=0.8)
     ax.legend(fontsize=8, frameon=False)
     return ax

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import UnknownNameError
-from bayesnet.inference.evidence import Evidence
 from bayesnet.formatting import format_probability, render
+from bayesnet.inference.evidence import Evidence
+from bayesnet.reasoning.results import Explanation, as_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -142,7 +143,7 @@ class Diagnosis:
         df = df.reset_index(drop=True)
         df.attrs.update(condition=condition, prior=float(self.ranking.loc[condition, "prior"]), posterior=posterior,
                         note=self._certainty_note(condition, posterior, df))
-        return df
+        return as_result(df, Explanation)
 
     def _certainty_note(self, condition: str, posterior: float, ex: pd.DataFrame) -> str:
         """Why some weights of ``explain`` are infinite or undefined ("" when none is)."""

@@ -29,6 +29,7 @@ import pandas as pd
 
 from bayesnet.errors import BayesNetError
 from bayesnet.inference.evidence import Evidence
+from bayesnet.reasoning.results import MostProbable, as_result
 from bayesnet.reasoning.uncertainty import impossible_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,4 +130,4 @@ def most_probable(model: BackPainModel, evidence: Mapping | Evidence | None = No
         rows.append(row)
     df = pd.DataFrame(rows, columns=["rank", "probability", "present", "n_present", *conds])
     df.attrs.update({"setting": model.setting, "k": k, "evidence": dict(ev.items())})
-    return df
+    return as_result(df, MostProbable)

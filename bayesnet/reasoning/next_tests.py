@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.reasoning.results import NextTests, as_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -284,4 +285,4 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
     res.index.name = "variable"
     res.attrs.update(focus=condition, current=now, threshold=threshold, entropy=h_now, sort_by=sort_by,
                      outcomes=out)
-    return res
+    return as_result(res, NextTests)

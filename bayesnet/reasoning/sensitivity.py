@@ -52,6 +52,7 @@ import pandas as pd
 from bayesnet.building.parametric import ParameterSpace, build_vectorised
 from bayesnet.errors import UnknownNameError
 from bayesnet.inference.evidence import Evidence
+from bayesnet.reasoning.results import Sensitivity, as_result
 from bayesnet.reasoning.uncertainty import condition_posteriors, fit_parameter, impossible_error, tables_network
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -308,4 +309,4 @@ def sensitivity(
             "no_posterior": no_posterior,
         }
     )
-    return df
+    return as_result(df, Sensitivity)

@@ -107,6 +107,7 @@ from bayesnet.building.parametric import ParameterSpace, VectorTables, build_vec
 from bayesnet.data.priors import PROBABILITY_KINDS, Param
 from bayesnet.errors import BayesNetError, EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference.evidence import Evidence
+from bayesnet.reasoning.results import Uncertainty, as_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.inference.engine import CompiledNetwork
@@ -120,11 +121,11 @@ __all__ = [
     "check_draws",
     "check_level",
     "condition_posteriors",
-    "posterior_draws",
     "draw_parameters",
     "fit_parameter",
     "fitted_distributions",
     "impossible_error",
+    "posterior_draws",
     "stack_likelihoods",
     "tables_network",
     "uncertainty",
@@ -757,7 +758,7 @@ def uncertainty(
     # ties (equal priors, to rounding) keep the model's condition order, as in the ranking
     df = df.iloc[np.argsort(-np.round(df["posterior"].to_numpy(dtype=float), 13), kind="stable")]
     df.attrs.update(_attrs(pd_, seed, level, model.setting, excluded))
-    return df
+    return as_result(df, Uncertainty)
 
 
 def posterior_draws(

@@ -56,6 +56,7 @@ import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference.evidence import Evidence, normalise_evidence
+from bayesnet.reasoning.results import Sweep, WhatIf, as_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -368,7 +369,7 @@ def what_if(
             out[c] = stacked[:, j]
     df = pd.DataFrame(out, index=pd.RangeIndex(rows))
     df.attrs["evidence"] = dict(ev)
-    return df
+    return as_result(df, WhatIf)
 
 
 def sweep(
@@ -424,7 +425,7 @@ def sweep(
     )
     res = res.rename(columns={variable: "state"})
     res.insert(1, "variable", variable)
-    return res
+    return as_result(res, Sweep)
 
 
 # ---------------------------------------------------------------------------------- sampling
