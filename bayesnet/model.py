@@ -108,6 +108,7 @@ class BackPainModel:
         self._engine_network = None
         self._prior_cache: dict[str, float] | None = None
         self._prior_array: np.ndarray | None = None
+        self._condition_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._conditions: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ description
@@ -331,6 +332,13 @@ class BackPainModel:
             self._prior_array = np.array([prior[c] for c in self.conditions])
         return self._prior_array
 
+    def _condition_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(names, prior, serious)`` of the conditions as arrays, in ``conditions`` order (cached; do not modify)."""
+        if self._condition_cache is None:
+            serious = np.array([self.priors.conditions[c].serious for c in self.conditions], dtype=bool)
+            self._condition_cache = (np.asarray(self.conditions, dtype=object), self._prior_vector(), serious)
+        return self._condition_cache
+
     def diagnose(self, evidence: Mapping | None = None):
         """Rank the conditions given what is known about a patient.
 
@@ -361,7 +369,7 @@ class BackPainModel:
 
         ev = self.check_evidence(evidence)
         post = self.marginals(ev)
-        return Diagnosis(self, ev, {c: float(post[c][0]) for c in self.conditions})
+        return Diagnosis(self, ev, np.array([post[c][0] for c in self.conditions], dtype=float))
 
     def next_tests(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -62,14 +63,15 @@ class Diagnosis:
         odds / prior odds) and ``serious``; sorted by posterior, descending.
     """
 
-    def __init__(self, model: BackPainModel, evidence: Evidence, posteriors: dict[str, float]):
+    def __init__(self, model: BackPainModel, evidence: Evidence, posteriors: Mapping[str, float] | np.ndarray):
         self.model = model
         self.setting = model.setting
         self.evidence = evidence
-        conds = model.conditions
-        prior = model._prior_vector()
-        post = np.array([posteriors[c] for c in conds], dtype=float)
-        serious = np.array([model.priors.conditions[c].serious for c in conds])
+        names, prior, serious = model._condition_arrays()
+        if isinstance(posteriors, np.ndarray):  # P(yes) in the model's condition order
+            post = np.asarray(posteriors, dtype=float).reshape(-1)
+        else:
+            post = np.array([posteriors[c] for c in model.conditions], dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             lr = (post / (1.0 - post)) / (prior / (1.0 - prior))
         lr = np.where(post >= 1.0, np.inf, np.where(post <= 0.0, 0.0, lr))
@@ -77,7 +79,7 @@ class Diagnosis:
         order = np.argsort(-np.round(post, 13), kind="stable")
         self.ranking = pd.DataFrame(
             {"prior": prior[order], "posterior": post[order], "likelihood_ratio": lr[order], "serious": serious[order]},
-            index=pd.Index(np.asarray(conds, dtype=object)[order], dtype=object, name="condition"),
+            index=pd.Index(names[order], dtype=object, name="condition"),
         )
 
     @property
