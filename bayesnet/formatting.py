@@ -23,33 +23,47 @@ _LOADERS: list[Callable[[], None]] = []
 def format_probability(p: float) -> str:
     """Readable percentage keeping small probabilities visible.
 
+    Three significant digits down to 0.01%, two below; the precision is chosen from the rounded
+    value, so numbers that differ by float noise print alike (9.99999e-05 and 1e-4 are both
+    ``0.010%``). Near certainty the digits follow the distance from 100%, so 0.99995 is not
+    shown as ``100.0%``. Below one in a million (and above 1 minus that) it says so rather than
+    switching to scientific notation; the full value is in the data itself.
+
     >>> format_probability(0.000123)
     '0.012%'
     >>> format_probability(0.4567)
     '45.7%'
     >>> format_probability(0.0000123), format_probability(0.0)
     ('0.0012%', '0%')
-
-    Below one in a million it says so rather than switching to scientific notation (a value
-    printed as ``1.0e-05%`` is easily misread); the full value is in the data itself:
-
-    >>> format_probability(3e-9), format_probability(1.0)
-    ('<0.0001%', '100.0%')
+    >>> format_probability(9.99999e-05), format_probability(1e-4)
+    ('0.010%', '0.010%')
+    >>> format_probability(0.99995), format_probability(1.0), format_probability(1 - 1e-9)
+    ('99.995%', '100.0%', '>99.9999%')
+    >>> format_probability(3e-9)
+    '<0.0001%'
     """
     pct = 100.0 * p
     if pct == 0:
         return "0%"
-    if pct >= 10:
+    if not 0 < pct <= 100:
+        return f"{pct}%"  # negative, above 1 or NaN: shown as it is, never disguised as a probability
+    if pct == 100:
+        return "100.0%"
+    if pct >= 99.95:  # the first significant digit of the distance from certainty
+        rest = float(f"{100.0 - pct:.1g}")
+        if rest < 1e-4:
+            return ">99.9999%"
+        return f"{100.0 - rest:.{-math.floor(math.log10(rest))}f}%"
+    if round(pct, 1) >= 10:
         return f"{pct:.1f}%"
-    if pct >= 1:
+    if round(pct, 2) >= 1:
         return f"{pct:.2f}%"
-    if pct >= 0.01:
+    if round(pct, 3) >= 0.01:
         return f"{pct:.3f}%"
-    if pct >= 1e-4:  # two significant digits, in plain decimals
-        return f"{pct:.{1 - math.floor(math.log10(pct))}f}%"
-    if pct > 0:
+    shown = float(f"{pct:.2g}")  # two significant digits, in plain decimals
+    if shown < 1e-4:
         return "<0.0001%"
-    return f"{pct}%"  # negative or NaN: shown as it is, never disguised as a probability
+    return f"{shown:.{1 - math.floor(math.log10(shown))}f}%"
 
 
 def add_renderer_loader(loader: Callable[[], None]) -> None:

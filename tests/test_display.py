@@ -318,6 +318,11 @@ def test_derived_tables_drop_the_result_class_but_keep_the_data():
 
 
 @pytest.mark.parametrize("p, text", [(0.5, "50.0%"), (0.012345, "1.23%"), (0.00012345, "0.012%"),
-                                     (1.2e-6, "0.00012%"), (3e-9, "<0.0001%"), (0.0, "0%")])
+                                     (1.2e-6, "0.00012%"), (3e-9, "<0.0001%"), (0.0, "0%"),
+                                     # float noise does not change the precision: one value, one text
+                                     (9.99999e-05, "0.010%"), (1e-4, "0.010%"), (0.0999999, "10.0%"),
+                                     # near certainty the digits follow the distance from 100%
+                                     (0.99995, "99.995%"), (0.999, "99.9%"), (1.0, "100.0%"),
+                                     (1 - 1e-9, ">99.9999%")])
 def test_one_number_formatter_never_switches_to_scientific_notation(p, text):
     assert display.format_probability(p) == text
