@@ -108,7 +108,12 @@ def inline_label(name: str) -> str:
 
 # ---------------------------------------------------------------------------------- plain text
 def _bar(p: float, width: int = _BAR_WIDTH) -> str:
-    n = int(round(p * width))
+    """A text bar on the log scale of every probability bar (0.01% to 100%, as in the HTML tables).
+
+    >>> _bar(1.0, 8), _bar(0.01, 8), _bar(1e-4, 8), _bar(0.0, 8)
+    ('########', '####....', '........', '........')
+    """
+    n = round(_log_percent(p) / 100.0 * width)
     return "#" * n + "." * (width - n)
 
 
@@ -135,7 +140,7 @@ def ranking_text(dx: Diagnosis) -> str:
             f"{cond:<24} {format_probability(r.prior):>9} {format_probability(r.posterior):>10} "
             f"{lr_text:>9}  {_bar(r.posterior)}{flag}"
         )
-    lines += ["", f"LR = posterior odds / prior odds. {DISCLAIMER}"]
+    lines += ["", f"LR = posterior odds / prior odds; bars: posterior on a log scale from 0.01% to 100%. {DISCLAIMER}"]
     return "\n".join(lines)
 
 
