@@ -38,8 +38,7 @@ about real patients.*
 """),
     code("""
 import bayesnet
-from bayesnet.present import display, plots
-from IPython.display import HTML
+from bayesnet.present import plots
 
 model = bayesnet.load_model(setting="primary_care")   # or "emergency"
 model
@@ -79,7 +78,7 @@ the rest of the evidence.
 """),
     code("""
 ex = dx.explain("spinal_metastasis")
-HTML(display.explanation_html(ex))
+ex  # a DataFrame; in Jupyter it displays as the formatted table
 """),
     code("""
 print(dx.summary("spinal_metastasis"))
@@ -104,7 +103,7 @@ probability that its result moves the focus across that threshold.
 """),
     code("""
 nt = model.next_tests(patient, threshold=0.5)
-HTML(display.next_tests_html(nt, top=8))
+nt
 """),
     code("""
 ax = plots.next_tests(nt, top=10)
@@ -117,7 +116,7 @@ and gives a 95% interval for each posterior.
 """),
     code("""
 unc = model.uncertainty(patient, draws=500, seed=0)
-HTML(display.uncertainty_html(unc))
+unc
 """),
     code("""
 ax = plots.intervals(unc)
@@ -147,9 +146,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import bayesnet
-from bayesnet.present import display, plots
+from bayesnet.present import plots
 from bayesnet.formatting import format_probability
-from IPython.display import HTML
 
 model = bayesnet.load_model()
 serious = model.serious_conditions
@@ -219,7 +217,7 @@ walk(clot, "pulmonary_embolism", "Clot red flags, then a negative D-dimer")
 """),
     code("""
 dx = model.diagnose(dict(clot))
-HTML(display.explanation_html(dx.explain("pulmonary_embolism")))
+dx.explain("pulmonary_embolism")
 """),
     md("""
 ## 3. Infection (epidural abscess, vertebral osteomyelitis)
@@ -231,7 +229,7 @@ walk(infection, "epidural_abscess", "Infection red flags")
 """),
     code("""
 dx = model.diagnose(dict(infection[:3]))
-HTML(display.next_tests_html(model.next_tests(dx.evidence.hard), top=6))
+model.next_tests(dx.evidence.hard)
 """),
     md("""
 ## 4. Fracture
@@ -330,7 +328,7 @@ each finding did to pyelonephritis:
 """),
     code("""
 dx = ed.diagnose(dict(woman))
-HTML(display.explanation_html(dx.explain("pyelonephritis")))
+dx.explain("pyelonephritis")
 """),
     md("""
 ### A man over 70 with sudden pain and a faint
@@ -344,7 +342,7 @@ patients in Ottawa (Thiruganasambandamoorthy 2014); male sex and age raise it be
 man = {"sex": "male", "age_group": "70_plus", "sudden_onset": "yes", "syncope": "yes"}
 dx = ed.diagnose(man)
 print("leading serious:", dx.leading_serious, format_probability(dx.ranking.loc[dx.leading_serious, "posterior"]))
-HTML(display.next_tests_html(ed.next_tests(man), top=5))
+ed.next_tests(man)
 """),
     md("""
 Aortic aneurysm becomes the leading serious condition, and `next_tests` ranks CT angiography
@@ -499,9 +497,8 @@ estimates carry deliberately wide ones). How much do the answers depend on them?
 import pandas as pd
 
 import bayesnet
-from bayesnet.present import display, plots
+from bayesnet.present import plots
 from bayesnet.formatting import format_probability
-from IPython.display import HTML
 
 model = bayesnet.load_model()
 cancer = {"history_of_cancer": "yes", "age_group": "70_plus", "unexplained_weight_loss": "yes"}
@@ -515,7 +512,7 @@ rebuilt and solved exactly for every draw. Same seed, same intervals.
 """),
     code("""
 unc = model.uncertainty(cancer, draws=1000, seed=0)
-HTML(display.uncertainty_html(unc))
+unc
 """),
     code("""
 ax = plots.intervals(unc)
@@ -540,7 +537,7 @@ Each number moved to both ends of its interval, the others at their estimates.
 """),
     code("""
 tor = model.sensitivity(clot, "pulmonary_embolism")
-HTML(display.sensitivity_html(tor, top=8))
+tor
 """),
     code("""
 ax = plots.tornado(tor, top=10)

@@ -103,3 +103,9 @@ def test_notebook_runs(path):
             f"{path.name}: cell {index} raised {exc.ename}: {exc.evalue}\n--- cell {index} ---\n{source}",
             pytrace=False,
         )
+    if path.name == "01_quickstart.ipynb":
+        # results display as their formatted tables with no HTML(...) boilerplate in the notebook
+        assert "HTML(" not in "".join(c.source for c in nb.cells)
+        shown = " ".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells for o in c.get("outputs", []))
+        for view in ("bn-ranking", "bn-explanation", "bn-next-tests", "bn-uncertainty"):
+            assert view in shown, f"01_quickstart.ipynb: no {view} table displayed"
