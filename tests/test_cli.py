@@ -170,7 +170,7 @@ def test_explain_an_observed_condition_shows_no_made_up_number(capsys):
     code, out, err = run(capsys, *args)
     assert code == 0 and err == ""
     assert "+inf" in out and "43.0" not in out and "e+18" not in out
-    assert "Dvt = yes made it certain" in out
+    assert "Deep vein thrombosis (DVT) = yes made it certain" in out
     code, out, _ = run(capsys, *args, "--json")
     d = json.loads(out)
     rows = {c["variable"]: c for c in d["contributions"]}

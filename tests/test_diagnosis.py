@@ -85,7 +85,8 @@ def test_explaining_an_observed_condition_reports_infinity_not_a_clipped_number(
     note = ex.attrs["note"]
     assert "dvt is observed" in note and "fever" in note and "undefined" in note
     text = dx.summary("dvt")
-    assert ("Dvt = yes made it certain" if state == "yes" else "Dvt = no ruled it out") in text
+    assert ("Deep vein thrombosis (DVT) = yes made it certain" if state == "yes"
+            else "Deep vein thrombosis (DVT) = no ruled it out") in text
     assert "could not change it" in text and "inf" not in text
 
 
@@ -112,7 +113,7 @@ def test_summary_names_the_strongest_finding_and_the_numbers(model):
 
 def test_summary_mentions_findings_that_lowered_the_odds(model):
     text = model.diagnose({"d_dimer": "negative", "dyspnoea": "yes"}).summary("pulmonary_embolism")
-    assert "d dimer = negative lowered them" in text.lower()
+    assert "d-dimer = negative lowered them" in text.lower()
 
 
 def test_summary_without_evidence(model):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from bayesnet.formatting import format_probability, register_renderer
-from bayesnet.present.labels import SETTING_LABELS, setting_label, state_label, variable_label
+from bayesnet.present.labels import SETTING_LABELS, inline, setting_label, state_label, variable_label
 from bayesnet.reasoning.validation import summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,10 +100,7 @@ def inline_label(name: str) -> str:
     >>> inline_label("cauda_equina_syndrome"), inline_label("esr_crp"), inline_label("dvt")
     ('cauda equina syndrome', 'ESR/CRP', 'deep vein thrombosis (DVT)')
     """
-    text = label(name)
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
-        return text[0].lower() + text[1:]
-    return text
+    return inline(label(name))
 
 
 # ---------------------------------------------------------------------------------- plain text

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bayesnet.data.labels import inline, setting_place, state_label, variable_label
 from bayesnet.errors import UnknownNameError
 from bayesnet.formatting import format_probability, render
 from bayesnet.inference.evidence import Evidence
@@ -191,8 +192,8 @@ class Diagnosis:
         if ex.attrs.get("condition", condition) != condition:
             raise ValueError(f"the explanation given is of {ex.attrs['condition']!r}, not of {condition!r}")
         prior, post = ex.attrs["prior"], ex.attrs["posterior"]
-        label = condition.replace("_", " ")
-        where = self.setting.replace("_", " ")
+        label = inline(variable_label(condition))
+        where = setting_place(self.setting)
         text = [f"In {where}, {label} starts at {format_probability(prior)}."]
         if not len(ex):
             text.append("Nothing is known about the patient yet, so that is also where it stays.")
@@ -200,9 +201,9 @@ class Diagnosis:
         shown = ex[ex["contribution"].abs() > 0.01].head(top)
         phrases = []
         for i, r in enumerate(shown.itertuples()):
-            what = f"{r.variable.replace('_', ' ')} = {r.state}"
-            if i == 0:
-                what = what[0].upper() + what[1:]
+            name = variable_label(r.variable)
+            state = state_label(r.variable, r.state) if r.variable in self.evidence.hard else r.state
+            what = f"{name if i == 0 else inline(name)} = {state}"
             factor = r.likelihood_ratio
             if math.isinf(factor):
                 phrases.append(f"{what} made it certain")
@@ -227,7 +228,7 @@ class Diagnosis:
         else:
             text.append(
                 f"Together the evidence brings it {direction} to {format_probability(post)} "
-                f"(odds x{(post / (1.0 - post)) / (prior / (1.0 - prior)):.3g} the prior odds)."
+                f"({(post / (1.0 - post)) / (prior / (1.0 - prior)):.3g} times the prior odds)."
             )
         return " ".join(text)
 
