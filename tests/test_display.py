@@ -267,6 +267,7 @@ def test_every_result_displays_as_its_formatted_table_in_jupyter():
     model = bayesnet.load_model()
     ev = {"iv_drug_use": "yes", "fever": "yes"}
     results = {
+        "bn-ranking": model.diagnose(ev).ranking,
         "bn-explanation": model.diagnose(ev).explain("epidural_abscess"),
         "bn-next-tests": model.next_tests(ev),
         "bn-uncertainty": model.uncertainty(ev, draws=40, seed=1),
@@ -281,7 +282,9 @@ def test_every_result_displays_as_its_formatted_table_in_jupyter():
         assert "e-0" not in re.sub(r"<[^>]*>", " ", text), cls  # no scientific notation in what a reader sees
         # anything derived from a result is plain data again, displayed by pandas
         assert type(result.head(2)) is pd.DataFrame and "bn-view" not in (result.head(2)._repr_html_() or "")
-    # the numbers in the tables are the API's
+    # the numbers in the tables are the API's; the ranking alone displays as its diagnosis does
+    dx = model.diagnose(ev)
+    assert dx.ranking._repr_html_() == dx._repr_html_()
     ex = results["bn-explanation"]
     assert [float(r["data-contribution"]) for r in rows(ex._repr_html_(), "variable")] == list(ex["contribution"])
     unc = results["bn-uncertainty"]

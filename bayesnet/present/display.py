@@ -70,17 +70,22 @@ def _meta(result: Any, key: str, default: Any = None) -> Any:
     return getattr(result, key, default)
 
 
-def _ranking(dx: Diagnosis) -> pd.DataFrame:
-    """The differential: indexed by condition, columns prior, posterior, likelihood_ratio, serious."""
-    return dx.ranking
+def _ranking(dx: Diagnosis | pd.DataFrame) -> pd.DataFrame:
+    """The differential: indexed by condition, columns prior, posterior, likelihood_ratio, serious.
+
+    A Diagnosis, or its ``ranking`` table itself (which carries the setting and evidence in ``attrs``).
+    """
+    return dx if isinstance(dx, pd.DataFrame) else dx.ranking
 
 
-def _setting(dx: Diagnosis) -> str:
-    return str(dx.setting)
+def _setting(dx: Diagnosis | pd.DataFrame) -> str:
+    return str(dx.attrs.get("setting", "")) if isinstance(dx, pd.DataFrame) else str(dx.setting)
 
 
-def _evidence(dx: Diagnosis) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+def _evidence(dx: Diagnosis | pd.DataFrame) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
     """``(hard, soft)``: ``{variable: state}`` and ``{variable: {state: likelihood}}``."""
+    if isinstance(dx, pd.DataFrame):
+        return dict(dx.attrs.get("evidence", {})), dict(dx.attrs.get("soft_evidence", {}))
     return dict(dx.evidence.hard), dict(dx.evidence.soft_dicts)
 
 
@@ -858,6 +863,7 @@ def validation_text(df: pd.DataFrame) -> str:
 
 register_renderer("diagnosis", "text", ranking_text)
 register_renderer("diagnosis", "html", ranking_html)
+register_renderer("ranking", "html", ranking_html)
 register_renderer("explanation", "html", explanation_html)
 register_renderer("next_tests", "html", next_tests_html)
 register_renderer("uncertainty", "html", uncertainty_html)

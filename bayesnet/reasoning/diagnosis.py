@@ -13,7 +13,7 @@ from bayesnet.data.labels import inline, setting_place, state_label, variable_la
 from bayesnet.errors import UnknownNameError
 from bayesnet.formatting import format_probability, render
 from bayesnet.inference.evidence import Evidence
-from bayesnet.reasoning.results import Explanation, as_result
+from bayesnet.reasoning.results import Explanation, Ranking, as_result
 
 if TYPE_CHECKING:  # pragma: no cover
     from bayesnet.model import BackPainModel
@@ -59,9 +59,10 @@ class Diagnosis:
     setting : str
     evidence : Evidence
         The validated evidence.
-    ranking : DataFrame
+    ranking : Ranking (a DataFrame)
         Indexed by condition; columns ``prior``, ``posterior``, ``likelihood_ratio`` (posterior
-        odds / prior odds) and ``serious``; sorted by posterior, descending.
+        odds / prior odds) and ``serious``; sorted by posterior, descending. ``attrs`` holds the
+        setting and the evidence; in Jupyter it displays as the diagnosis does.
     """
 
     def __init__(self, model: BackPainModel, evidence: Evidence, posteriors: Mapping[str, float] | np.ndarray):
@@ -78,10 +79,12 @@ class Diagnosis:
         lr = np.where(post >= 1.0, np.inf, np.where(post <= 0.0, 0.0, lr))
         # ties (equal priors, to rounding) keep the model's condition order, whatever the last bits
         order = np.argsort(-np.round(post, 13), kind="stable")
-        self.ranking = pd.DataFrame(
+        self.ranking = Ranking(
             {"prior": prior[order], "posterior": post[order], "likelihood_ratio": lr[order], "serious": serious[order]},
             index=pd.Index(names[order], dtype=object, name="condition"),
         )
+        self.ranking.attrs.update(setting=self.setting, evidence=dict(evidence.hard),
+                                  soft_evidence=dict(evidence.soft_dicts))
 
     @property
     def leading_serious(self) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "Explanation",
     "MostProbable",
     "NextTests",
+    "Ranking",
     "ResultFrame",
     "Sensitivity",
     "Sweep",
@@ -67,6 +68,12 @@ class ResultFrame(pd.DataFrame):
         out = pd.DataFrame(self, copy=True)
         out.attrs = dict(self.attrs)
         return out
+
+
+class Ranking(ResultFrame):
+    """``Diagnosis.ranking``: the differential, most probable first (``attrs``: setting and evidence)."""
+
+    kind = "ranking"
 
 
 class Explanation(ResultFrame):
