@@ -185,7 +185,7 @@ class BackPainModel:
 
     @property
     def engine_network(self):
-        """The pgmpy network the compiled engine runs: :attr:`network` with each absence node
+        """The pgmpy network the compiled engine runs: ``network`` with each absence node
         (``mechanical_pain``) as a chain of two-parent nodes, in the order (of
         :func:`~bayesnet.building.network.chain_orders`) whose junction tree is smallest. The same
         distribution over the model's variables, with small cliques."""

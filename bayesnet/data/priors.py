@@ -968,7 +968,7 @@ def load_priors(directory: str | os.PathLike | None = None, *,
     ----------
     directory : path-like, optional
         Folder holding ``risk_factors.yaml``, ``conditions.yaml``, ``findings.yaml`` and the
-        folder ``settings/``. Defaults to :func:`default_priors_dir`.
+        folder ``settings/``. Defaults to :func:`bayesnet.data.priors.default_priors_dir`.
     extra_settings : sequence of path-like, optional
         Setting files kept elsewhere (a population of your own), added after the shipped ones;
         each is named by its file name without ``.yaml``.

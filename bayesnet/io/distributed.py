@@ -516,7 +516,7 @@ def run_batch_dask(
         the end. Its workers run without ``MALLOC_TRIM_THRESHOLD_`` (see ``_FAST_MALLOC``).
     chunk_size : int
         About this many rows per partition (fewer for a file of many columns). CSV is split by
-        bytes, estimated from the first 64 kB (at most :data:`MAX_BLOCKSIZE` per partition); a
+        bytes, estimated from the first 64 kB (at most ``MAX_BLOCKSIZE``, 64 MiB, per partition); a
         compressed CSV is one partition. Dask splits CSV files at line breaks, so quoted fields
         holding line breaks only work in one partition (a ``blocksize`` above the file size).
     blocksize : int, optional

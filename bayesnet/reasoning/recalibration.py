@@ -261,7 +261,7 @@ def _family(kind: str) -> str:
 
 
 def recalibration_targets(model: BackPainModel) -> dict[tuple[str, str], Target]:
-    """Every number of the model's setting, as a :class:`Target`, keyed ``(node, parameter)``.
+    """Every number of the model's setting, as a ``Target``, keyed ``(node, parameter)``.
 
     A multi-state distribution is one target, listed under ``(node, "prevalence[<setting>]")``.
 

@@ -191,7 +191,7 @@ def validate(
         study-population setting file (``setting: settings/<study>.yaml``) on
         ``bayesnet.load_model(setting=<that file>, priors=model.priors.directory)``.
     scenarios : list of Scenario, optional
-        Default: :func:`load_validation` of ``path``.
+        Default: :func:`bayesnet.data.scenarios.load_validation` of ``path``.
     path : path-like, optional
         A validation file (default: the shipped one).
     draws : int, default 500
