@@ -36,13 +36,29 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 CONCEPTS = ["likelihood_ratio", "noisy_or", "value_of_information", "parameter_uncertainty"]
 
 
+def _executed_notebooks(request) -> Path | None:
+    """A folder of every notebook already executed in this session, if a fixture provides one.
+
+    A session fixture ``executed_notebooks_dir`` (in ``conftest.py``, shared with
+    ``test_notebooks.py``) lets the notebooks run once per test session; without it this build
+    executes them itself.
+    """
+    try:
+        return Path(request.getfixturevalue("executed_notebooks_dir"))
+    except pytest.FixtureLookupError:
+        return None
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, request) -> Path:
     out = tmp_path_factory.mktemp("docs") / "html"
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html", str(DOCS),
            str(out)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-    env.pop("BAYESNET_DOCS_EXECUTED_NOTEBOOKS", None)  # this build executes them
+    env.pop("BAYESNET_DOCS_EXECUTED_NOTEBOOKS", None)
+    executed = _executed_notebooks(request)
+    if executed is not None:
+        env["BAYESNET_DOCS_EXECUTED_NOTEBOOKS"] = str(executed)
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     if proc.returncode != 0:
         problems = [line for line in (proc.stderr + proc.stdout).splitlines()

@@ -120,6 +120,7 @@ class Tutorials:
         self.executed: dict[str, Path] = {}
         self.futures = {}
         self.pool: ThreadPoolExecutor | None = None
+        self.digest = code_digest()
         given = os.environ.get(EXECUTED_ENV)
         if given:
             folder = Path(given)
@@ -129,7 +130,7 @@ class Tutorials:
             self.executed = {n: folder / n for n in names}
         else:
             cache = Path(app.doctreedir) / "bayesnet_tutorials"
-            digest = code_digest()
+            digest = self.digest
             todo = []
             for name in names:
                 source = NOTEBOOKS / name
@@ -176,10 +177,19 @@ def _timed_execute(source: Path, target: Path) -> float:
     return time.perf_counter() - start
 
 
-def tutorials_outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
-    """Tutorials whose executed copy differs from the one read last time."""
-    keys = getattr(env, "bayesnet_tutorial_keys", {})
+def outdated(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Pages to read again although their files did not change.
+
+    When the code, data or benchmark files changed since the last build, every page: the API
+    pages' docstrings, the concept pages' outputs and the tutorials may all differ (Sphinx itself
+    only looks at the pages' own files). Otherwise the tutorials whose executed copy changed.
+    """
     tut = app.bayesnet_tutorials
+    previous = getattr(env, "bayesnet_code_digest", None)
+    env.bayesnet_code_digest = tut.digest
+    if previous is not None and previous != tut.digest:
+        return sorted(set(env.found_docs) - set(added))
+    keys = getattr(env, "bayesnet_tutorial_keys", {})
     return [tut.docname(n) for n in tut.executed if keys.get(tut.docname(n)) != tut.key(n)
             and tut.docname(n) not in added]
 
@@ -327,7 +337,7 @@ def resolve_alias(app: Sphinx, env, node, contnode):
 
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", generate)
-    app.connect("env-get-outdated", tutorials_outdated)
+    app.connect("env-get-outdated", outdated)
     app.connect("source-read", tutorial_source)
     app.connect("missing-reference", resolve_alias)
     app.connect("build-finished", finish)
