@@ -132,9 +132,14 @@ def test_api_reference_pages(site):
     public = [name for name, _ in inspect.getmembers(bayesnet.BackPainModel) if not name.startswith("_")]
     missing = [name for name in public if f'id="bayesnet.BackPainModel.{name}"' not in model_page]
     assert not missing, f"BackPainModel members without an entry in the API page: {missing}"
-    for name in ["bayesnet.reasoning.diagnosis.Diagnosis", "bayesnet.reasoning.results.NextTests",
-                 "bayesnet.present.plots", "bayesnet.present.figures", "bayesnet.present.explorer"]:
+    for name in ["bayesnet.reasoning.diagnosis.Diagnosis", "bayesnet.present.plots", "bayesnet.present.figures",
+                 "bayesnet.present.explorer"]:
         assert f'id="{name}' in page(site, f"api/generated/{name}"), name
+    from bayesnet.reasoning import results
+
+    results_page = page(site, "api/generated/bayesnet.reasoning.results")
+    missing = [name for name in results.__all__ if f'id="bayesnet.reasoning.results.{name}"' not in results_page]
+    assert not missing, f"result classes without an entry in the API: {missing}"
     assert 'id="bayesnet.present.explorer.build_explorer"' in page(site, "api/generated/bayesnet.present.explorer")
     engine = page(site, "api/engine")
     assert 'id="bayesnet.inference.engine.compile_network"' in engine

@@ -12,7 +12,8 @@ At ``builder-inited`` this extension writes, into the (git-ignored) source folde
   notebooks already executed (same names), those are shown instead;
 * ``_generated/sources.csv``: :meth:`bayesnet.BackPainModel.sources`, one row per sourced number;
 * ``_generated/cli.md``: the ``--help`` text of ``bayesnet`` and of every command, as the command
-  line prints it;
+  line prints it (and it clears ``api/generated``, autosummary's pages, before autosummary writes
+  them again);
 
 and it registers a ``python3`` kernel that runs the interpreter building the docs (so the
 notebooks and the concept pages run against this bayesnet whatever kernels are installed).
@@ -30,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,7 @@ ROOT = DOCS.parent
 NOTEBOOKS = ROOT / "notebooks"
 GENERATED = DOCS / "_generated"
 TUTORIALS = DOCS / "tutorials"
+API_STUBS = DOCS / "api" / "generated"
 EXECUTED_ENV = "BAYESNET_DOCS_EXECUTED_NOTEBOOKS"
 
 #: where a documented object lives (key) and the public names it is also known by (values)
@@ -285,6 +288,15 @@ def generate(app: Sphinx) -> None:
                 f"{len(commands)} commands")
 
 
+def clear_stubs(app: Sphinx, config) -> None:
+    """Remove autosummary's pages of the last build (``api/generated``) before it writes this build's.
+
+    Autosummary never deletes a page: a stale one (an object renamed or moved) would still be read
+    and clash with the new one.
+    """
+    shutil.rmtree(API_STUBS, ignore_errors=True)
+
+
 def finish(app: Sphinx, exception) -> None:
     tutorials = getattr(app, "bayesnet_tutorials", None)
     if tutorials is not None:
@@ -336,6 +348,7 @@ def resolve_alias(app: Sphinx, env, node, contnode):
 
 
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", clear_stubs)
     app.connect("builder-inited", generate)
     app.connect("env-get-outdated", outdated)
     app.connect("source-read", tutorial_source)
