@@ -66,3 +66,17 @@ def priors_copy(tmp_path, priors_dir) -> Path:
     return dst
 
 
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks_dir(tmp_path_factory):
+    """Every notebook of notebooks/ executed once per session (two at a time), for the notebook
+    tests and the documentation build alike; failures are recorded in ``failures.json``."""
+    import json
+
+    from helpers import NOTEBOOKS_DIR, execute_notebooks
+
+    out = tmp_path_factory.mktemp("executed_notebooks")
+    failures = execute_notebooks(sorted(NOTEBOOKS_DIR.glob("*.ipynb")), out)
+    (out / "failures.json").write_text(json.dumps(failures))
+    return out

@@ -13,3 +13,56 @@ def query(ve, variable, evidence=None, virtual=None):
         warnings.simplefilter("ignore")
         f = ve.query([variable], evidence=evidence or None, virtual_evidence=virtual, show_progress=False)
     return dict(zip(f.state_names[variable], f.values))
+
+
+# ---------------------------------------------------------------------------------- notebooks
+NOTEBOOKS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def notebook_kernel_manager():
+    """A kernel manager for the ``python3`` kernel of the running interpreter.
+
+    Whatever kernelspecs are registered on the machine (a user-level ``python3`` pointing at another
+    Python, say), the notebooks run in the environment running the tests; nothing is installed or
+    registered.
+    """
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    class ThisInterpreter(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
+
+    return KernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreter())
+
+
+def execute_notebooks(paths, out_dir, workers: int = 2) -> dict[str, str]:
+    """Run every notebook top to bottom (from ``notebooks/``), writing each executed copy to ``out_dir``.
+
+    Returns ``{name: message}`` for the notebooks that failed (the failing cell, its error and its
+    source); the executed copy of a failed notebook is written too, up to the failing cell.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbclient
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    def run(path) -> tuple[str, str | None]:
+        nb = nbformat.read(path, as_version=4)
+        client = nbclient.NotebookClient(nb, km=notebook_kernel_manager(), kernel_name="python3", timeout=300,
+                                         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
+        error = None
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            index, source = next(((i, c.source) for i, c in enumerate(nb.cells)
+                                  if any(o.get("output_type") == "error" for o in c.get("outputs", []))), (None, ""))
+            error = f"{path.name}: cell {index} raised {exc.ename}: {exc.evalue}\n--- cell {index} ---\n{source}"
+        nbformat.write(nb, out_dir / path.name)
+        return path.name, error
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(run, paths))
+    return {name: error for name, error in results if error is not None}

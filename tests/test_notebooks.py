@@ -7,16 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 # declared in the "test" extra: a broken install fails here instead of skipping
 import ipykernel  # noqa: F401 (the kernel the notebooks run in)
-import nbclient
+import nbclient  # noqa: F401 (runs them: helpers.execute_notebooks)
 import nbformat
-
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient.exceptions import CellExecutionError
+import pytest
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -31,22 +26,10 @@ EXPECTED = [
 ]
 
 
-class _ThisInterpreter(KernelSpecManager):
-    """The ``python3`` kernel of the running interpreter (ipykernel's own spec, built on ``sys.executable``).
+def _kernel_manager():
+    from helpers import notebook_kernel_manager
 
-    Whatever kernelspecs are registered on the machine (a user-level ``python3`` pointing at another
-    Python, say), the notebooks run in the environment running the tests; nothing is installed or
-    registered.
-    """
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-
-        return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
-
-
-def _kernel_manager() -> KernelManager:
-    return KernelManager(kernel_name="python3", kernel_spec_manager=_ThisInterpreter())
+    return notebook_kernel_manager()
 
 
 def test_kernel_is_this_interpreter():
@@ -78,31 +61,15 @@ def test_notebooks_match_their_build_script(tmp_path):
         assert content(built) == content(stored), f"{built.name} differs from notebooks/_build.py: rebuild it"
 
 
-def _failing_cell(nb) -> tuple[int | None, str]:
-    for i, cell in enumerate(nb.cells):
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return i, cell.source
-    return None, ""
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path):
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        km=_kernel_manager(),
-        kernel_name="python3",
-        timeout=300,
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    try:
-        client.execute()
-    except CellExecutionError as exc:
-        index, source = _failing_cell(nb)
-        pytest.fail(
-            f"{path.name}: cell {index} raised {exc.ename}: {exc.evalue}\n--- cell {index} ---\n{source}",
-            pytrace=False,
-        )
+def test_notebook_runs(path, executed_notebooks_dir):
+    # the notebooks run once per session (conftest's executed_notebooks_dir, which the docs build reuses)
+    failures = json.loads((executed_notebooks_dir / "failures.json").read_text())
+    if path.name in failures:
+        pytest.fail(failures[path.name], pytrace=False)
+    nb = nbformat.read(executed_notebooks_dir / path.name, as_version=4)
+    unrun = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]
+    assert not unrun, f"{path.name}: cells {unrun} did not run"
     if path.name == "01_quickstart.ipynb":
         # results display as their formatted tables with no HTML(...) boilerplate in the notebook
         assert "HTML(" not in "".join(c.source for c in nb.cells)
