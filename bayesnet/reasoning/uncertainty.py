@@ -886,7 +886,7 @@ def uncertainty_batch(
     chunk_size : int, default 256
         Scenarios per chunk (memory: about ``draws * block * 80`` bytes per block besides the
         tables). Within a block, scenarios go to the engine a few at a time, about
-        :data:`ROWS_PER_CALL` (scenario, draw) rows per call.
+        ``ROWS_PER_CALL`` (2,048) (scenario, draw) rows per call.
 
     Returns
     -------

@@ -7,7 +7,7 @@ Three questions researchers otherwise answer with hand-written loops:
 * :func:`what_if` / :func:`sweep` -- run such a grid through the model, in one or several
   settings, and return a tidy (long) table ready for seaborn: one row per scenario, setting and
   condition, with the prior, the posterior and the likelihood ratio (posterior odds / prior odds,
-  as in :attr:`Diagnosis.ranking <bayesnet.reasoning.diagnosis.Diagnosis.ranking>`);
+  as in ``Diagnosis.ranking``);
 * :func:`sample_cohort` -- a synthetic population drawn from the network by vectorised ancestral
   sampling (every variable, conditions included), for population-level questions: how many
   patients with a positive D-dimer have a pulmonary embolism, how posteriors are distributed
