@@ -928,6 +928,71 @@ fig.tight_layout()
 """),
 ]
 
+EXPLORER_INLINE = [
+    md("""
+# 8. The explorer inline in JupyterLab
+
+The interactive differential explorer, the page `bayesnet explore` serves, also runs in a notebook
+cell: set what is known about a patient with the buttons and the ranked differential, the
+explanation of the focus condition and the next best tests update at once. It needs the `app`
+extra (Panel): `pip install ".[app]"`.
+
+* **Offline.** Displaying it loads Panel's and Bokeh's JavaScript from the installed Python
+  package (`pn.extension(inline=True)`), never from a CDN: it works without network access
+  (hospital proxies, air-gapped machines). If you call `pn.extension()` yourself before, pass
+  `inline=True` too.
+* **In the notebook's column.** Results beside the controls when the column is 1000 px or wider,
+  above them otherwise; the results stay in view while the notebook scrolls to a control further down.
+* **Where its JavaScript cannot run** (a notebook that is not trusted, GitHub or nbviewer) the cell
+  shows a message saying so and a static copy of the differential, instead of an empty cell.
+
+*bayesnet is a research and teaching tool, not a medical device.*
+"""),
+    code("""
+from bayesnet.present.explorer import build_explorer
+
+# a patient to start from (the buttons change it once the explorer is shown, in the last cell)
+explorer = build_explorer("primary_care", evidence={"history_of_cancer": "yes", "age_group": "70_plus"})
+explorer.evidence
+"""),
+    md("""
+The explorer keeps its state in Python: what is set (`explorer.evidence`), the differential it
+shows (`explorer.diagnosis`, an ordinary diagnosis that displays itself as a table), the focus
+condition and the next tests it ranks for it. `explorer.set_evidence({...})` sets the controls
+from Python (and redraws the explorer, as clicking them would).
+"""),
+    code("""
+explorer.diagnosis
+"""),
+    md("""
+The numbers are the API's, exactly: the same evidence given to `model.diagnose` gives the same
+floats (the explorer's page carries each one in full precision as `data-posterior`).
+"""),
+    code("""
+import bayesnet
+
+model = bayesnet.load_model("primary_care")
+dx = model.diagnose(explorer.evidence)
+same = (dx.ranking["posterior"] == explorer.diagnosis.ranking["posterior"]).all()
+print(f"explorer and model.diagnose agree exactly: {same}")
+print("focus (the serious condition the evidence raised most):", explorer.focus)
+explorer.next_best.head(5)[["focus_information", "expected_change"]]
+"""),
+    md("""
+## The explorer
+
+Set what is known with the buttons: the differential (kept in view while the notebook scrolls),
+the explanation of the focus condition and the next best tests follow. The *Focus* menu chooses
+the condition explained. After a few clicks, run the cells above again: they read the new state.
+
+It is displayed in the notebook's last cell on purpose: "Run All" then ends with it, and its
+JavaScript connects to a kernel that has nothing else queued.
+"""),
+    code("""
+explorer
+"""),
+]
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_teaching_red_flags.ipynb": RED_FLAGS,
@@ -936,6 +1001,7 @@ NOTEBOOKS = {
     "05_engine_vs_pgmpy_pyagrum.ipynb": ENGINE,
     "06_red_flag_rules.ipynb": RED_FLAG_RULES,
     "07_recalibration.ipynb": RECALIBRATION,
+    "08_explorer_inline.ipynb": EXPLORER_INLINE,
 }
 
 

@@ -271,7 +271,9 @@ def test_set_controls_look_set_and_cards_count_them(explorer):
     colour = "color" if "color" in explorer.widgets["fever"].param else "button_type"
     assert getattr(explorer.widgets["fever"], colour) == getattr(explorer.widgets["night_pain"], colour) == "primary"
     assert getattr(explorer.widgets["dyspnoea"], colour) == "light"
-    titles = {kind: card.title for kind, (card, _, _) in explorer._cards.items()}
+    titles = explorer.card_titles()
+    for kind, (_card, header, _title, _names) in explorer._cards.items():  # what the page shows
+        assert header.object == f"<h3>{html.escape(titles[kind])}</h3>"
     assert titles["finding"].startswith("Findings: 2 of ") and titles["risk_factor"].startswith("Risk factors: 1 of ")
     assert titles["test"].startswith("Tests (") and "none set" in titles["test"]
     explorer.reset()
@@ -342,3 +344,18 @@ def test_updates_send_markup_only_not_the_stylesheets_again():
     ex.widgets["fever"].value = "yes"
     assert {a for _, a in changed} == {"text"}, changed
     assert {n for n, _ in changed} == {"ranking", "explanation", "tests", "status"}
+
+
+def test_notebook_output_carries_a_plain_html_stand_in_with_the_current_ranking():
+    """Where the JavaScript cannot run, the cell shows why and the differential (hidden by a style rule once rendered)."""
+    ev = {"history_of_cancer": "yes"}
+    ex = build_explorer(evidence=ev)
+    data, _meta = ex._repr_mimebundle_()  # outside a kernel: Panel's extension is not loaded, the stand-in remains
+    page = data["text/html"]
+    assert page.startswith('<div class="bn-inline">') and "bn-fallback" in page and "cannot run here" in page
+    assert ".bn-inline:has([data-root-id] > *) > .bn-fallback { display: none; }" in page
+    api = bayesnet.load_model().diagnose(ev).ranking
+    rows = _ROW.findall(page)
+    assert [c for c, _, _ in rows] == list(api.index)
+    assert all(float(post) == api.loc[c, "posterior"] for c, post, _ in rows)
+    assert data["text/plain"] == repr(ex)

@@ -23,6 +23,7 @@ EXPECTED = [
     "05_engine_vs_pgmpy_pyagrum.ipynb",
     "06_red_flag_rules.ipynb",
     "07_recalibration.ipynb",
+    "08_explorer_inline.ipynb",
 ]
 
 

@@ -4,8 +4,10 @@ One Panel app serves both uses: displayed inline in Jupyter and served as a web 
 localhost by ``bayesnet explore`` (or ``python -m bayesnet.present.explorer``). It needs the ``app``
 extra (``pip install 'bayesnet[app]'``, which installs Panel); the rest of the package does not.
 
-Controls (left; on a narrow screen below the results): the clinical setting; for every risk
-factor, finding and test a choice between ``unknown`` and each of its states, grouped by kind in
+Controls (left; below the results when the explorer is narrower than :data:`NARROW` px, as on a
+phone or in a notebook's column: the layout follows the explorer's own width, not the screen's):
+the clinical setting; for every risk factor, finding and test a choice between ``unknown`` and
+each of its states, grouped by kind in
 collapsible cards, each with its clinical label (:mod:`bayesnet.present.labels`) and a line
 saying what it means; a reset button. A control that is set is drawn in colour, one left at
 ``unknown`` in grey, and each card's title counts how many of its controls are set.
@@ -20,6 +22,12 @@ best observations for it, ranked by what their result is expected to tell about 
 (``focus_information``, :meth:`~bayesnet.model.BackPainModel.next_tests` with ``condition=``), the
 score explained in words. If an update fails, the results on screen are marked out of date
 with the error, never left looking current.
+
+In a notebook (JupyterLab 4, with the extension that ships in the Panel package), displaying an
+explorer loads Panel's and Bokeh's JavaScript inline, from the installed package: it needs no
+network access. Where that JavaScript cannot run (an untrusted notebook, a static viewer), the
+cell shows a message saying so and a static copy of the differential
+(:meth:`Explorer.fallback_html`) instead of staying empty.
 
 An update comes in two steps: the differential and the explanation (a few milliseconds of
 Python) are sent at once; the next tests (and intervals) follow in the next tick of the server's
@@ -105,8 +113,11 @@ PANEL_MISSING = "the explorer needs Panel, which is not installed: pip install '
 INTERVAL_DRAWS = 200
 #: Milliseconds between sending the differential and computing the next tests (lets the patch go out).
 FINISH_DELAY_MS = 14
-#: Widths (CSS px) below which the results go above the controls.
-NARROW = 760
+#: Width (CSS px) of the explorer below which the results go above the controls. A container query,
+#: not a media query: inline in a notebook the explorer is as wide as the notebook's column, not the screen.
+NARROW = 1000
+#: Width (CSS px) of the results column below which its tables are compacted.
+NARROW_RESULTS = 600
 
 #: The explorer's own rules, after :data:`bayesnet.present.display.STYLESHEET` in every pane.
 EXPLORER_CSS = """\
@@ -122,32 +133,36 @@ EXPLORER_CSS = """\
 .bn-ctl .bn-name { font-size: 14px; font-weight: 600; }
 .bn-ctl .bn-desc { font-size: 12px; color: #555; }
 .bn-view { overflow-x: auto; }
-@media (max-width: NARROWpx) {
+@container (max-width: NARROWpx) {
   .bn-view .bn-track { width: 90px; }
   .bn-view .bn-track.bn-diverging { width: 80px; }
   .bn-view td, .bn-view th { padding: 2px 3px; }
   .bn-ranking td:nth-child(4), .bn-ranking th:nth-child(4) { display: none; }
 }
-""".replace("NARROW", str(NARROW))
+""".replace("NARROW", str(NARROW_RESULTS))
 
-#: The flex box of results and controls. Results first, laid out right to left: beside the controls when both
-#: fit, above them (the first line of the wrap) when not; kept in view while the controls scroll (the
-#: flex box's items are the children of its display: contents wrappers).
+#: The whole explorer is the container its layout rules query (its own width, whatever the screen's).
+_LAYOUT_CSS = ":host { container-type: inline-size; }"
+
+#: The flex box of results and controls. Results first, laid out right to left: beside the controls when
+#: the explorer is wide enough, above them when not; kept in view while the controls scroll (the flex
+#: box's items are the children of its display: contents wrappers).
 _BODY_CSS = """\
-[id^="flex-item-0"] > * { position: sticky !important; top: 0 !important; align-self: flex-start !important; z-index: 2 !important; flex: 1 1 520px !important; min-width: 0 !important;
+[id^="flex-item-0"] > * { position: sticky !important; top: 0 !important; align-self: flex-start !important; z-index: 2 !important; flex: 1 1 500px !important; min-width: 0 !important;
   background: white !important; }
-[id^="flex-item-1"] > * { flex: 0 1 480px !important; min-width: 0 !important; }
-@media (max-width: NARROWpx) {
+[id^="flex-item-1"] > * { flex: 0 1 460px !important; min-width: 0 !important; }
+@container (max-width: NARROWpx) {
   [id^="flex-item-0"] > * { flex: 1 1 100% !important; border-bottom: 2px solid #bbb !important; }
   [id^="flex-item-1"] > * { flex: 1 1 100% !important; }
 }
-""".replace("NARROW", str(NARROW))
+""".replace("NARROW", str(NARROW - 1))
 
-#: The results column scrolls within the screen's height (half of it on a narrow screen).
+#: The results column scrolls within the screen's height (half of it when above the controls); its width is
+#: the container its tables' rules query.
 _RESULTS_CSS = """\
-:host { max-height: 100vh; overflow-y: auto !important; }
-@media (max-width: NARROWpx) { :host { max-height: 50vh; } }
-""".replace("NARROW", str(NARROW))
+:host { max-height: 100vh; overflow-y: auto !important; container-type: inline-size; }
+@container (max-width: NARROWpx) { :host { max-height: 50vh; } }
+""".replace("NARROW", str(NARROW - 1))
 
 #: The setting buttons wrap on a narrow screen.
 _SETTING_CSS = ".bk-btn-group { flex-wrap: wrap; } .bk-btn { flex: 1 1 auto; }"
@@ -332,7 +347,7 @@ def next_tests_fragment(nt: pd.DataFrame, top: int | None = 5) -> str:
             f'<td class="num">{i}</td><td><b>{html.escape(variable_label(var))}</b></td>'
             f'<td class="num">{score:.3f}</td>'
             f'<td><div class="bn-track" style="width:90px"><div class="bn-fill" style="left:0;width:{width:.1f}%">'
-            f"</div></div></td><td>{''.join(results)}</td></tr>"
+            f"</div></div></td><td>{' '.join(results)}</td></tr>"  # a space: the results wrap in a narrow column
         )
     body = "".join(rows) or '<tr><td colspan="5">every finding and test is already known</td></tr>'
     name = html.escape(variable_label(focus)) if focus else ""
@@ -353,7 +368,7 @@ def next_tests_fragment(nt: pd.DataFrame, top: int | None = 5) -> str:
 class Explorer:
     """The interactive differential explorer (a Panel app).
 
-    Display it in Jupyter (it renders itself; ``pn.extension()`` is loaded if needed), or
+    Display it in Jupyter (it renders itself; ``pn.extension(inline=True)`` is loaded if needed), or
     serve it with :func:`serve` / ``bayesnet explore``. ``explorer.servable()`` marks it for
     ``panel serve``.
 
@@ -455,9 +470,12 @@ class Explorer:
                     stylesheets=css, sizing_mode="stretch_width", margin=(4, 5, 2, 5),
                 )
                 rows += [label, widget]
-            card = pn.Card(pn.Column(*rows, sizing_mode="stretch_width", margin=0), title=self._card_title(title, 0, len(names)),
+            # the header is a pane of ours: a new count sends its text only (a Card's title re-sends its stylesheets,
+            # which in a notebook point at Panel's CDN)
+            header = Pane(self._card_header(title, 0, len(names)), css_classes=["card-title"], sizing_mode="stretch_width")
+            card = pn.Card(pn.Column(*rows, sizing_mode="stretch_width", margin=0), header=header,
                            collapsed=(kind == "test"), sizing_mode="stretch_width", css_classes=[f"bn-card-{kind}"])
-            self._cards[kind] = (card, title, names)
+            self._cards[kind] = (card, header, title, names)
             cards.append(card)
 
         self.ranking_pane = Pane("", stylesheets=css, sizing_mode="stretch_width", css_classes=["bn-out"])
@@ -485,7 +503,8 @@ class Explorer:
         body = pn.FlexBox(self.results, controls, flex_direction="row-reverse", flex_wrap="wrap",
                           align_items="flex-start", sizing_mode="stretch_width", css_classes=["bn-body"],
                           stylesheets=[_BODY_CSS])
-        self.layout = pn.Column(header, body, sizing_mode="stretch_width", css_classes=["bn-explorer"])
+        self.layout = pn.Column(header, body, sizing_mode="stretch_width", css_classes=["bn-explorer"],
+                                stylesheets=[_LAYOUT_CSS])
 
         for widget in (*self.widgets.values(), self.setting_widget, self.condition_widget, self.intervals_widget):
             widget.param.watch(self._on_change, "value")
@@ -553,6 +572,16 @@ class Explorer:
     def _card_title(title: str, n_set: int, n: int) -> str:
         return f"{title}: {n_set} of {n} set" if n_set else f"{title} ({n}, none set)"
 
+    @classmethod
+    def _card_header(cls, title: str, n_set: int, n: int) -> str:
+        return f"<h3>{html.escape(cls._card_title(title, n_set, n))}</h3>"
+
+    def card_titles(self) -> dict[str, str]:
+        """The title of each card of controls (``risk_factor``, ``finding``, ``test``), counting the controls set."""
+        is_set = {var: w.value not in (UNKNOWN, None) for var, w in self.widgets.items()}
+        return {kind: self._card_title(title, sum(is_set[v] for v in names), len(names))
+                for kind, (_card, _header, title, names) in self._cards.items()}
+
     def _style_controls(self) -> None:
         """Set controls in colour, unset ones grey; each card's title counts its set controls (changes only)."""
         is_set = {var: w.value not in (UNKNOWN, None) for var, w in self.widgets.items()}
@@ -563,10 +592,10 @@ class Explorer:
             widget = self.widgets[var]
             setattr(widget, self._color, "primary" if is_set[var] else "light")
             self._drawn_set[var] = is_set[var]
-        for card, title, names in self._cards.values():
-            text = self._card_title(title, sum(is_set[v] for v in names), len(names))
-            if card.title != text:
-                card.title = text
+        for _card, header, title, names in self._cards.values():
+            text = self._card_header(title, sum(is_set[v] for v in names), len(names))
+            if header.object != text:
+                header.object = text
 
     # ------------------------------------------------------------------ outputs
     def _deferred(self) -> bool:
@@ -695,11 +724,56 @@ class Explorer:
         return self.layout.show(**kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        """Panel's bundle (its JavaScript inline: no network needed) behind a plain-HTML stand-in.
+
+        The stand-in (class ``bn-fallback``: what is wrong and the current differential as a
+        static table) is shown where the JavaScript cannot run (an untrusted notebook, a viewer
+        without Panel's extension, Panel's scripts missing); a style rule hides it as soon as the
+        explorer has rendered.
+        """
         _load_notebook_extension(self._pn)
-        return self.layout._repr_mimebundle_(include, exclude)
+        bundle = self.layout._repr_mimebundle_(include, exclude)
+        data, meta = bundle if bundle is not None else ({}, {})
+        data = {**data, "text/plain": repr(self),
+                "text/html": f'<div class="bn-inline">{_INLINE_CSS}{self.fallback_html()}{data.get("text/html", "")}</div>'}
+        return data, meta
+
+    def fallback_html(self) -> str:
+        """The plain-HTML stand-in for the explorer: why it is not interactive here, and the current differential.
+
+        Returns
+        -------
+        str
+            ``<div class="bn-fallback" role="status">``: a message, then
+            :func:`~bayesnet.present.display.ranking_html` of :attr:`diagnosis`.
+        """
+        known = ", ".join(f"{variable_label(k)} = {state_label(k, v)}" for k, v in self.evidence.items()) or "nothing"
+        ranking = display.ranking_html(self.diagnosis, lead=self.focus) if self.diagnosis is not None else ""
+        return (
+            '<div class="bn-fallback" role="status" style="border:1px solid #e6b0aa;background:#fdedec;padding:8px 10px;'
+            'margin:4px 0;font-family:system-ui,sans-serif;font-size:14px;color:#222">'
+            "<p style='margin:0 0 6px 0'><b>The interactive explorer cannot run here</b>: its JavaScript (Panel and "
+            "Bokeh, loaded from the Python package, no network needed) did not run. In JupyterLab, trust the notebook "
+            "(command palette: <i>Trust Notebook</i>) and run the cell again; a viewer without Panel's extension "
+            "(GitHub, nbviewer) shows only this. If <code>pn.extension()</code> was called before, call "
+            "<code>pn.extension(inline=True)</code> instead to work offline.</p>"
+            f"<p style='margin:0 0 6px 0'>Below, a static copy of the differential ({html.escape(setting_label(self.setting))}; "
+            f"known: {html.escape(known)}).</p>{ranking}</div>"
+        )
 
     def __repr__(self) -> str:
         return f"<Explorer setting={self.setting!r} evidence={self.evidence!r}>"
+
+
+#: Rules for the notebook's own page (outside the explorer's shadow roots): hide the plain-HTML stand-in once
+#: the explorer's root has rendered; let JupyterLab's output area holding the explorer overflow, so that the
+#: results can stay in view (sticky) while the notebook scrolls (it fits the column: nothing needs the
+#: output area's own scroll bar).
+_INLINE_CSS = """<style>
+.bn-inline:has([data-root-id] > *) > .bn-fallback { display: none; }
+.jp-OutputArea:has(.bn-inline), .jp-OutputArea-child:has(.bn-inline), .jp-OutputArea-output:has(.bn-inline) {
+  overflow: visible !important; }
+</style>"""
 
 
 def _mark_stale(fragment: str, message: str) -> str:
@@ -722,7 +796,7 @@ def _load_notebook_extension(pn: Any) -> None:
     except ImportError:  # pragma: no cover - no IPython at all
         in_kernel = False
     if in_kernel:
-        pn.extension()
+        pn.extension(inline=True)
 
 
 def build_explorer(setting: str = "primary_care", **kwargs: Any) -> Explorer:
