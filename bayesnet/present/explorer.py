@@ -29,11 +29,14 @@ network access. Where that JavaScript cannot run (an untrusted notebook, a stati
 cell shows a message saying so and a static copy of the differential
 (:meth:`Explorer.fallback_html`) instead of staying empty.
 
-An update comes in two steps: the differential and the explanation (a few milliseconds of
-Python) are sent at once; the next tests (and intervals) follow in the next tick of the server's
-event loop. Only the changed markup travels: the stylesheets are attached to each output pane
-once, when it is built, and Panel's 50 ms debounce of widget changes is turned off for the
-controls.
+An update comes in two steps, each one patch of the page: the differential and the explanation
+(a few milliseconds of Python), then the next tests (and intervals) in the next tick of the
+server's event loop. In a served page a step starts once the websocket is free (the server's
+reply to the click written), so that its patch leaves the moment it is made rather than at
+Panel's next 10 ms poll; in a notebook the kernel's comm is held during a step and pushed once.
+Only changed markup travels: the stylesheets are attached to each output pane once, when it is
+built, a pane whose markup did not change sends nothing, and Panel's 50 ms debounce of widget
+changes is turned off for the controls.
 
 The differential reuses :func:`~bayesnet.present.display.ranking_html`, the explanation
 :func:`~bayesnet.present.display.explanation_html` (the functions that draw them in Jupyter),
@@ -74,7 +77,9 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -111,8 +116,6 @@ KINDS = (("risk_factor", "Risk factors"), ("finding", "Findings"), ("test", "Tes
 PANEL_MISSING = "the explorer needs Panel, which is not installed: pip install 'bayesnet[app]'"
 #: Parameter draws behind the optional 95% intervals (a modest number: ~10 ms per evidence, cached).
 INTERVAL_DRAWS = 200
-#: Milliseconds between sending the differential and computing the next tests (lets the patch go out).
-FINISH_DELAY_MS = 14
 #: Width (CSS px) of the explorer below which the results go above the controls. A container query,
 #: not a media query: inline in a notebook the explorer is as wide as the notebook's column, not the screen.
 NARROW = 1000
@@ -263,15 +266,18 @@ def _fragment_pane(pn: Any) -> type:
 
     Panel's HTML pane sends every property again when its object changes, the stylesheets among
     them (new stylesheet models each time, so never equal to the old ones): 6-8 KB of identical
-    CSS per pane per update. This pane sends the stylesheets once, when its model is built.
+    CSS per pane per update. This pane sends the stylesheets once, when its model is built, and
+    on an update computes and sends the text alone (Panel would rebuild every property, its
+    stylesheet models included, to drop them again: about 1 ms per pane). Markup equal to what
+    the page shows is not sent at all.
     """
     if not _FRAGMENT:
         base = pn.pane.HTML
 
         def _update(self: Any, ref: str, model: Any) -> None:
-            props = self._get_properties(model.document)
-            props.pop("stylesheets", None)
-            model.update(**props)
+            text = self._transform_object(self.object)["object"]
+            if model.text != text:
+                model.text = text
 
         _FRAGMENT.append(type("Fragment", (base,), {"_update": _update, "__module__": __name__}))
     return _FRAGMENT[0]
@@ -326,24 +332,32 @@ def next_tests_fragment(nt: pd.DataFrame, top: int | None = 5) -> str:
     column, title, words = _score_words(sort_by, focus, nt.attrs.get("threshold"))
     t = nt if top is None else nt.head(top)
     outcomes = nt.attrs.get("outcomes")
-    by_var = {v: g for v, g in outcomes.groupby("variable", sort=False)} if outcomes is not None else {}
+    # each shown row's results, from plain columns (grouping the frame copies its attrs for every group)
+    by_var: dict[str, list[tuple[Any, float, float]]] = {}
+    if outcomes is not None and focus in outcomes.columns:
+        wanted = set(t.index)
+        for v, s, p, after in zip(outcomes["variable"].tolist(), outcomes["state"].tolist(),
+                                  outcomes["probability"].tolist(), outcomes[focus].tolist(), strict=True):
+            if v in wanted:
+                by_var.setdefault(v, []).append((s, p, after))
     scale = float(t[column].max()) if len(t) else 0.0
     rows = []
-    for i, (var, r) in enumerate(t.iterrows(), start=1):
-        score = float(r[column])
+    records = zip(t.index, t[column].tolist(), t["expected_entropy_reduction"].tolist(), t["focus_information"].tolist(),
+                  t["expected_change"].tolist(), t["kind"].tolist(), strict=True)
+    for i, (var, score, gain, information, change, kind) in enumerate(records, start=1):
+        score = float(score)
         results = []
-        g = by_var.get(var)
-        if g is not None and focus in g.columns:
-            for s, p, after in zip(g["state"], g["probability"], g[focus], strict=True):
+        if var in by_var:
+            for s, p, after in by_var[var]:
                 results.append(f'<span class="bn-res">{html.escape(state_label(var, s))} '
                                f'<small>({format_probability(p)})</small> &rarr; <b>{format_probability(after)}</b></span>')
         else:  # pragma: no cover - a table without its outcomes
-            results.append(html.escape(str(r.get("results", ""))))
+            results.append(html.escape(str(t.loc[var].get("results", ""))))
         width = 100.0 * score / scale if scale > 0 else 0.0
         rows.append(
-            f'<tr data-variable="{html.escape(str(var), quote=True)}" data-gain="{float(r.expected_entropy_reduction)!r}" '
-            f'data-score="{score!r}" data-focus-information="{float(r.focus_information)!r}" '
-            f'data-change="{float(r.expected_change)!r}" class="bn-kind-{html.escape(str(r.kind), quote=True)}">'
+            f'<tr data-variable="{html.escape(str(var), quote=True)}" data-gain="{float(gain)!r}" '
+            f'data-score="{score!r}" data-focus-information="{float(information)!r}" '
+            f'data-change="{float(change)!r}" class="bn-kind-{html.escape(str(kind), quote=True)}">'
             f'<td class="num">{i}</td><td><b>{html.escape(variable_label(var))}</b></td>'
             f'<td class="num">{score:.3f}</td>'
             f'<td><div class="bn-track" style="width:90px"><div class="bn-fill" style="left:0;width:{width:.1f}%">'
@@ -415,6 +429,7 @@ class Explorer:
         self.top_tests = int(top_tests)
         model = get_model(setting)
         self._holding = False
+        self._waiting: list[Any] = []
         self._generation = 0
         self._started = 0.0
         self.diagnosis: Diagnosis | None = None
@@ -508,7 +523,7 @@ class Explorer:
 
         for widget in (*self.widgets.values(), self.setting_widget, self.condition_widget, self.intervals_widget):
             widget.param.watch(self._on_change, "value")
-        self.reset_button.on_click(lambda _event: self.reset())
+        self.reset_button.on_click(lambda _event: self._when_sent(self.reset))
         if evidence:
             self.set_evidence(evidence, defer=False)
         else:
@@ -566,7 +581,61 @@ class Explorer:
 
     def _on_change(self, _event: Any) -> None:
         if not self._holding:
-            self.update()
+            self._when_sent(self.update)
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """The changes made inside reach the page as one patch.
+
+        In a served page, Panel's hold. In a notebook, Panel pushes each change over the kernel's
+        comm as a message of its own (every pane, every colour: 8 messages a click): the comm is
+        held instead, then pushed once.
+        """
+        pn = self._pn
+        views = pn.state._views
+        in_notebook = any(views.get(ref, (None, None, None, None))[3] is not None for ref in self.layout._models)
+        if not in_notebook:
+            with pn.io.hold():
+                yield
+            return
+        from panel.io.notebook import block_comm
+
+        try:
+            with block_comm():
+                yield
+        finally:
+            pn.io.push_notebook(self.layout)
+
+    def _when_sent(self, step: Any) -> None:
+        """Run ``step`` now, or in a served page once the page's websocket is free.
+
+        A change from the browser is answered by the server with a short reply, written while
+        Panel already runs the callbacks it triggered. A patch made then waits for that reply, and
+        Panel polls for it every 10 ms: waiting for the websocket first (its write lock; the reply
+        takes a fraction of a millisecond) lets the patch of the step go out the moment it is made.
+        A step already waiting is not queued twice (it reads the controls when it runs).
+        """
+        doc = self._pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            step()
+            return
+        if step in self._waiting:
+            return
+        self._waiting.append(step)
+        from panel.io.state import set_curdoc
+
+        async def run() -> None:
+            session = getattr(doc.session_context, "session", None)
+            for conn in list(getattr(session, "_subscribed_connections", ())):
+                lock = getattr(getattr(conn, "_socket", None), "write_lock", None)
+                if lock is not None:
+                    async with lock:
+                        pass
+            self._waiting.remove(step)
+            with set_curdoc(doc):
+                step()
+
+        doc.add_next_tick_callback(run)
 
     @staticmethod
     def _card_title(title: str, n_set: int, n: int) -> str:
@@ -607,8 +676,9 @@ class Explorer:
         """Recompute and redraw every output for the current controls.
 
         The differential and the explanation are drawn first; the next tests (and the intervals,
-        when shown) follow: in a served page in the next tick of the event loop, so that the
-        differential reaches the browser without waiting for them; elsewhere at once.
+        when shown) follow: in a served page in the next tick of the event loop, once the
+        differential's patch is on the websocket, so that it reaches the browser without waiting
+        for them; elsewhere at once.
 
         Parameters
         ----------
@@ -635,7 +705,7 @@ class Explorer:
             return
         self.diagnosis, self.focus, self.stale = dx, condition, None
         first_ms = 1000.0 * (time.perf_counter() - start)
-        with self._pn.io.hold():  # one patch: the controls' colours, the differential, the explanation
+        with self._batch():  # one patch: the controls' colours, the differential, the explanation
             self._style_controls()
             self.ranking_pane.object = ranking
             self.explanation_pane.object = explanation
@@ -645,15 +715,8 @@ class Explorer:
             defer = self._deferred()
         doc = self._pn.state.curdoc
         if defer and doc is not None:
-            from panel.io.state import set_curdoc
-
-            def finish() -> None:
-                with set_curdoc(doc):
-                    self._finish(generation, setting, evidence, condition)
-
-            # a few ms later, not in the next tick: Tornado writes the differential's patch to the
-            # websocket in callbacks of its own, which must run first
-            doc.add_timeout_callback(finish, FINISH_DELAY_MS)
+            # in the next tick, once the differential's patch is on the websocket
+            self._when_sent(partial(self._finish, generation, setting, evidence, condition))
         else:
             self._finish(generation, setting, evidence, condition)
 
@@ -674,7 +737,7 @@ class Explorer:
             return
         self.next_best = nt
         self.last_update_ms = 1000.0 * (time.perf_counter() - self._started)
-        with self._pn.io.hold():
+        with self._batch():
             self.next_tests_pane.object = tests
             self.intervals_pane.object = uncertainty
             self.intervals_pane.visible = show
@@ -698,7 +761,7 @@ class Explorer:
             log.exception("explorer update failed")
         self.stale = message
         known = ", ".join(f"{variable_label(k)} = {state_label(k, v)}" for k, v in evidence.items()) or "nothing"
-        with self._pn.io.hold():
+        with self._batch():
             for pane in (self.ranking_pane, self.intervals_pane, self.explanation_pane, self.next_tests_pane):
                 pane.object = _mark_stale(pane.object, message)
             self.status_pane.object = (
