@@ -15,6 +15,10 @@ next tests follow the differential). Each click is also split at the websocket (
   updates (the round trip: the browser sends the change, Python recomputes, Bokeh sends the patch);
 * ``browser``: from that message to the updated DOM (BokehJS applies the patch and renders).
 
+The two figures to quote: *click -> differential shown* (what the user sees change first: the
+ranked differential and the explanation) and *click -> every output* (the next tests and the
+status line too).
+
 Printed: median, p95 and max of each over the clicks, the bytes received per click, and the
 time the page itself reports (``data-update-ms``: in Python from the start of the update to the end
 of its last step, the pause between the two steps included). The posteriors shown after the last
@@ -147,7 +151,7 @@ def run(url: str, clicks: int, viewport: tuple[int, int], warmup: int = 3) -> di
     if executable is None:
         raise SystemExit("Chromium not found: apt-get install chromium, or set BAYESNET_CHROMIUM")
     model = bayesnet.load_model()
-    total, complete, server, browser, received, python_ms = [], [], [], [], [], []
+    total, complete, server, browser, received, frames, python_ms = [], [], [], [], [], [], []
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -184,6 +188,7 @@ def run(url: str, clicks: int, viewport: tuple[int, int], warmup: int = 3) -> di
                     server.append(recv[-1][0] - r["click"])
                     browser.append(r["dom"] - recv[-1][0])
                 received.append(sum(every))
+                frames.append(len(every))
                 if r["python_ms"] is not None:
                     python_ms.append(float(r["python_ms"]))
             shown = page.evaluate(
@@ -201,6 +206,7 @@ def run(url: str, clicks: int, viewport: tuple[int, int], warmup: int = 3) -> di
         "server_round_trip_ms": summarise(server) if server else None,
         "browser_render_ms": summarise(browser) if browser else None,
         "bytes_received_per_click": summarise(received),
+        "frames_received_per_click": summarise(frames),
         "python_update_ms": summarise(python_ms) if python_ms else None,
         "page_errors": errors, "wrong_posteriors": wrong, "conditions_checked": len(shown),
     }
@@ -235,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             if s:
                 print(f"{name:<26} median {s['median']:6.1f} ms   p95 {s['p95']:6.1f} ms   max {s['max']:6.1f} ms")
         b = out["bytes_received_per_click"]
-        print(f"{'received per click':<26} median {b['median'] / 1024:6.1f} KB")
+        f = out["frames_received_per_click"]
+        print(f"{'received per click':<26} median {b['median'] / 1024:6.1f} KB in {f['median']:.0f} websocket frames "
+              "(a Bokeh message is 3: header, metadata, content)")
         print(f"posteriors shown after the last click: {out['conditions_checked']} checked against the API, "
               f"{len(out['wrong_posteriors'])} differ; page errors: {len(out['page_errors'])}")
     return 1 if out["wrong_posteriors"] or out["page_errors"] or not out["conditions_checked"] else 0

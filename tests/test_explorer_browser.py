@@ -253,7 +253,7 @@ def test_focus_in_the_page_explains_what_moved_and_ranks_the_next_tests_for_it(b
         page.page.close()
 
 
-@pytest.mark.parametrize("viewport", [(1400, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.parametrize("viewport", [(1400, 900), (900, 900), (390, 844)], ids=["desktop", "narrow-window", "phone"])
 def test_layout_keeps_the_results_in_view(browser, server, viewport):
     """A structural check of the layout, not a look: after clicking the last finding (far down the page) the
     differential is inside the viewport; nothing scrolls sideways; on the phone no text is below 12 px."""
