@@ -46,6 +46,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -124,6 +125,17 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     >>> out[["state", "probability"]].round(3).values.tolist()
     [['elevated', 0.33], ['normal', 0.67]]
     """
+    return _outcomes_frame(model, _outcome_arrays(model, evidence, candidates, include_risk_factors))
+
+
+def _outcome_arrays(model: BackPainModel, evidence: Mapping | None, candidates: Iterable[str] | None,
+                    include_risk_factors: bool) -> dict:
+    """The numbers behind :func:`outcomes`: one engine call for the evidence and every result of every candidate.
+
+    ``rows``: (variable, state index) per result, grouped by variable; ``probability``: P(result |
+    evidence); ``after``: P(condition = yes | evidence, result), one column per condition;
+    ``current``: P(condition = yes | evidence).
+    """
     ev = model.check_evidence(evidence)
     cands = _candidates(model, ev.variables, candidates, include_risk_factors)
     states = model.tables.states
@@ -147,14 +159,19 @@ def outcomes(model: BackPainModel, evidence: Mapping | None = None,
     p_result[impossible] = 0.0
     after = p_yes[1:].copy()
     after[impossible] = p_yes[0]
+    return {"rows": rows[1:], "probability": p_result, "after": after, "current": p_yes[0], "conditions": conds}
+
+
+def _outcomes_frame(model: BackPainModel, arr: dict) -> pd.DataFrame:
+    states, kinds, rows = model.tables.states, model.tables.kinds, arr["rows"]
     out = pd.DataFrame({
-        "variable": [v for v, _ in rows[1:]],
-        "kind": [model.tables.kinds[v] for v, _ in rows[1:]],
-        "state": [states[v][s] for v, s in rows[1:]],
-        "probability": p_result,
+        "variable": [v for v, _ in rows],
+        "kind": [kinds[v] for v, _ in rows],
+        "state": [states[v][s] for v, s in rows],
+        "probability": arr["probability"],
+        **{c: arr["after"][:, j] for j, c in enumerate(arr["conditions"])},
     })
-    out = pd.concat([out, pd.DataFrame(after, columns=conds)], axis=1)
-    out.attrs["current"] = pd.Series(p_yes[0], index=conds, name="posterior")
+    out.attrs["current"] = pd.Series(arr["current"], index=arr["conditions"], name="posterior")
     return out
 
 
@@ -174,12 +191,17 @@ def default_focus(model: BackPainModel, current: pd.Series) -> str:
     >>> default_focus(m, m.diagnose({}).ranking["posterior"])
     'pyelonephritis'
     """
-    serious = model.serious_conditions
-    prior = pd.Series(model.prior_probabilities())[serious]
-    rise = current[serious] - prior
+    return _focus(model, current[model.conditions].to_numpy(dtype=float))
+
+
+def _focus(model: BackPainModel, current: np.ndarray) -> str:
+    """:func:`default_focus` from P(yes) of every condition in ``model.conditions`` order."""
+    names, prior, serious = model._condition_arrays()
+    idx = np.flatnonzero(serious)
+    rise = current[idx] - prior[idx]
     if float(rise.max()) > 1e-12:
-        return str(rise.idxmax())
-    return str(current[serious].idxmax())
+        return str(names[idx[int(np.argmax(rise))]])
+    return str(names[idx[int(np.argmax(current[idx]))]])
 
 
 def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, condition: str | None = None,
@@ -238,51 +260,54 @@ def next_tests(model: BackPainModel, evidence: Mapping | None = None, *, conditi
         raise UnknownNameError("sort key", sort_by, SORT_KEYS)
     if sort_by in ("cross", "decision") and threshold is None:
         raise EvidenceError(f"sort_by={sort_by!r} needs a threshold, e.g. threshold=0.05")
-    out = outcomes(model, evidence, candidates, include_risk_factors=include_risk_factors)
-    current = out.attrs["current"]
-    serious = model.serious_conditions
+    arr = _outcome_arrays(model, evidence, candidates, include_risk_factors)
+    conds = arr["conditions"]
+    current, after_all, p = arr["current"], arr["after"], arr["probability"]
     if condition is None:
-        condition = default_focus(model, current)
+        condition = _focus(model, current)
     elif condition not in model.conditions:
         raise UnknownNameError("condition", condition, model.conditions)
-    h_now = float(binary_entropy(current[serious].to_numpy()).sum())
-    h_after = binary_entropy(out[serious].to_numpy()).sum(axis=1)
-    p = out["probability"].to_numpy()
-    now = float(current[condition])
-    after = out[condition].to_numpy()
-    frame = pd.DataFrame({
-        "variable": out["variable"],
-        "kind": out["kind"],
+    _, _, serious = model._condition_arrays()
+    h_now = float(binary_entropy(current[serious]).sum())
+    h_after = binary_entropy(after_all[:, serious]).sum(axis=1)
+    ci = conds.index(condition)
+    now = float(current[ci])
+    after = after_all[:, ci]
+    scores = {
         "gain": p * (h_now - h_after),
         "focus": p * (float(binary_entropy(np.array([now]))[0]) - binary_entropy(after)),
         "change": p * np.abs(after - now),
-    })
+    }
     if threshold is not None:
         t = float(threshold)
 
         def loss(q):
             return np.minimum(q * (1.0 - t), (1.0 - q) * t)
 
-        frame["cross"] = p * ((after >= threshold) != (now >= threshold))
-        frame["decision"] = p * (float(loss(np.array([now]))[0]) - loss(after))
-    frame["results"] = [f"{s} {pr:.1%} -> {a:.1%}" for s, pr, a in zip(out["state"], p, after, strict=True)]
-    agg = {"kind": "first", "gain": "sum", "focus": "sum", "change": "sum", "results": "; ".join}
-    if threshold is not None:
-        agg.update(cross="sum", decision="sum")
-    res = frame.groupby("variable", sort=False).agg(agg)
+        scores["cross"] = p * ((after >= threshold) != (now >= threshold))
+        scores["decision"] = p * (float(loss(np.array([now]))[0]) - loss(after))
+    # the results of one variable are contiguous rows: sum each group's terms
+    rows = arr["rows"]
+    variables = [v for v, _ in rows]
+    starts = [i for i, v in enumerate(variables) if i == 0 or v != variables[i - 1]]
+    names = [variables[i] for i in starts]
+    bounds = [*starts, len(rows)]
+    states = model.tables.states
+    text = [f"{states[v][s]} {pr:.1%} -> {a:.1%}" for (v, s), pr, a in zip(rows, p, after, strict=True)]
+    summed = {k: np.add.reduceat(x, starts) if starts else np.zeros(0) for k, x in scores.items()}
     # tiny negative sums are rounding; the exact values are >= 0 (Jensen: the losses are concave)
-    for col in ("gain", "focus") + (("decision",) if threshold is not None else ()):
-        res[col] = res[col].where(res[col] > 1e-12, 0.0)
-    names = {"gain": "expected_entropy_reduction", "focus": "focus_information", "change": "expected_change",
-             "cross": "p_cross", "decision": "decision_value"}
-    res = res.rename(columns=names)
-    cols = ["kind", "expected_entropy_reduction", "focus_information", "expected_change"]
-    cols += ["p_cross", "decision_value"] if threshold is not None else []
-    res = res[cols + ["results"]]
-    key = names[{"entropy": "gain"}.get(sort_by, sort_by)]
+    for k in ("gain", "focus") + (("decision",) if threshold is not None else ()):
+        summed[k] = np.where(summed[k] > 1e-12, summed[k], 0.0)
+    columns = {"gain": "expected_entropy_reduction", "focus": "focus_information", "change": "expected_change",
+               "cross": "p_cross", "decision": "decision_value"}
+    data = {"kind": [model.tables.kinds[v] for v in names]}
+    data.update({columns[k]: v for k, v in summed.items()})
+    data["results"] = ["; ".join(text[a:b]) for a, b in pairwise(bounds)]
+    res = pd.DataFrame(data, index=pd.Index(names, name="variable"))
+    key = columns[{"entropy": "gain"}.get(sort_by, sort_by)]
     secondary = "expected_entropy_reduction" if key != "expected_entropy_reduction" else "expected_change"
     res = res.sort_values([key, secondary], ascending=False, kind="stable")
     res.index.name = "variable"
     res.attrs.update(focus=condition, current=now, threshold=threshold, entropy=h_now, sort_by=sort_by,
-                     outcomes=out)
+                     outcomes=_outcomes_frame(model, arr))
     return as_result(res, NextTests)
