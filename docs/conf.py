@@ -61,7 +61,6 @@ nitpick_ignore_regex = [
 nitpick_ignore = [
     ("py:meth", "_Layout.propagate"),  # bayesnet/inference/engine.py, module docstring (a private class)
     ("py:meth", "_Layout.propagate_small"),  # bayesnet/inference/engine.py, module docstring
-    ("py:attr", "diagnosis"),  # bayesnet/present/explorer.py, Explorer.fallback_html
 ]
 
 # ---- autodoc, autosummary, numpydoc

@@ -808,7 +808,7 @@ class Explorer:
         -------
         str
             ``<div class="bn-fallback" role="status">``: a message, then
-            :func:`~bayesnet.present.display.ranking_html` of :attr:`diagnosis`.
+            :func:`~bayesnet.present.display.ranking_html` of ``diagnosis``.
         """
         known = ", ".join(f"{variable_label(k)} = {state_label(k, v)}" for k, v in self.evidence.items()) or "nothing"
         ranking = display.ranking_html(self.diagnosis, lead=self.focus) if self.diagnosis is not None else ""
