@@ -4,7 +4,7 @@ One Panel app serves both uses: displayed inline in Jupyter and served as a web 
 localhost by ``bayesnet explore`` (or ``python -m bayesnet.present.explorer``). It needs the ``app``
 extra (``pip install 'bayesnet[app]'``, which installs Panel); the rest of the package does not.
 
-Controls (left; below the results when the explorer is narrower than :data:`NARROW` px, as on a
+Controls (left; below the results when the explorer is narrower than ``NARROW`` (1,000) px, as on a
 phone or in a notebook's column: the layout follows the explorer's own width, not the screen's):
 the clinical setting; for every risk factor, finding and test a choice between ``unknown`` and
 each of its states, grouped by kind in
