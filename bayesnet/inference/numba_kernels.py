@@ -137,6 +137,18 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
     fixhptr = _sec(I, I_FIXHPTR)
     fixhidx = _sec(I, I_FIXHIDX)
     ones = _sec(I, I_ONES)
+    gptr = _sec(I, I_GPTR)
+    goff = _sec(I, I_GOFF)
+    gsz = _sec(I, I_GSZ)
+    gcmap = _sec(I, I_GCMAP)
+    gmptr = _sec(I, I_GMPTR)
+    gmkind = _sec(I, I_GMKIND)
+    gmid = _sec(I, I_GMID)
+    gmmap = _sec(I, I_GMMAP)
+    gch = _sec(I, I_GCH)
+    gvar = _sec(I, I_GVAR)
+    a_gm = I[I_GMAPS]
+    GB = meta[M_GB]
     pm = _sec(P, P_META)
     nedges = pm[0]
     nreads = pm[1]
@@ -157,6 +169,8 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
     fixon = np.zeros(max(nfix, 1), np.bool_)
     here = np.zeros(max(nc, 1), np.bool_)
     dirty = np.zeros(max(nc, 1), np.bool_)
+    gact = np.zeros(max(len(goff), 1), np.bool_)
+    gtab = np.empty(max(GB, 1), F.dtype)
     nsoft = soft.shape[0]
 
     for r in range(r0, r1):
@@ -215,13 +229,62 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
                 continue
             t0 = toff[i]
             size = toff[i + 1] - t0
+            # groups of small factors multiplied together first (when all the clique's factors fit one
+            # rescaling interval, as in run_blocks)
+            nact = 0
+            for e in range(hvptr[i], hvptr[i + 1]):
+                if obs[hvidx[e]]:
+                    nact += 1
+            for e in range(chptr[i], chptr[i + 1]):
+                c = chidx[e]
+                if dirty[c] or ones[c] == 0:
+                    nact += 1
+            if nfix > 0:
+                for e in range(fixhptr[i], fixhptr[i + 1]):
+                    if fixon[fixhidx[e]]:
+                        nact += every  # no grouping with corrections
+            grouping = 1 + nact <= every
+            for g in range(gptr[i], gptr[i + 1]):
+                gact[g] = False
+                if not grouping:
+                    continue
+                na = 0
+                for e in range(gmptr[g], gmptr[g + 1]):
+                    idn = gmid[e]
+                    if gmkind[e] == 0:
+                        if obs[idn]:
+                            na += 1
+                    elif dirty[idn] or ones[idn] == 0:
+                        na += 1
+                if na < 2:
+                    continue
+                gact[g] = True
+                g0 = goff[g]
+                for j in range(gsz[g]):
+                    gtab[g0 + j] = 1.0
+                for e in range(gmptr[g], gmptr[g + 1]):
+                    idn = gmid[e]
+                    mo = a_gm + gmmap[e]
+                    if gmkind[e] == 0:
+                        if obs[idn]:
+                            sc = loff[idn]
+                            for j in range(gsz[g]):
+                                gtab[g0 + j] *= lik[sc + I[mo + j]]
+                    elif dirty[idn]:
+                        sc = soff[idn]
+                        for j in range(gsz[g]):
+                            gtab[g0 + j] *= msg[sc + I[mo + j]]
+                    elif ones[idn] == 0:
+                        sc = fmsg0 + soff[idn]
+                        for j in range(gsz[g]):
+                            gtab[g0 + j] *= F[sc + I[mo + j]]
             for k in range(size):
                 pot[t0 + k] = F[t0 + k]
             count = 1
             if here[i]:
                 for e in range(hvptr[i], hvptr[i + 1]):
                     v = hvidx[e]
-                    if not obs[v]:
+                    if not obs[v] or (gvar[v] >= 0 and gact[gvar[v]]):
                         continue
                     if count == every:
                         lz = _rescale(pot, t0, size)
@@ -258,7 +321,10 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
                 c = chidx[e]
                 po = p2soff[c]
                 so = soff[c]
+                grouped = gch[c] >= 0 and gact[gch[c]]
                 if dirty[c]:
+                    if grouped:
+                        continue
                     if count == every:
                         lz = _rescale(pot, t0, size)
                         if lz == -np.inf:
@@ -271,7 +337,7 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
                     count += 1
                 else:
                     logacc += G[c]
-                    if ones[c] != 0:
+                    if ones[c] != 0 or grouped:
                         continue
                     if count == every:
                         lz = _rescale(pot, t0, size)
@@ -286,6 +352,12 @@ def run_rows(I, F, G, P, codes, soft, out, logev, r0, r1):
                     count += 1
             if bad:
                 break
+            for g in range(gptr[i], gptr[i + 1]):
+                if gact[g]:
+                    g0 = goff[g]
+                    mo = a_gm + gcmap[g]
+                    for k in range(size):
+                        pot[t0 + k] *= gtab[g0 + I[mo + k]]
             if i != root:
                 so = soff[i]
                 ssz = soff[i + 1] - so
