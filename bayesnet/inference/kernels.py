@@ -49,7 +49,7 @@ import numpy as np
 
 from bayesnet.inference.flat_layout import I_ONES, P_META, pack_sections, submap
 
-__all__ = ["KernelSchedule", "available", "compile_seconds", "kernel_threads"]
+__all__ = ["KernelSchedule", "available", "kernel_threads"]
 
 # ----------------------------------------------------------------------------- numba, lazily
 
@@ -79,11 +79,6 @@ def available() -> bool:
                         ok = False
                 _STATE["ok"] = ok
     return bool(_STATE["ok"])
-
-
-def compile_seconds() -> float:
-    """Seconds spent so far compiling or loading the kernels (0.0 before first use)."""
-    return float(_STATE.get("seconds", 0.0))
 
 
 def kernel_threads() -> int:
@@ -540,12 +535,7 @@ def _pool(n: int) -> ThreadPoolExecutor:
 # ----------------------------------------------------------------------------- the kernels
 
 def _build_kernels() -> dict:
-    """Define (and load from numba's cache, or compile) the kernels."""
-    import time
-
-    t0 = time.perf_counter()
+    """Import the kernels (numba compiles each on its first call, or loads it from its cache)."""
     from bayesnet.inference import numba_kernels as code
 
-    kernels = {"run": code.run_rows, "blocks": code.run_blocks}
-    _STATE["seconds"] = time.perf_counter() - t0
-    return kernels
+    return {"run": code.run_rows, "blocks": code.run_blocks}
