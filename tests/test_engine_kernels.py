@@ -311,3 +311,25 @@ def test_numpy_fallback_without_numba():
     p = net.posteriors(frame(model, rows)).to_numpy()
     d = np.concatenate(list(net.posteriors_dict(rows[0]).values()))
     np.testing.assert_allclose(np.vstack([p, d[None]]), fallback, rtol=0, atol=1e-13)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_batches_in_a_forked_child():
+    """A child forked after a threaded batch gets its own thread pool (the parent's threads are not there)."""
+    import multiprocessing as mp
+
+    model = random_network(2, n=8)
+    net = compile_network(model)
+    df = frame(model, random_rows(model, 600, np.random.default_rng(1)))
+    want = net.posteriors(df).to_numpy()  # threads started in the parent
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_posteriors_in_child, (net, df)).get(timeout=60)
+    assert np.array_equal(want, got)
+
+
+def _posteriors_in_child(net, df):
+    import os
+
+    os.environ["BAYESNET_THREADS"] = "2"
+    return net.posteriors(df).to_numpy()

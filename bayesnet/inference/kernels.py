@@ -522,6 +522,10 @@ _BLOCK_MIN = 8
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: new pools there
+    os.register_at_fork(after_in_child=_POOLS.clear)
+
+
 def _pool(n: int) -> ThreadPoolExecutor:
     pool = _POOLS.get(n)
     if pool is None:
