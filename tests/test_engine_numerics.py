@@ -207,20 +207,28 @@ def test_uniform_subnormal_likelihood_is_no_evidence():
     assert net.propagate({"tub": tiny})[1][0] == pytest.approx(np.log(5e-324))
 
 
-def test_non_finite_results_are_errors_never_successes(monkeypatch):
+@pytest.mark.parametrize("path", ["numpy", "kernels"])
+def test_non_finite_results_are_errors_never_successes(monkeypatch, path):
     """Whatever the cause, +inf log-evidence or NaN posteriors are reported, not returned as ok."""
     model = load_reference("asia")
     net = compile_network(model)
-    real = net._fine.propagate
+    if path == "numpy":
+        net._kernel_sched = None  # the numpy passes (as without numba)
+        target, name = net._fine, "propagate"
+    else:
+        if net._kernel is None:
+            pytest.skip("numba not available")
+        target, name = net._kernel, "run"
+    real = getattr(target, name)
 
-    def broken(lik, b, plan, *workspace):
-        probs, lz = real(lik, b, plan, *workspace)
+    def broken(*args, **kwargs):
+        probs, lz = real(*args, **kwargs)
         probs[0] = np.nan
         lz[0] = np.inf
         probs[1] = np.nan  # NaN posterior with a finite log-evidence
         return probs, lz
 
-    monkeypatch.setattr(net._fine, "propagate", broken)
+    monkeypatch.setattr(target, name, broken)
     df = pd.DataFrame({"xray": ["yes"] * 10})
     res = net.evaluate(df)
     assert res.errors.iloc[0] == NUMERIC_MESSAGE and res.errors.iloc[1] == NUMERIC_MESSAGE

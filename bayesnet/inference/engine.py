@@ -54,6 +54,20 @@ Algorithm
    summed to the variable and renormalised (observed variables come out exactly
    one-hot).
 
+Compiled kernels
+----------------
+With numba installed (``BAYESNET_NUMBA=0`` turns it off), every dense pass of a network of
+one parameter set whose clique tables total at most 4 million entries runs in compiled
+kernels instead of numpy calls (:mod:`bayesnet.inference.kernels`): the same scaled Hugin
+propagation over a flat schedule of the finest tree (index maps for every product and
+marginalisation), single rows one by one, batches in blocks of up to 64 rows vectorised
+together and split over threads.  Each row's subtrees without evidence use cached
+evidence-free messages (skipped when all ones: a barren part), small factors meeting in a
+clique are multiplied together first, and the distribute pass visits only the paths to the
+cliques the targets are read from.  Whether the kernels are used depends on the network
+only, so a query takes the same path whatever was asked before; a batch row and the same
+row asked alone agree to rounding (1e-15).
+
 Scaling
 -------
 Nothing underflows however many findings are observed or however many children
@@ -160,6 +174,7 @@ import numpy as np
 import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
+from bayesnet.inference import kernels
 from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, merge_cliques
 from bayesnet.inference.relevance import SlicedPropagator
 
@@ -204,6 +219,13 @@ _SLICED_RATIO = 7_000
 
 #: The propagator's tree merges neighbouring cliques while their union has at most this many entries.
 _SLICED_MERGE = 100_000
+
+#: Networks whose (finest) clique tables total at most this many entries are answered by the compiled
+#: kernels (:mod:`bayesnet.inference.kernels`) when numba is available, on every dense path.
+_KERNEL_MAX_TABLE = 4_000_000
+
+#: Rows of hard evidence handed to the kernels at a time (bounds the code matrix: rows x variables int32).
+_KERNEL_ROWS = 65_536
 
 #: Batches of at most this many rows use the coarse tree.
 _SMALL_BATCH = 4
@@ -1007,6 +1029,7 @@ class CompiledNetwork:
         # built on first use: rows that the relevance path answers never need it
         self._fine_layout: _Layout | None = None
         self._sliced_prop: SlicedPropagator | None | bool = False  # built on first use
+        self._kernel_sched: kernels.KernelSchedule | None | bool = False  # built on first use
         self._fix_cache: dict | None = None
         self._topo_cache: list | None = None
         self._coarse: _Layout | None = None
@@ -1031,10 +1054,31 @@ class CompiledNetwork:
             self._fine_layout = layout
         return layout
 
+    @property
+    def _kernel(self) -> kernels.KernelSchedule | None:
+        """The compiled kernels' schedule of the finest tree (built on first use; None when not used).
+
+        Used for every dense pass (single rows and batches) of a network of one parameter set whose
+        clique tables total at most ``_KERNEL_MAX_TABLE`` entries, when numba is available
+        (:func:`bayesnet.inference.kernels.available`).  Whether it is used depends on the network
+        only, never on the queries asked before: every query takes the same path each time.
+        """
+        sched = self.__dict__.get("_kernel_sched", False)
+        if sched is False:
+            sched = None
+            if (self._n_sets == 1 and self.total_clique_size <= _KERNEL_MAX_TABLE and self.junction_tree.cliques
+                    and kernels.available()):
+                lay = self._fine
+                sched = kernels.KernelSchedule(self.junction_tree, lay.phi, lay.home, lay.hosts, self._fixes,
+                                               self._families, self._cards, self.dtype, lay.every)
+            self._kernel_sched = sched
+        return sched
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_restricted"] = {}  # a cache: rebuilt on demand
         state["_sliced_prop"] = False  # likewise (SlicedPropagator)
+        state["_kernel_sched"] = False  # and the compiled kernels' schedule
         return state
 
     # ------------------------------------------------------------------ basics
@@ -1201,6 +1245,7 @@ class CompiledNetwork:
         net._fine_layout = None
         net._coarse = None
         net._sliced_prop = False
+        net._kernel_sched = False
         net._fix_cache = None
         net._base = self
         net._restricted = {}
@@ -1381,6 +1426,21 @@ class CompiledNetwork:
         total = sum(self._cards[t] for t in targets)
         probs = np.empty((n_rows, total), dtype=self.dtype)
         log_ev = np.empty(n_rows, dtype=np.float64)
+        sched = self._kernel if self._n_sets == 1 else None
+        if sched is not None:
+            offs = sched.loff
+            for s in range(0, n_rows, chunk_size):
+                e = min(n_rows, s + chunk_size)
+                soft = None
+                lik = make_lik(s, e)
+                if lik:
+                    soft = np.ones((e - s, int(offs[-1])), dtype=self.dtype)
+                    for v, arr in lik.items():
+                        soft[:, offs[v] : offs[v + 1]] = arr.T
+                probs[s:e], log_ev[s:e] = sched.run(None, soft, targets, n=e - s)
+            if log_scale is not None:
+                log_ev += log_scale
+            return probs, log_ev
         ws: dict = {}  # chunk-sized buffers, reused by the chunks of this call (see _Layout.propagate)
         for s in range(0, n_rows, chunk_size):
             e = min(n_rows, s + chunk_size)
@@ -1671,6 +1731,25 @@ class CompiledNetwork:
         array([0.489, 0.511])
         """
         targets_i = self._target_indices(targets)
+        sched = self._kernel if self._n_sets == 1 else None
+        if sched is not None:
+            row, lz = sched.run_one(self._dict_codes(evidence or {}), targets_i)
+            if not lz > -np.inf:
+                raise ImpossibleEvidenceError(
+                    "the evidence is impossible under the model (probability zero), so no posterior exists",
+                    rows=[0],
+                )
+            if not lz < np.inf or np.isnan(row).any():
+                raise EvidenceError(NUMERIC_MESSAGE)
+            out = {}
+            a = 0
+            cards = self._cards
+            variables = self.variables
+            for t in targets_i:
+                b = a + cards[t]
+                out[variables[t]] = row[a:b]
+                a = b
+            return out
         lik = self._dict_lik(evidence or {})
         if self._n_sets > 1:
             probs, log_ev = self._run_chunks(self._n_sets, targets_i, None, self._dict_maker(lik))
@@ -1691,6 +1770,25 @@ class CompiledNetwork:
         row = probs[0]
         return {self.variables[t]: row[a:bb] for t, (_, _, a, bb) in zip(plan.targets, plan.reads)}
 
+    def _dict_codes(self, evidence: Mapping[Any, Any]) -> np.ndarray:
+        """One scenario's findings as a ``(1, variables)`` int32 row of state codes (-1 = unobserved)."""
+        codes = np.full((1, len(self.variables)), -1, dtype=np.int32)
+        state_index = self._state_index
+        index = self._index
+        for name, value in evidence.items():
+            v = index.get(name) if isinstance(name, Hashable) else None
+            if v is None:
+                v = self._var_index(name)
+            k = state_index[v].get(value) if type(value) is str else None
+            if k is None:
+                if _is_missing(value):
+                    continue
+                k = self._match_state(v, value)
+                if k < 0:
+                    raise self._state_error(v, value, f"of variable {name!r}")
+            codes[0, v] = k
+        return codes
+
     @staticmethod
     def _dict_maker(lik: Mapping[int, np.ndarray]) -> Callable[[int, int], dict[int, np.ndarray]]:
         """Chunk maker broadcasting one scenario's ``(card, 1)`` likelihoods to every row."""
@@ -1706,6 +1804,9 @@ class CompiledNetwork:
         >>> net.log_evidence_dict({})
         0.0
         """
+        sched = self._kernel if self._n_sets == 1 else None
+        if sched is not None:
+            return sched.run_one(self._dict_codes(evidence or {}), ())[1]
         lik = self._dict_lik(evidence or {})
         if self._n_sets > 1:
             return self._run_chunks(self._n_sets, (), None, self._dict_maker(lik))[1]
@@ -1778,6 +1879,22 @@ class CompiledNetwork:
         """Evaluate ``n`` encoded rows of evidence (``bad_rows`` left unobserved) times the extra ``likelihoods``."""
         if not likelihoods and self._n_sets == 1 and self._sliced_wanted(n, targets):
             return self._run_sliced(var_idx, codes_list, bad_rows, n, targets, chunk_size)
+        sched = self._kernel if self._n_sets == 1 and not likelihoods else None
+        if sched is not None:
+            if chunk_size is not None and int(chunk_size) < 1:
+                raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+            total = sum(self._cards[t] for t in targets)
+            probs = np.empty((n, total), dtype=self.dtype)
+            log_ev = np.empty(n, dtype=np.float64)
+            for s in range(0, n, _KERNEL_ROWS):
+                e = min(n, s + _KERNEL_ROWS)
+                codes = np.full((e - s, len(self.variables)), -1, dtype=np.int32)
+                for v, cc in zip(var_idx, codes_list):
+                    codes[:, v] = cc[s:e]
+                if bad_rows is not None:
+                    codes[bad_rows[s:e]] = -1
+                probs[s:e], log_ev[s:e] = sched.run(codes, None, targets)
+            return probs, log_ev
         onehot = self._onehot
         extra: dict[int, np.ndarray] = {}
         log_scale = None
