@@ -57,11 +57,7 @@ nitpick_ignore_regex = [
     (r"py:.*", (r"bayesnet\.(building|data|formatting|io\.batch|inference\.(junction_tree|relevance|evidence|reference))"
                 r"(\..*)?")),
 ]
-# pending: references in files other sessions are editing now (reported to the lead; remove when fixed)
-nitpick_ignore = [
-    ("py:meth", "_Layout.propagate"),  # bayesnet/inference/engine.py, module docstring (a private class)
-    ("py:meth", "_Layout.propagate_small"),  # bayesnet/inference/engine.py, module docstring
-]
+
 
 # ---- autodoc, autosummary, numpydoc
 autosummary_generate = True

@@ -58,7 +58,7 @@ Compiled kernels
 ----------------
 With numba installed (``BAYESNET_NUMBA=0`` turns it off), every dense pass of a network of
 one parameter set whose clique tables total at most 4 million entries runs in compiled
-kernels instead of numpy calls (:mod:`bayesnet.inference.kernels`): the same scaled Hugin
+kernels instead of numpy calls (``bayesnet.inference.kernels``): the same scaled Hugin
 propagation over a flat schedule of the finest tree (index maps for every product and
 marginalisation), single rows one by one, batches in blocks of up to 64 rows vectorised
 together and split over threads.  Each row's subtrees without evidence use cached
@@ -80,11 +80,11 @@ share a clique (a naive-Bayes hub with thousands of children, say):
   accumulated too, with ``k = floor(-log2(tiny) / 32)`` from ``np.finfo(dtype)``
   (31 for float64, 3 for float32): each factor may then use up 32 binary orders of
   magnitude before anything can underflow.  The same rule applies in the cached
-  prior pass and in :meth:`_Layout.propagate_small`;
+  prior pass and in ``_Layout.propagate_small``;
 * ``log P(e)`` is the sum of all these logs plus the log of the root table's total
   (exact up to rounding; the terms are summed in float64).
 
-For a few rows (a single scenario), :meth:`_Layout.propagate_small` does not
+For a few rows (a single scenario), ``_Layout.propagate_small`` does not
 rescale the messages; it accepts its result only where the root total (and every
 clique rescaling factor) lies in ``[tiny**0.8, tiny**-0.8]`` of the dtype (about
 ``[1e-246, 1e246]`` for float64, ``[1e-31, 1e31]`` for float32) and otherwise redoes
@@ -134,7 +134,7 @@ parameter sets.
 Memory
 ------
 Within one call, the chunk-sized clique tables, messages and separator marginals
-are written into buffers reused by every chunk (see :meth:`_Layout.propagate`), so
+are written into buffers reused by every chunk (see ``_Layout.propagate``), so
 that a large clique table is not handed back to the operating system and faulted in
 again for each chunk.
 
@@ -221,7 +221,7 @@ _SLICED_RATIO = 7_000
 _SLICED_MERGE = 100_000
 
 #: Networks whose (finest) clique tables total at most this many entries are answered by the compiled
-#: kernels (:mod:`bayesnet.inference.kernels`) when numba is available, on every dense path.
+#: kernels (``bayesnet.inference.kernels``) when numba is available, on every dense path.
 _KERNEL_MAX_TABLE = 4_000_000
 
 #: Rows of hard evidence handed to the kernels at a time (bounds the code matrix: rows x variables int32).
@@ -231,7 +231,7 @@ _KERNEL_ROWS = 65_536
 _SMALL_BATCH = 4
 
 #: Chunk-sized arrays of at least this many bytes are kept in a per-call workspace and
-#: reused by every chunk (see :meth:`_Layout.propagate`); smaller ones are left to the
+#: reused by every chunk (see ``_Layout.propagate``); smaller ones are left to the
 #: allocator, whose recycled memory is warm in cache (dedicated buffers measured ~5%
 #: slower on child, where every table is small).
 _BUFFER_MIN = 2**21
@@ -1060,7 +1060,7 @@ class CompiledNetwork:
 
         Used for every dense pass (single rows and batches) of a network of one parameter set whose
         clique tables total at most ``_KERNEL_MAX_TABLE`` entries, when numba is available
-        (:func:`bayesnet.inference.kernels.available`).  Whether it is used depends on the network
+        (``bayesnet.inference.kernels.available()``).  Whether it is used depends on the network
         only, never on the queries asked before: every query takes the same path each time.
         """
         sched = self.__dict__.get("_kernel_sched", False)
