@@ -638,7 +638,7 @@ def what_if_heatmap(grid: pd.DataFrame, rows: Sequence[str], columns: Sequence[s
     ...               conditions="spinal_metastasis")
     >>> axes = what_if_heatmap(g, rows=["history_of_cancer"], columns=["age_group"])
     >>> [a.get_title() for a in axes]
-    ['primary care', 'emergency']
+    ['Primary care', 'Emergency department']
     """
     from matplotlib.colors import LogNorm, Normalize
 
