@@ -175,7 +175,7 @@ import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference import kernels
-from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, merge_cliques
+from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, merge_cliques, parents_first
 from bayesnet.inference.relevance import SlicedPropagator
 
 __all__ = [
@@ -1970,22 +1970,7 @@ class CompiledNetwork:
         """Variable indices, parents before children."""
         topo = self.__dict__.get("_topo_cache")
         if topo is None:
-            topo, seen = [], set()
-            for v0 in range(len(self.variables)):
-                stack = [(v0, iter(self._families[v0]))]
-                if v0 in seen:
-                    continue
-                seen.add(v0)
-                while stack:
-                    v, it = stack[-1]
-                    for u in it:
-                        if u not in seen:
-                            seen.add(u)
-                            stack.append((u, iter(self._families[u])))
-                            break
-                    else:
-                        stack.pop()
-                        topo.append(v)
+            topo = parents_first(self._families, len(self.variables))
             self._topo_cache = topo
         return topo
 

@@ -47,8 +47,38 @@ __all__ = [
     "build_junction_tree",
     "merge_cliques",
     "moral_graph",
+    "parents_first",
     "triangulate",
 ]
+
+
+def parents_first(families: Mapping[int, Sequence[int]], n: int) -> list[int]:
+    """Variables ``0..n-1`` in a topological order, parents before children.
+
+    Depth-first from each variable in index order, each variable's parents in their listed order
+    (so the order is a function of ``families`` alone).
+
+    >>> parents_first({0: [1], 1: [], 2: [0, 1]}, 3)
+    [1, 0, 2]
+    """
+    order: list[int] = []
+    seen = [False] * n
+    for v0 in range(n):
+        if seen[v0]:
+            continue
+        seen[v0] = True
+        stack = [(v0, iter(families[v0]))]
+        while stack:
+            v, it = stack[-1]
+            for u in it:
+                if not seen[u]:
+                    seen[u] = True
+                    stack.append((u, iter(families[u])))
+                    break
+            else:
+                stack.pop()
+                order.append(v)
+    return order
 
 
 def moral_graph(families: Mapping[int, Sequence[int]]) -> dict[int, set[int]]:

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from bayesnet.inference.flat_layout import I_ONES, P_META, pack_sections, submap
+from bayesnet.inference.junction_tree import parents_first
 
 __all__ = ["KernelSchedule", "available", "kernel_threads"]
 
@@ -180,7 +181,7 @@ class KernelSchedule:
         self.loff = loff
         parptr = np.concatenate([[0], np.cumsum([len(families[v]) for v in range(nv)])])
         paridx = [u for v in range(nv) for u in families[v]]
-        rtopo = self._topo(families, nv)[::-1]
+        rtopo = parents_first(families, nv)[::-1]
         fixvars = sorted(fixes)
         fixmaps, fixmoff, fixvals, fixvoff, pos, vpos = [], [], [], [0], 0, 0
         fixhosted: list[list[int]] = [[] for _ in range(nc)]
@@ -330,27 +331,6 @@ class KernelSchedule:
     @staticmethod
     def _family(families: dict, v: int) -> list[int]:
         return [v, *families[v]]
-
-    @staticmethod
-    def _topo(families: dict, nv: int) -> list[int]:
-        """Variables, parents before children."""
-        order, state = [], [0] * nv
-        for v0 in range(nv):
-            stack = [(v0, 0)]
-            while stack:
-                v, k = stack.pop()
-                if k == 0:
-                    if state[v]:
-                        continue
-                    state[v] = 1
-                pa = families[v]
-                if k < len(pa):
-                    stack.append((v, k + 1))
-                    if not state[pa[k]]:
-                        stack.append((pa[k], 0))
-                else:
-                    order.append(v)
-        return order
 
     @property
     def nbytes(self) -> int:

@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from bayesnet.inference.junction_tree import parents_first
+
 __all__ = ["SlicedPropagator"]
 
 _LETTERS = string.ascii_letters[:-1]  # "Z" is the batch axis
@@ -161,24 +163,7 @@ class SlicedPropagator:
         self.sep = [tuple(u for u in jt.cliques[i] if self.parent[i] >= 0 and u in csets[self.parent[i]])
                     for i in range(n)]
         # topological order (parents first) for the ancestral closure
-        order: list[int] = []
-        state = [0] * nv
-        for v0 in range(nv):
-            stack = [(v0, 0)]
-            while stack:
-                v, k = stack.pop()
-                if k == 0:
-                    if state[v]:
-                        continue
-                    state[v] = 1
-                pa = families[v]
-                if k < len(pa):
-                    stack.append((v, k + 1))
-                    if not state[pa[k]]:
-                        stack.append((pa[k], 0))
-                else:
-                    order.append(v)
-        self.topo = order
+        self.topo = parents_first(families, nv)
         self.families = {v: list(p) for v, p in families.items()}
         self._paths: dict = {}
         self._scale: np.ndarray | None = None
