@@ -80,3 +80,25 @@ def executed_notebooks_dir(tmp_path_factory):
     failures = execute_notebooks(sorted(NOTEBOOKS_DIR.glob("*.ipynb")), out)
     (out / "failures.json").write_text(json.dumps(failures))
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium through Playwright, one per test module (the browser tests)."""
+    from helpers import CHROMIUM_ARGS, browser_unavailable, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        browser_unavailable("Chromium is not installed (apt-get install chromium, or set BAYESNET_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("the playwright package is not installed (pip install '.[test]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
+from pathlib import Path
+
+import pytest
 
 SETTINGS = ("primary_care", "emergency", "emergency_suspected_pe", "suspected_cauda_equina")
 
@@ -16,7 +21,7 @@ def query(ve, variable, evidence=None, virtual=None):
 
 
 # ---------------------------------------------------------------------------------- notebooks
-NOTEBOOKS_DIR = __import__("pathlib").Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def notebook_kernel_manager():
@@ -66,3 +71,32 @@ def execute_notebooks(paths, out_dir, workers: int = 2) -> dict[str, str]:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(run, paths))
     return {name: error for name, error in results if error is not None}
+
+
+# ---------------------------------------------------------------------------------- browser tests
+REQUIRED = os.environ.get("BAYESNET_REQUIRE_BROWSER") == "1"
+# Flags for a closed network and a root user: no sandbox, no background connections to Google.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+def browser_unavailable(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"{reason} (BAYESNET_REQUIRE_BROWSER=1: the browser tests must run)", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium: ``$BAYESNET_CHROMIUM``, else ``chromium`` / ``chromium-browser`` on the PATH."""
+    env = os.environ.get("BAYESNET_CHROMIUM")
+    if env:
+        return env if Path(env).exists() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")

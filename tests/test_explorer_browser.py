@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -26,56 +25,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import CHROMIUM_ARGS, REQUIRED, chromium_path  # noqa: F401
 
 import bayesnet
 from bayesnet.present.display import format_probability
 from bayesnet.present.labels import state_label
 from bayesnet.reasoning.next_tests import default_focus
 
-REQUIRED = os.environ.get("BAYESNET_REQUIRE_BROWSER") == "1"
-# Flags for a closed network and a root user: no sandbox, no background connections to Google.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 TIMEOUT_MS = 30_000
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (BAYESNET_REQUIRE_BROWSER=1: the browser tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium: ``$BAYESNET_CHROMIUM``, else ``chromium`` / ``chromium-browser`` on the PATH."""
-    env = os.environ.get("BAYESNET_CHROMIUM")
-    if env:
-        return env if Path(env).exists() else None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    executable = chromium_path()
-    if executable is None:
-        _unavailable("Chromium is not installed (apt-get install chromium, or set BAYESNET_CHROMIUM)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

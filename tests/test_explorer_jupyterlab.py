@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_explorer_browser import CHROMIUM_ARGS, REQUIRED, chromium_path
 
 import bayesnet
 from bayesnet.present.display import format_probability
@@ -71,33 +70,10 @@ OVERFLOW_JS = """(output) => {
 }"""
 
 
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (BAYESNET_REQUIRE_BROWSER=1: the browser tests must run)", pytrace=False)
-    pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    executable = chromium_path()
-    if executable is None:
-        _unavailable("Chromium is not installed (apt-get install chromium, or set BAYESNET_CHROMIUM)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
