@@ -57,6 +57,29 @@ def test_tornado_and_intervals(model):
     assert len(ax.get_yticklabels()) == len(model.conditions)
 
 
+def test_tornado_drops_still_rows_labels_its_line_and_clips_no_bar(model):
+    tor = model.sensitivity({"dyspnoea": "yes", "d_dimer": "negative"}, "pulmonary_embolism")
+    swing = tor["swing"].abs()
+    moving = int((swing > max(1e-9, 0.005 * swing.max())).sum())
+    assert moving < len(tor)  # the case has numbers that do not move the posterior
+    ax = plots.tornado(tor, top=len(tor))
+    assert len(ax.get_yticklabels()) == moving  # only the numbers that move it are drawn
+    assert f"{len(tor) - moving} numbers" in ax.get_title()
+    lo, hi = ax.get_xlim()
+    for bar in ax.patches:  # every bar wholly inside the axes
+        assert lo <= bar.get_x() and bar.get_x() + bar.get_width() <= hi
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(text.startswith("every number at its estimate") for text in legend)
+
+
+@pytest.mark.parametrize("sort_by", ["entropy", "focus", "change"])
+def test_next_test_bars_are_in_the_order_of_the_table(model, sort_by):
+    nt = model.next_tests(EVIDENCE, condition="spinal_metastasis", sort_by=sort_by)
+    ax = plots.next_tests(nt, top=8)
+    widths = [bar.get_width() for bar in sorted(ax.patches, key=lambda b: -b.get_y())]  # top bar first
+    assert widths == sorted(widths, reverse=True)
+
+
 # ---------------------------------------------------------------------------------- network drawing
 def _nodes(ax) -> dict:
     return {t.get_gid()[5:]: t for t in ax.texts if (t.get_gid() or "").startswith("node:")}
@@ -232,3 +255,15 @@ def test_sweep_draws_one_line_per_condition_through_the_posteriors(model):
     line = ax.get_lines()[0]
     want = sw[sw["condition"] == "spinal_metastasis"]["posterior"].to_numpy(float)
     np.testing.assert_allclose(line.get_ydata(), want)
+
+
+def test_every_probability_bar_says_it_is_on_a_log_scale(model):
+    """One bar convention (review item 10): ranking bars are log-scaled in the figure, the HTML table and the
+    terminal, and each says so."""
+    from bayesnet.present import display
+
+    dx = model.diagnose(EVIDENCE)
+    ax = plots.ranking(dx)
+    assert ax.get_xscale() == "log" and "log scale" in ax.get_xlabel()
+    assert "log scale 0.01% to 100%" in display.ranking_html(dx, style=False)
+    assert "posterior on a log scale from 0.01% to 100%" in display.ranking_text(dx)
