@@ -100,3 +100,26 @@ def chromium_path() -> str | None:
     if env:
         return env if Path(env).exists() else None
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+#: Every visible element inside an element (shadow roots included) within it horizontally, and none clipping
+#: its content sideways (a scroll bar or hidden overflow): [] when what is in it fits. Called with the element.
+OVERFLOW_JS = """(output) => {
+  const box = output.getBoundingClientRect();
+  const bad = [];
+  const name = (el) => el.tagName.toLowerCase() + '.' + String(el.className || '').split(' ').slice(0, 3).join('.');
+  const visit = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) visit(el.shadowRoot);
+      if (['STYLE', 'SCRIPT', 'LINK'].includes(el.tagName) || !el.getClientRects().length) continue;
+      const b = el.getBoundingClientRect();
+      if (b.width === 0 || b.height === 0) continue;
+      if (b.right > box.right + 1 || b.left < box.left - 1)
+        bad.push(`${name(el)} [${(el.innerText || '').slice(0, 40)}] spans ${Math.round(b.left)}-${Math.round(b.right)} px`);
+      if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
+        bad.push(`${name(el)} clips ${el.scrollWidth} px of content to ${el.clientWidth}`);
+    }
+  };
+  visit(output);
+  return bad;
+}"""

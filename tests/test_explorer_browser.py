@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import CHROMIUM_ARGS, REQUIRED, chromium_path  # noqa: F401
+from helpers import CHROMIUM_ARGS, OVERFLOW_JS, REQUIRED, chromium_path  # noqa: F401
 
 import bayesnet
 from bayesnet.present.display import format_probability
@@ -213,7 +213,8 @@ def test_focus_in_the_page_explains_what_moved_and_ranks_the_next_tests_for_it(b
 @pytest.mark.parametrize("viewport", [(1400, 900), (900, 900), (390, 844)], ids=["desktop", "narrow-window", "phone"])
 def test_layout_keeps_the_results_in_view(browser, server, viewport):
     """A structural check of the layout, not a look: after clicking the last finding (far down the page) the
-    differential is inside the viewport; nothing scrolls sideways; on the phone no text is below 12 px."""
+    differential is inside the viewport; nothing scrolls or clips sideways, the page or any table in it; on the
+    phone no text is below 12 px."""
     width, height = viewport
     page = Page(browser, server, viewport)
     try:
@@ -228,6 +229,7 @@ def test_layout_keeps_the_results_in_view(browser, server, viewport):
         assert 0 <= ranking["y"] < height - 100  # its heading and first rows are on screen
         assert 0 <= control["y"] < height  # and so is the control just clicked
         assert p.evaluate("() => document.documentElement.scrollWidth") <= width
+        assert p.locator("body").evaluate(OVERFLOW_JS) == []  # no table or control scrolls or clips sideways
         # the row of the condition the finding raised is visible on screen
         dvt = p.locator('.bn-ranking tr[data-condition="dvt"]').bounding_box()
         assert dvt is not None and 0 <= dvt["y"] and dvt["y"] + dvt["height"] <= height

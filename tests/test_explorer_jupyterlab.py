@@ -32,9 +32,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import OVERFLOW_JS
 
 import bayesnet
 from bayesnet.present.display import format_probability
+from bayesnet.present.explorer import default_focus
 from bayesnet.present.labels import state_label
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_explorer_inline.ipynb"
@@ -44,31 +46,10 @@ NOTEBOOK_EVIDENCE = {"history_of_cancer": "yes", "age_group": "70_plus"}
 CLICK = ("unexplained_weight_loss", "yes")
 #: Browser window: with JupyterLab's file browser open, the notebook's output column is about 800 px.
 VIEWPORT = {"width": 1230, "height": 900}
+#: Windows the page is then resized to: the served explorer's desktop and phone viewports.
+WINDOWS = ((1400, 900), (390, 844))
 TIMEOUT_MS = 45_000
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
-
-#: Every visible element of the output area (shadow roots included) inside it horizontally, and none
-#: clipping its content sideways (a scroll bar or hidden overflow): [] when the explorer fits.
-OVERFLOW_JS = """(output) => {
-  const box = output.getBoundingClientRect();
-  const bad = [];
-  const name = (el) => el.tagName.toLowerCase() + '.' + String(el.className || '').split(' ').slice(0, 3).join('.');
-  const visit = (root) => {
-    for (const el of root.querySelectorAll('*')) {
-      if (el.shadowRoot) visit(el.shadowRoot);
-      if (['STYLE', 'SCRIPT', 'LINK'].includes(el.tagName) || !el.getClientRects().length) continue;
-      const b = el.getBoundingClientRect();
-      if (b.width === 0 || b.height === 0) continue;
-      if (b.right > box.right + 1 || b.left < box.left - 1)
-        bad.push(`${name(el)} spans ${Math.round(b.left)}-${Math.round(b.right)} px`);
-      if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
-        bad.push(`${name(el)} clips ${el.scrollWidth} px of content to ${el.clientWidth}`);
-    }
-  };
-  visit(output);
-  return bad;
-}"""
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -228,6 +209,26 @@ def test_inline_explorer_in_jupyterlab_offline_agrees_with_the_api_and_fits_the_
         box = page.locator(".bn-results").bounding_box()
         assert 0 <= box["y"] < VIEWPORT["height"] - 200, box
         assert output.evaluate(OVERFLOW_JS) == []
+        # the teaching flow: the explanation and the next tests are about the condition the evidence moved most
+        focus = default_focus(model, api["posterior"])
+        assert page.locator(".bn-explanation-out .bn-explanation").get_attribute("data-condition") == focus
+        assert page.locator(".bn-tests-out .bn-next-tests").get_attribute("data-focus") == focus
+        nt = model.next_tests(evidence, condition=focus)
+        first = page.locator(".bn-tests-out .bn-next-tests tr[data-variable]").first
+        assert first.get_attribute("data-variable") == nt.index[0]
+
+        # a wide window and a phone: the explorer still fits its column, nothing clipped sideways
+        for width, height in WINDOWS:
+            page.set_viewport_size({"width": width, "height": height})
+            if width < 600 and page.locator(".jp-FileBrowser").is_visible():
+                # on a phone the file browser would leave the notebook a 30 px column: close it, as a user would
+                page.locator(".jp-SideBar li.lm-TabBar-tab[data-id='filebrowser']").click()  # the open tab: collapses it
+                page.locator(".jp-FileBrowser").wait_for(state="hidden")
+            page.wait_for_timeout(300)  # JupyterLab re-lays out on resize
+            out_box, ex_box = output.bounding_box(), page.locator(".bn-explorer").bounding_box()
+            assert out_box["x"] - 1 <= ex_box["x"] and ex_box["x"] + ex_box["width"] <= out_box["x"] + out_box["width"] + 1, (
+                width, out_box, ex_box)
+            assert output.evaluate(OVERFLOW_JS) == [], (width, height)
 
         assert blocked == [], f"requests left this machine: {blocked[:5]}"
         assert errors == []

@@ -121,6 +121,11 @@ INTERVAL_DRAWS = 200
 NARROW = 1000
 #: Width (CSS px) of the results column below which its tables are compacted.
 NARROW_RESULTS = 600
+#: Below this width the next tests drop their score bar and list each result on its own line (a phone).
+SMALL_RESULTS = 480
+#: Below this width (a phone's notebook column) the differential drops its bars, the explanation its
+#: log-odds and the next tests their rank: the numbers that matter stay, and long words may break.
+TINY_RESULTS = 340
 
 #: The explorer's own rules, after :data:`bayesnet.present.display.STYLESHEET` in every pane.
 EXPLORER_CSS = """\
@@ -142,7 +147,20 @@ EXPLORER_CSS = """\
   .bn-view td, .bn-view th { padding: 2px 3px; }
   .bn-ranking td:nth-child(4), .bn-ranking th:nth-child(4) { display: none; }
 }
-""".replace("NARROW", str(NARROW_RESULTS))
+@container (max-width: SMALLpx) {
+  .bn-next-tests td:nth-child(4), .bn-next-tests th:nth-child(4) { display: none; }
+  .bn-view .bn-res { display: block; white-space: normal; margin-right: 0; }
+  .bn-view th.num { white-space: normal; }
+  .bn-view td, .bn-view th { padding: 2px 2px; }
+}
+@container (max-width: TINYpx) {
+  .bn-ranking td:nth-child(5), .bn-ranking th:nth-child(5) { display: none; }
+  .bn-explanation td:nth-child(4), .bn-explanation th:nth-child(4) { display: none; }
+  .bn-next-tests td:nth-child(1), .bn-next-tests th:nth-child(1) { display: none; }
+  .bn-view .bn-track.bn-diverging { width: 60px; }
+  .bn-view th, .bn-view td { overflow-wrap: anywhere; }
+}
+""".replace("NARROW", str(NARROW_RESULTS)).replace("SMALL", str(SMALL_RESULTS)).replace("TINY", str(TINY_RESULTS))
 
 #: The whole explorer is the container its layout rules query (its own width, whatever the screen's).
 _LAYOUT_CSS = ":host { container-type: inline-size; }"
@@ -166,6 +184,12 @@ _RESULTS_CSS = """\
 :host { max-height: 100vh; overflow-y: auto !important; container-type: inline-size; }
 @container (max-width: NARROWpx) { :host { max-height: 50vh; } }
 """.replace("NARROW", str(NARROW - 1))
+
+#: A widget's title wraps in a narrow column instead of running past it.
+_WRAP_LABEL_CSS = "label { white-space: normal; overflow-wrap: anywhere; }"
+
+#: A control's button labels wrap in a narrow column ("70 or / over") instead of running past it.
+_WRAP_BUTTONS_CSS = ".bk-btn { white-space: normal; overflow-wrap: anywhere; }"
 
 #: The setting buttons wrap on a narrow screen.
 _SETTING_CSS = ".bk-btn-group { flex-wrap: wrap; } .bk-btn { flex: 1 1 auto; }"
@@ -455,6 +479,7 @@ class Explorer:
             options={"Automatic: the serious condition the evidence raised most": LEADING,
                      **{variable_label(c): c for c in model.conditions}},
             value=LEADING, css_classes=["bn-explain"], sizing_mode="stretch_width", max_width=520,
+            stylesheets=[_WRAP_LABEL_CSS],
         )
         self.intervals_widget = _widget(
             _prompt(pn.widgets.Checkbox),
@@ -474,7 +499,7 @@ class Explorer:
                 widget = _widget(
                     Choice, label=variable_label(var), options={UNKNOWN: UNKNOWN, **{state_label(var, s): s for s in states}},
                     value=UNKNOWN, color="light", variant="outline", css_classes=["bn-var", f"bn-var-{var}"],
-                    sizing_mode="stretch_width", margin=(0, 5, 8, 5),
+                    sizing_mode="stretch_width", margin=(0, 5, 8, 5), stylesheets=[_WRAP_BUTTONS_CSS],
                 )
                 self.widgets[var] = widget
                 self._drawn_set[var] = False
