@@ -30,7 +30,7 @@ from bayesnet.building.tables import KINDS, MAX_MARGINAL_VARIABLES, Tables, ance
 from bayesnet.data.priors import PriorSet
 
 __all__ = ["KINDS", "MAX_MARGINAL_VARIABLES", "Tables", "ancestors", "build_network", "build_tables", "chain_families",
-           "chain_orders", "engine_network", "marginal"]
+           "chain_orders", "clamp_name", "clamped", "engine_network", "marginal", "without"]
 
 
 def build_tables(priors: PriorSet, setting: str) -> Tables:
@@ -200,3 +200,79 @@ def engine_network(tables: Tables, absent: Iterable[str] = (), orders: Mapping[s
             chained.parents[name] = fam
             chained.cpts[name] = both_no if j == 1 else link
     return build_network(chained)
+
+
+def without(tables: Tables, drop: Iterable[str]) -> Tables:
+    """``tables`` without the variables ``drop`` (childless ones: each must have no child left).
+
+    Removing a childless node leaves the distribution of the others unchanged: the network of the
+    conditions without ``mechanical_pain`` gives the same posteriors of every other variable.
+
+    >>> from bayesnet.data.priors import load_priors
+    >>> t = without(build_tables(load_priors(), "primary_care"), ["mechanical_pain"])
+    >>> "mechanical_pain" in t.cpts
+    False
+    """
+    drop = set(drop)
+    for v, ps in tables.parents.items():
+        if v not in drop and drop & set(ps):
+            raise ValueError(f"{sorted(drop & set(ps))} cannot be removed: {v!r} depends on them")
+    out = Tables(tables.setting)
+    keep = [v for v in tables.cpts if v not in drop]
+    out.states = {v: tables.states[v] for v in keep}
+    out.parents = {v: list(tables.parents[v]) for v in keep}
+    out.cpts = {v: tables.cpts[v] for v in keep}
+    out.kinds = {v: tables.kinds[v] for v in keep}
+    out.descriptions = {v: tables.descriptions.get(v, "") for v in keep}
+    out.baselines = dict(tables.baselines)
+    return out
+
+
+def clamp_name(variable: str, state: str) -> str:
+    """The indicator :func:`clamped` puts in place of ``variable`` held at ``state``.
+
+    >>> clamp_name("dvt", "no")
+    '_dvt_is_no'
+    """
+    return f"_{variable}_is_{state}"
+
+
+def clamped(tables: Tables, fixed: Mapping[str, str]) -> Tables:
+    """``tables`` with each variable of ``fixed`` held at its state, as a network of the other variables.
+
+    Every table is sliced at the fixed parents' states; a fixed variable's own table, so sliced,
+    becomes a yes/no indicator (:func:`clamp_name`) with ``P(yes | its free parents) = P(variable =
+    state | parents)``. With every indicator observed ``yes``, the log-evidence of a row of the other
+    variables is ``log P(row, every fixed variable at its state)`` in ``tables``: the probability of
+    a joint event computed on a network without those variables, whose junction tree is small.
+
+    >>> import numpy as np
+    >>> from bayesnet.data.priors import load_priors
+    >>> t = build_tables(load_priors(), "primary_care")
+    >>> c = clamped(t, {"dvt": "no"})
+    >>> c.parents["_dvt_is_no"] == t.parents["dvt"], "dvt" in c.cpts
+    (True, False)
+    >>> bool(np.allclose(c.cpts["_dvt_is_no"][0], t.cpts["dvt"][1]))
+    True
+    """
+    index = {v: tables.states[v].index(s) for v, s in fixed.items()}
+    out = Tables(tables.setting)
+    for v, arr in tables.cpts.items():
+        parents = tables.parents[v]
+        cut = arr[(slice(None), *[index.get(p, slice(None)) for p in parents])]
+        free = [p for p in parents if p not in index]
+        if v in index:
+            p_state = cut[index[v]]
+            name = clamp_name(v, fixed[v])
+            out.states[name] = ("yes", "no")
+            out.parents[name] = free
+            out.cpts[name] = np.stack([p_state, 1.0 - p_state])
+            out.kinds[name] = "indicator"
+            out.descriptions[name] = f"{v} = {fixed[v]}"
+        else:
+            out.states[v] = tables.states[v]
+            out.parents[v] = free
+            out.cpts[v] = np.ascontiguousarray(cut)
+            out.kinds[v] = tables.kinds[v]
+            out.descriptions[v] = tables.descriptions.get(v, "")
+    return out

@@ -228,6 +228,20 @@ def _soft_cell(value: object) -> Mapping | None:
     return None
 
 
+def _distinct(series: pd.Series) -> list:
+    """The distinct non-missing values of a column (pyarrow strings: one pyarrow call, not pandas' per-column cost)."""
+    arr = series.array
+    if getattr(arr.dtype, "storage", None) == "pyarrow" and hasattr(arr, "__arrow_array__"):
+        import pyarrow as pa
+
+        data = arr.__arrow_array__()
+        if isinstance(data, pa.ChunkedArray):
+            data = data.combine_chunks()
+        if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+            return data.dictionary_encode().dictionary.to_pylist()
+    return list(pd.unique(series.dropna()))
+
+
 def split_soft(
     frame: pd.DataFrame, states: Mapping[str, tuple[str, ...]]
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[int, str]]:
@@ -262,12 +276,11 @@ def split_soft(
     likelihoods: dict[str, np.ndarray] = {}
     errors: dict[int, str] = {}
     hard = frame
-    for pos, col in enumerate(frame.columns):
-        series = frame.iloc[:, pos]
+    for pos, (col, series) in enumerate(frame.items()):
         if col not in states or not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
             continue
         try:
-            uniques = pd.unique(series.dropna())
+            uniques = _distinct(series)
             candidates = any(isinstance(u, str) and u.lstrip().startswith("{") for u in uniques)
         except TypeError:  # unhashable cells: dicts
             candidates = True
