@@ -729,13 +729,46 @@ def validate_command(as_json: bool, draws: int, seed: int, figure: str | None, p
             click.echo(f"wrote the calibration figure to {figure}")
 
 
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``bayesnet sources | head``): send what is left to /dev/null, so that
+    the interpreter's final flush does not fail too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured in tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error)."""
+    """Console entry point; returns the exit status (0 ok, 2 bad input, 1 other error).
+
+    A closed pipe on stdout (``bayesnet sources | head``) ends the command quietly with status 0,
+    whether it shows while writing or at the final flush.
+    """
+    status = _main(argv)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+        return 0
+    except (OSError, ValueError):  # stdout already closed: nothing more can be written anyway
+        pass
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
+    stdout = sys.stdout
     try:
         rv = cli.main(args=argv, prog_name="bayesnet", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:
+        if sys.stdout is not stdout:  # click met a closed pipe (EPIPE) and wrapped stdout before exiting with 1
+            sys.stdout = stdout
+            _stdout_closed()
+            return 0
+        raise
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 1
@@ -754,6 +787,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"file not found: {exc.filename or exc}")
         return 2
     except BrokenPipeError:  # e.g. `bayesnet sources | head`
+        _stdout_closed()
         return 0
     except Exception as exc:
         if os.environ.get("BAYESNET_DEBUG"):

@@ -258,6 +258,8 @@ def test_bench_json_reports_ratios_and_exactness(capsys, model):
     # the engine's network: the model's variables and the internal chain nodes of mechanical_pain
     assert d["results"][1]["nodes"] == len(model.engine.variables) > len(model.states)
     assert d["results"][1]["targets"][0] == "mechanical_pain" and "diagnose_us" in d["results"][1]
+    # the model's batch path (model.posteriors) on the same rows, checked against pgmpy too
+    assert d["results"][1]["batch_rows_per_s"] > 0 and 0.0 <= d["results"][1]["batch_max_abs_diff_pgmpy"] < 1e-9
 
 
 def test_bench_unknown_network(capsys):
@@ -339,3 +341,16 @@ def test_the_readme_command_prints_the_table_in_a_fresh_interpreter():
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("Differential diagnosis (primary_care)") and "spinal_metastasis" in res.stdout
     assert "49.3%" in res.stdout
+
+
+@pytest.mark.parametrize("args", [["sources"], ["validate"]])
+def test_a_closed_pipe_ends_the_command_quietly(args):
+    """`bayesnet sources | head -1`: the reader leaves after one line; the command exits 0 with nothing on
+    stderr, whether the closed pipe shows while writing (click's EPIPE exit) or at the final flush."""
+    for _ in range(2):  # which of the two it is depends on timing: try more than once
+        proc = subprocess.Popen([sys.executable, "-m", "bayesnet", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.readline()
+        proc.stdout.close()  # as `head -1` does
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 0 and err == b"", err.decode()
