@@ -140,3 +140,10 @@ def test_first_and_repeated_queries_agree_with_pgmpy(model):
         for c in model.conditions:
             np.testing.assert_allclose(got[c], ref[c], atol=1e-12)
             assert np.array_equal(got[c], first[c])
+
+
+def test_summary_of_a_single_finding_reads_as_one(model):
+    """One finding: no "rest of the evidence", no "together", no "other finding" (review item 1)."""
+    text = model.diagnose({"fever": "yes"}).summary()
+    assert "Fever = yes raised its odds" in text and "That brings it up to" in text
+    assert "rest of the evidence" not in text and "Together" not in text and "other finding" not in text

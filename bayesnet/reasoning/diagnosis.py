@@ -216,8 +216,9 @@ class Diagnosis:
                 phrases.append(f"{what} raised its odds {_fold(factor)}")
             else:
                 phrases.append(f"{what} lowered them {_fold(1 / factor)}")
+        alone = len(ex) == 1  # one finding: no "rest of the evidence", nothing "together"
         if phrases:
-            text.append(_join(phrases) + ", each given the rest of the evidence.")
+            text.append(_join(phrases) + ("." if alone else ", each given the rest of the evidence."))
         undefined = int(ex["contribution"].isna().sum())
         rest = len(ex) - len(shown) - undefined
         if rest > 0:
@@ -226,11 +227,12 @@ class Diagnosis:
             text.append("The other finding could not change it." if undefined == 1
                         else f"The other {undefined} findings could not change it.")
         direction = "up" if post >= prior else "down"
+        together = "That brings it" if alone else "Together the evidence brings it"
         if post >= 1.0 or post <= 0.0:
-            text.append(f"Together the evidence brings it {direction} to {format_probability(post)} (certain).")
+            text.append(f"{together} {direction} to {format_probability(post)} (certain).")
         else:
             text.append(
-                f"Together the evidence brings it {direction} to {format_probability(post)} "
+                f"{together} {direction} to {format_probability(post)} "
                 f"({(post / (1.0 - post)) / (prior / (1.0 - prior)):.3g} times the prior odds)."
             )
         return " ".join(text)
