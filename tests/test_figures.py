@@ -49,7 +49,8 @@ def test_saved_benchmark_is_redrawn():
     fig = speed_figure(saved["results"], saved["machine"])
     ax = fig.axes[0]
     names = [r["network"].replace("_", " ") for r in saved["results"]]
-    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == names
+    ticks = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])  # one row per network, top down
+    assert [t.get_text().split(" (")[0] for t in ticks] == names
 
 
 def test_figures_are_deterministic(tmp_path):
@@ -92,7 +93,7 @@ def test_a_measured_zero_keeps_its_bar_and_a_missing_number_has_none():
     ]
     fig = speed_figure(results)
     ax = fig.axes[0]
-    by_tool = {c.get_label(): [b.get_height() for b in c.patches] for c in ax.containers}
+    by_tool = {c.get_label(): [b.get_width() for b in c.patches] for c in ax.containers}
     try:
         assert by_tool["bayesnet engine (batch)"] == [500.0, 0.0]
         assert by_tool["pyAgrum LazyPropagation (row by row)"] == [0.0, 20.0]

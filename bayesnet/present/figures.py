@@ -254,32 +254,40 @@ def speed_figure(results: Sequence[Mapping], info: Mapping | None = None) -> Any
     tools = [("engine", "engine_rows_per_s", "bayesnet engine (batch)"),
              ("pyAgrum", "pyagrum_rows_per_s", "pyAgrum LazyPropagation (row by row)"),
              ("pgmpy", "pgmpy_rows_per_s", "pgmpy VariableElimination (row by row)")]
-    fig, ax = _figure((8.5, 5.2))
-    x = np.arange(len(results))
-    width = 0.26
-    top = 1.0
+    # one row per network, top to bottom in the given order: labels stay readable for every bundled network
+    n = len(results)
+    fig, ax = _figure((8.5, 1.6 + 0.42 * max(n, 1)))
+    y = np.arange(n)[::-1].astype(float)
+    height = 0.26
+    top, bottom = 1.0, np.inf
     for k, (tool, key, label) in enumerate(tools):
         # a missing number (absent or null) has no bar; a measured 0 keeps its bar and its label
         vals = np.array([np.nan if r.get(key) is None else float(r[key]) for r in results])
         if np.all(np.isnan(vals)):
             continue
-        pos = x + (k - 1) * width
-        ax.bar(pos, vals, width=width, color=_TOOL_COLOURS[tool], label=label)
+        pos = y + (1 - k) * height
+        ax.barh(pos, vals, height=height, color=_TOOL_COLOURS[tool], label=label)
         top = max(top, float(np.nanmax(vals)))
+        if np.any(vals > 0):
+            bottom = min(bottom, float(np.nanmin(vals[vals > 0])))
         for p, v in zip(pos, vals, strict=True):
             if v > 0 and np.isfinite(v):
-                ax.text(p, v * 1.12, f"{v:,.0f}", ha="center", va="bottom", fontsize=7)
+                ax.text(v * 1.15, p, f"{v:,.0f}", ha="left", va="center", fontsize=6.5)
             elif v == 0:  # a log axis cannot reach 0: write it at the foot of the axis
-                ax.text(p, 0.01, "0", ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
-    for xi, r in zip(x, results, strict=True):
-        if r.get("vs_pgmpy"):
-            ax.text(xi, top * 6, f"x{r['vs_pgmpy']:,.0f} pgmpy", ha="center", va="bottom", fontsize=8,
-                    fontweight="bold", color=_TOOL_COLOURS["engine"])
-    labels = [f"{str(r['network']).replace('_', ' ')}\n({r.get('nodes', '?')} nodes)" for r in results]
-    ax.set_xticks(x, labels)
-    ax.set_yscale("log")
-    ax.set_ylim(top=top * 25)
-    ax.set_ylabel("scenarios per second (log scale)")
+                ax.text(0.005, p, "0", ha="left", va="center", fontsize=6.5, transform=ax.get_yaxis_transform())
+    # the ratios in a column of their own at the right, outside the bars
+    for yi, r in zip(y, results, strict=True):
+        parts = [f"x{r[k]:,.{d}f} {who}" for k, who, d in (("vs_pgmpy", "pgmpy", 0), ("vs_pyagrum", "pyAgrum", 1))
+                 if r.get(k)]
+        if parts:
+            ax.text(1.01, yi, ", ".join(parts), ha="left", va="center", fontsize=7, fontweight="bold",
+                    color=_TOOL_COLOURS["engine"], transform=ax.get_yaxis_transform())
+    labels = [f"{str(r['network']).replace('_', ' ')} ({r.get('nodes', '?')} nodes)" for r in results]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(left=max(min(bottom, top) / 3, 1e-3) if np.isfinite(bottom) else None, right=top * 12)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xlabel("scenarios per second (log scale); at the right: the engine's throughput over each reference's")
     worst = max((float(r.get("max_abs_diff_pgmpy") or 0.0) for r in results), default=0.0)
     title = "Exact posteriors per second on the same random scenarios"
     sub = f"largest difference from pgmpy: {worst:.1e}"
