@@ -175,6 +175,7 @@ import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference import kernels
+from bayesnet.inference.evidence import arrow_strings
 from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, merge_cliques, parents_first
 from bayesnet.inference.relevance import SlicedPropagator
 
@@ -927,18 +928,13 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, Any]:
     dictionary-encoded by pyarrow in one call: pandas' own factorize costs tens of microseconds per
     column, which is most of a small frame's time on a network of many variables.
     """
-    arr = column.array
-    if getattr(arr.dtype, "storage", None) == "pyarrow" and hasattr(arr, "__arrow_array__"):
-        import pyarrow as pa
+    data = arrow_strings(column)
+    if data is not None:
         import pyarrow.compute as pc
 
-        data = arr.__arrow_array__()
-        if isinstance(data, pa.ChunkedArray):
-            data = data.combine_chunks()
-        if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
-            encoded = data.dictionary_encode()
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-            return codes, encoded.dictionary.to_pylist()
+        encoded = data.dictionary_encode()
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        return codes, encoded.dictionary.to_pylist()
     try:
         return pd.factorize(column, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, sets, dicts): each is a bad value of its row

@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -228,17 +229,29 @@ def _soft_cell(value: object) -> Mapping | None:
     return None
 
 
-def _distinct(series: pd.Series) -> list:
-    """The distinct non-missing values of a column (pyarrow strings: one pyarrow call, not pandas' per-column cost)."""
-    arr = series.array
-    if getattr(arr.dtype, "storage", None) == "pyarrow" and hasattr(arr, "__arrow_array__"):
-        import pyarrow as pa
+def arrow_strings(series: pd.Series) -> Any:
+    """A column of pandas' pyarrow-backed strings as one pyarrow array, else None.
 
-        data = arr.__arrow_array__()
-        if isinstance(data, pa.ChunkedArray):
-            data = data.combine_chunks()
-        if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
-            return data.dictionary_encode().dictionary.to_pylist()
+    pandas' own per-column operations (factorize, unique) cost tens of microseconds a column; a
+    frame of many variables and few rows spends most of its time there. pyarrow dictionary-encodes
+    such a column in one call.
+    """
+    arr = series.array
+    if getattr(arr.dtype, "storage", None) != "pyarrow" or not hasattr(arr, "__arrow_array__"):
+        return None
+    import pyarrow as pa
+
+    data = arr.__arrow_array__()
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks()
+    return data if pa.types.is_string(data.type) or pa.types.is_large_string(data.type) else None
+
+
+def _distinct(series: pd.Series) -> list:
+    """The distinct non-missing values of a column."""
+    data = arrow_strings(series)
+    if data is not None:
+        return data.dictionary_encode().dictionary.to_pylist()
     return list(pd.unique(series.dropna()))
 
 
