@@ -207,3 +207,24 @@ def test_after_positive_mri_further_tests_add_little_in_the_emergency_department
 def test_bad_input(model, kwargs, error, match):
     with pytest.raises(error, match=match):
         model.next_tests(INFECTION, **kwargs)
+
+
+@pytest.mark.parametrize("evidence", [{}, {"fever": "yes", "night_pain": "yes"}, {"fever": {"yes": 0.8, "no": 0.2}},
+                                      {"epidural_abscess": "no", "fever": "yes"}])
+def test_the_two_network_route_gives_the_chain_engines_table(models, evidence, monkeypatch):
+    """next_tests reads mechanical_pain as P(e, every condition no) / P(e) from the batch path's two networks;
+    the whole table equals the one from the chain engine (the route it replaced) in both big settings."""
+    from bayesnet.reasoning import next_tests as nt_module
+
+    for setting in ("primary_care", "emergency"):
+        model = models[setting]
+        fast = model.next_tests(evidence, condition="cauda_equina_syndrome")
+        with monkeypatch.context() as m:
+            m.setattr(nt_module, "_propagate",
+                      lambda model, lik, n, conds: model.engine.propagate(lik, n_rows=n, targets=conds))
+            slow = model.next_tests(evidence, condition="cauda_equina_syndrome")
+        assert list(fast.index) == list(slow.index)
+        num = fast.select_dtypes("number").columns
+        np.testing.assert_allclose(fast[num].to_numpy(float), slow[num].to_numpy(float), rtol=0, atol=1e-12)
+        out_f, out_s = fast.attrs["outcomes"], slow.attrs["outcomes"]
+        np.testing.assert_allclose(out_f["mechanical_pain"].to_numpy(), out_s["mechanical_pain"].to_numpy(), atol=1e-12)
