@@ -262,7 +262,7 @@ class BackPainModel:
         return self._absence or None
 
     def _two_pass(self, hard: pd.DataFrame, chunk_size: int | None, errors: str) -> pd.DataFrame | None:
-        """:meth:`posteriors` of hard-evidence rows through :meth:`_absence_engines`; None where that path does not apply.
+        """:meth:`posteriors` of hard-evidence rows through :meth:`_absence_engines` (None where it does not apply).
 
         It applies when no row observes a condition. A row the first network cannot answer (a bad
         state, impossible evidence) sends the whole call back to :attr:`engine` with ``errors="raise"``

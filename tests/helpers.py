@@ -115,7 +115,8 @@ OVERFLOW_JS = """(output) => {
       const b = el.getBoundingClientRect();
       if (b.width === 0 || b.height === 0) continue;
       if (b.right > box.right + 1 || b.left < box.left - 1)
-        bad.push(`${name(el)} [${(el.innerText || '').slice(0, 40)}] spans ${Math.round(b.left)}-${Math.round(b.right)} px`);
+        bad.push(`${name(el)} [${(el.innerText || '').slice(0, 40)}] spans `
+                 + `${Math.round(b.left)}-${Math.round(b.right)} px`);
       if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
         bad.push(`${name(el)} clips ${el.scrollWidth} px of content to ${el.clientWidth}`);
     }

@@ -1960,7 +1960,8 @@ class CompiledNetwork:
         )
 
     def _decode_rows(self, rows: EncodedRows) -> tuple[EncodedRows, list[int], list[np.ndarray], dict[int, list]]:
-        """:class:`EncodedRows` as :meth:`_encode_frame` gives a frame (its variables must have this network's states)."""
+        """:class:`EncodedRows` as :meth:`_encode_frame` gives a frame (its variables must have this network's
+        states)."""
         var_idx = [self._var_index(name) for name in rows.names]
         for name, v, sts in zip(rows.names, var_idx, rows.states, strict=True):
             if tuple(self.states[self.variables[v]]) != tuple(sts):
