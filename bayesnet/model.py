@@ -76,6 +76,13 @@ def load_model(setting: str | os.PathLike = "primary_care",
     return BackPainModel(ps, Path(setting).stem if extra else str(setting))
 
 
+def _ratio(log_joint: np.ndarray, log_evidence: np.ndarray) -> np.ndarray:
+    """``P(e, every condition no) / P(e)`` from the two log-evidences (rows with ``log P(e) = -inf`` are the
+    caller's to mark)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.exp(log_joint - log_evidence)
+
+
 class BackPainModel:
     """The back-pain Bayesian network in one setting, with diagnosis helpers.
 
@@ -282,14 +289,37 @@ class BackPainModel:
         if failed.any() and errors == "raise":
             return None
         second = held.evaluate(rows.with_observed(indicators), targets=[], chunk_size=chunk_size)
-        with np.errstate(invalid="ignore", over="ignore"):
-            p_none = np.exp(second.log_evidence.to_numpy() - first.log_evidence.to_numpy())
+        p_none = _ratio(second.log_evidence.to_numpy(), first.log_evidence.to_numpy())
         p_none[failed] = np.nan
         out = pd.DataFrame({absent[0]: p_none, **{c: first.posteriors[(c, "yes")].to_numpy() for c in others}},
                            index=hard.index)[self.conditions]
         if errors == "report":
             out["error"] = first.errors.to_numpy()
         return out
+
+    def _propagate_conditions(self, lik: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``engine.propagate(lik, n, targets=conditions)`` through :meth:`_absence_engines` where it applies.
+
+        The same numbers as :attr:`engine` (tested to 1e-12 in ``tests/test_next_tests.py``): every
+        condition's (yes, no) in :attr:`conditions` order and ``log P(row)``, from the network without
+        ``mechanical_pain`` and, for it, the one with every condition held at "no". Likelihoods on a
+        condition go to :attr:`engine`.
+        """
+        conds = self.conditions
+        parts = self._absence_engines()
+        if parts is None or any(v in self.priors.conditions for v in lik):
+            return self.engine.propagate(lik, n_rows=n, targets=conds)
+        free, held, indicators, absent, others = parts
+        p_other, log_ev = free.propagate(lik, n_rows=n, targets=others)
+        held_lik = dict(lik)
+        for name, (states, state) in indicators.items():
+            held_lik[name] = (np.asarray(states) == state).astype(float)
+        _, log_none = held.propagate(held_lik, n_rows=n, targets=[])
+        p_none = _ratio(log_none, log_ev)
+        p_none[~np.isfinite(log_ev)] = np.nan
+        columns = {c: p_other[:, 2 * j : 2 * j + 2] for j, c in enumerate(others)}
+        columns[absent[0]] = np.stack([p_none, 1.0 - p_none], axis=1)
+        return np.concatenate([columns[c] for c in conds], axis=1), log_ev
 
     def marginals(
         self,

@@ -214,14 +214,12 @@ def test_bad_input(model, kwargs, error, match):
 def test_the_two_network_route_gives_the_chain_engines_table(models, evidence, monkeypatch):
     """next_tests reads mechanical_pain as P(e, every condition no) / P(e) from the batch path's two networks;
     the whole table equals the one from the chain engine (the route it replaced) in both big settings."""
-    from bayesnet.reasoning import next_tests as nt_module
-
     for setting in ("primary_care", "emergency"):
         model = models[setting]
         fast = model.next_tests(evidence, condition="cauda_equina_syndrome")
         with monkeypatch.context() as m:
-            m.setattr(nt_module, "_propagate",
-                      lambda model, lik, n, conds: model.engine.propagate(lik, n_rows=n, targets=conds))
+            m.setattr(model, "_propagate_conditions",
+                      lambda lik, n: model.engine.propagate(lik, n_rows=n, targets=model.conditions))
             slow = model.next_tests(evidence, condition="cauda_equina_syndrome")
         assert list(fast.index) == list(slow.index)
         num = fast.select_dtypes("number").columns

@@ -1887,7 +1887,8 @@ class CompiledNetwork:
     def _encode_frame(self, evidence: Any) -> tuple[pd.DataFrame, list[int], list[np.ndarray], dict[int, list]]:
         """Map a DataFrame of state names to integer codes (-1 = unobserved).
 
-        Returns the frame, its variable indices, code arrays and
+        Returns the frame (or the :class:`EncodedRows` given instead of one, read without
+        encoding again), its variable indices, code arrays and
         ``{row position: [(variable index, bad value), ...]}``.
         """
         if isinstance(evidence, EncodedRows):
@@ -1962,15 +1963,14 @@ class CompiledNetwork:
     def _decode_rows(self, rows: EncodedRows) -> tuple[EncodedRows, list[int], list[np.ndarray], dict[int, list]]:
         """:class:`EncodedRows` as :meth:`_encode_frame` gives a frame (its variables must have this network's
         states)."""
-        var_idx = [self._var_index(name) for name in rows.names]
-        for name, v, sts in zip(rows.names, var_idx, rows.states, strict=True):
-            if tuple(self.states[self.variables[v]]) != tuple(sts):
-                raise EvidenceError(
-                    f"the encoded rows give {name!r} the states {list(sts)}; this network's are "
-                    f"{list(self.states[self.variables[v]])}: encode the rows with this network"
-                )
-        problems = {r: [(self._var_index(name), value) for name, value in items] for r, items in rows.problems.items()}
-        return rows, var_idx, list(rows.codes), problems
+        index = {name: self._var_index(name) for name in rows.names}
+        for name, sts in zip(rows.names, rows.states, strict=True):
+            own = tuple(self.states[self.variables[index[name]]])
+            if own != tuple(sts):
+                raise EvidenceError(f"the encoded rows give {name!r} the states {list(sts)}; this network's are "
+                                    f"{list(own)}: encode the rows with this network")
+        problems = {r: [(index[name], value) for name, value in items] for r, items in rows.problems.items()}
+        return rows, list(index.values()), list(rows.codes), problems
 
     def _run_frame(
         self,

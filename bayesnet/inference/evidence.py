@@ -248,14 +248,9 @@ def arrow_strings(series: pd.Series) -> Any:
 
 
 def _distinct(series: pd.Series) -> list:
-    """The distinct non-missing values of a column that may be soft evidence (all of them, or none when no
-    string in a pyarrow column holds a brace: such a column cannot hold a JSON object)."""
+    """The distinct non-missing values of a column."""
     data = arrow_strings(series)
     if data is not None:
-        import pyarrow.compute as pc
-
-        if not pc.any(pc.match_substring(data, "{")).as_py():
-            return []
         return data.dictionary_encode().dictionary.to_pylist()
     return list(pd.unique(series.dropna()))
 

@@ -149,7 +149,7 @@ def _outcome_arrays(model: BackPainModel, evidence: Mapping | None, candidates: 
         lik[v][i] = 0.0
         lik[v][i, s] = 1.0
     conds = model.conditions
-    probs, log_ev = _propagate(model, lik, n, conds)
+    probs, log_ev = model._propagate_conditions(lik, n)
     if not np.isfinite(log_ev[0]):
         raise ImpossibleEvidenceError("the evidence has probability zero under the model; "
                                       "remove a contradictory finding")
@@ -160,33 +160,6 @@ def _outcome_arrays(model: BackPainModel, evidence: Mapping | None, candidates: 
     after = p_yes[1:].copy()
     after[impossible] = p_yes[0]
     return {"rows": rows[1:], "probability": p_result, "after": after, "current": p_yes[0], "conditions": conds}
-
-
-def _propagate(model: BackPainModel, lik: dict, n: int, conds: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """P(condition | row) for every condition (yes, no per condition) and log P(row): the engine's numbers.
-
-    Where the model has its batch path's two networks (``BackPainModel._absence_engines``) and no
-    likelihood touches a condition, they answer: the network without ``mechanical_pain`` gives every
-    other condition and ``log P(row)``, the one with every condition held at "no" gives
-    ``log P(row, every condition no)``, so ``P(mechanical_pain = yes | row)`` is the ratio (the same
-    numbers as the chain engine, tested to 1e-12, with half its table entries). Otherwise
-    :attr:`BackPainModel.engine`.
-    """
-    parts = model._absence_engines()
-    if parts is None or any(v in model.priors.conditions for v in lik):
-        return model.engine.propagate(lik, n_rows=n, targets=conds)
-    free, held, indicators, absent, others = parts
-    p_other, log_ev = free.propagate(lik, n_rows=n, targets=others)
-    held_lik = dict(lik)
-    for name, (states, state) in indicators.items():
-        held_lik[name] = (np.asarray(states) == state).astype(float)
-    _, log_none = held.propagate(held_lik, n_rows=n, targets=[])
-    with np.errstate(invalid="ignore", over="ignore"):
-        p_none = np.exp(log_none - log_ev)
-    p_none[~np.isfinite(log_ev)] = np.nan
-    columns = {c: p_other[:, 2 * j : 2 * j + 2] for j, c in enumerate(others)}
-    columns[absent[0]] = np.stack([p_none, 1.0 - p_none], axis=1)
-    return np.concatenate([columns[c] for c in conds], axis=1), log_ev
 
 
 def _outcomes_frame(model: BackPainModel, arr: dict) -> pd.DataFrame:
