@@ -175,6 +175,7 @@ import pandas as pd
 
 from bayesnet.errors import EvidenceError, ImpossibleEvidenceError, UnknownNameError
 from bayesnet.inference import kernels
+from bayesnet.inference.elimination import EliminationPropagator
 from bayesnet.inference.evidence import arrow_strings
 from bayesnet.inference.junction_tree import JunctionTree, build_junction_tree, merge_cliques, parents_first
 from bayesnet.inference.relevance import SlicedPropagator
@@ -221,6 +222,15 @@ _SLICED_RATIO = 7_000
 
 #: The propagator's tree merges neighbouring cliques while their union has at most this many entries.
 _SLICED_MERGE = 100_000
+
+#: With the compiled kernels, networks whose clique tables total at least this many entries answer rows of
+#: hard evidence by per-row elimination (:class:`~bayesnet.inference.elimination.EliminationPropagator`)
+#: by default; smaller ones by the dense kernels (measured crossover, ``bayesnet bench``).
+_ELIM_MIN_TABLE = 20_000
+
+#: Rows handed to the per-row elimination at a time, and the most bytes of their code matrix.
+_ELIM_ROWS = 16_384
+_ELIM_CODES_BYTES = 32 * 2**20
 
 #: Networks whose (finest) clique tables total at most this many entries are answered by the compiled
 #: kernels (``bayesnet.inference.kernels``) when numba is available, on every dense path.
@@ -1096,6 +1106,7 @@ class CompiledNetwork:
         # built on first use: rows that the relevance path answers never need it
         self._fine_layout: _Layout | None = None
         self._sliced_prop: SlicedPropagator | None | bool = False  # built on first use
+        self._eliminator: EliminationPropagator | None | bool = False  # built on first use
         self._kernel_sched: kernels.KernelSchedule | None | bool = False  # built on first use
         self._fix_cache: dict | None = None
         self._topo_cache: list | None = None
@@ -1145,6 +1156,7 @@ class CompiledNetwork:
         state = self.__dict__.copy()
         state["_restricted"] = {}  # a cache: rebuilt on demand
         state["_sliced_prop"] = False  # likewise (SlicedPropagator)
+        state["_eliminator"] = False  # and EliminationPropagator
         state["_kernel_sched"] = False  # and the compiled kernels' schedule
         return state
 
@@ -1312,6 +1324,7 @@ class CompiledNetwork:
         net._fine_layout = None
         net._coarse = None
         net._sliced_prop = False
+        net._eliminator = False
         net._kernel_sched = False
         net._fix_cache = None
         net._base = self
@@ -2097,13 +2110,32 @@ class CompiledNetwork:
             self._sliced_prop = prop
         return prop
 
+    @property
+    def _elim(self) -> EliminationPropagator | None:
+        """The compiled per-row elimination (built on first use; None without the compiled kernels)."""
+        prop = self.__dict__.get("_eliminator", False)
+        if prop is False:
+            prop = None
+            if self._n_sets == 1 and kernels.available():
+                prop = EliminationPropagator(self._tables, self._families, self._cards)
+            self._eliminator = prop
+        return prop
+
     def _sliced_wanted(self, n: int, targets: tuple[int, ...]) -> bool:
-        """Whether rows of hard evidence go through :class:`SlicedPropagator` (see ``relevance``)."""
+        """Whether rows of hard evidence take the relevance path (see ``relevance``).
+
+        Its first stage is :class:`~bayesnet.inference.elimination.EliminationPropagator` when the
+        compiled kernels are available, then :class:`SlicedPropagator` (numpy) for the rows it
+        does not accept.  Decided by the network alone, never by the queries asked before.
+        """
         mode = self.relevance
         if mode == "never" or n == 0:
             return False
         if mode == "always":
-            return self._sliced is not None
+            return self._elim is not None or self._sliced is not None
+        if self._elim is not None:
+            # per-row elimination against the dense kernels: measured crossover (bench_engine)
+            return self.total_clique_size >= _ELIM_MIN_TABLE
         # the dense pass costs about one pass over every clique table per row (~30 ns an entry here);
         # the sliced one a few einsum calls per clique of its merged tree and local evidence pattern
         # (~80 us): worth it when the tables are big for their number (measured crossover: insurance 5,900 dense, pigs 7,500 sliced)
@@ -2120,36 +2152,77 @@ class CompiledNetwork:
         targets: tuple[int, ...],
         chunk_size: int | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Hard-evidence rows through the sliced propagator; rows it does not accept go through the dense pass."""
-        prop = self._sliced
-        assert prop is not None
-        codes = np.full((n, len(self.variables)), -1, dtype=np.intp)
-        for v, c in zip(var_idx, codes_list):
-            codes[:, v] = c
-        if bad_rows is not None:
-            codes[bad_rows] = -1
+        """Hard-evidence rows through the relevance path: compiled per-row elimination, then the numpy sliced
+        propagator for the rows it does not accept, then the dense pass for the rows neither accepts."""
         if chunk_size is not None and int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-        # chunks: at most chunk_size (default 2048) rows, and messages of at most the memory budget
-        cap = _MAX_CHUNK if chunk_size is None else int(chunk_size)
-        bounds = [0]
-        if n:
-            cum = np.cumsum(prop.message_bytes(codes))
-            while bounds[-1] < n:
-                s = bounds[-1]
-                base = cum[s - 1] if s else 0.0
-                e = int(np.searchsorted(cum, base + DEFAULT_MEMORY_BUDGET, side="right"))
-                bounds.append(min(n, s + cap, max(e, s + 1)))
+        nv = len(self.variables)
+        elim = self._elim
+        if elim is None:
+            codes = np.full((n, nv), -1, dtype=np.intp)
+            for v, c in zip(var_idx, codes_list):
+                codes[:, v] = c
+            if bad_rows is not None:
+                codes[bad_rows] = -1
+            return self._run_sliced_numpy(codes, targets, chunk_size)
         total = sum(self._cards[t] for t in targets)
         probs = np.empty((n, total), dtype=self.dtype)
         log_ev = np.empty(n, dtype=np.float64)
-        failed = np.zeros(n, dtype=bool)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            for s, e in itertools.pairwise(bounds):
-                p, lz, f = prop.run(codes[s:e], targets)
-                probs[s:e] = p
-                log_ev[s:e] = lz
-                failed[s:e] = f
+        bad = None
+        if bad_rows is not None:
+            bad = np.zeros(n, dtype=bool)
+            bad[bad_rows] = True
+        rest: list[np.ndarray] = []
+        rest_codes: list[np.ndarray] = []
+        step = max(1, min(_ELIM_ROWS, _ELIM_CODES_BYTES // (8 * max(nv, 1))))
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            codes = np.full((e - s, nv), -1, dtype=np.int64)
+            for v, c in zip(var_idx, codes_list):
+                codes[:, v] = c[s:e]
+            if bad is not None:
+                codes[bad[s:e]] = -1
+            p, lz, status = elim.run(codes, targets)
+            probs[s:e] = p
+            log_ev[s:e] = lz
+            left = np.flatnonzero(status != 0)
+            if left.size:
+                rest.append(left + s)
+                rest_codes.append(codes[left])
+        if rest:
+            rows = np.concatenate(rest)
+            p, lz = self._run_sliced_numpy(np.concatenate(rest_codes).astype(np.intp), targets, chunk_size)
+            probs[rows] = p
+            log_ev[rows] = lz
+        return probs, log_ev
+
+    def _run_sliced_numpy(
+        self, codes: np.ndarray, targets: tuple[int, ...], chunk_size: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of codes through :class:`SlicedPropagator`; the rows it does not accept through the dense pass."""
+        prop = self._sliced
+        n = codes.shape[0]
+        total = sum(self._cards[t] for t in targets)
+        probs = np.empty((n, total), dtype=self.dtype)
+        log_ev = np.empty(n, dtype=np.float64)
+        failed = np.ones(n, dtype=bool)
+        if prop is not None:
+            # chunks: at most chunk_size (default 2048) rows, and messages of at most the memory budget
+            cap = _MAX_CHUNK if chunk_size is None else int(chunk_size)
+            bounds = [0]
+            if n:
+                cum = np.cumsum(prop.message_bytes(codes))
+                while bounds[-1] < n:
+                    s = bounds[-1]
+                    base = cum[s - 1] if s else 0.0
+                    e = int(np.searchsorted(cum, base + DEFAULT_MEMORY_BUDGET, side="right"))
+                    bounds.append(min(n, s + cap, max(e, s + 1)))
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+                for s, e in itertools.pairwise(bounds):
+                    p, lz, f = prop.run(codes[s:e], targets)
+                    probs[s:e] = p
+                    log_ev[s:e] = lz
+                    failed[s:e] = f
         if failed.any():
             rows = np.flatnonzero(failed)
             onehot = self._onehot

@@ -50,7 +50,7 @@ import numpy as np
 from bayesnet.inference.flat_layout import I_ONES, P_META, pack_sections, submap
 from bayesnet.inference.junction_tree import parents_first
 
-__all__ = ["KernelSchedule", "available", "kernel_threads"]
+__all__ = ["KernelSchedule", "available", "elimination_kernel", "kernel_threads", "thread_pool"]
 
 # ----------------------------------------------------------------------------- numba, lazily
 
@@ -506,6 +506,24 @@ if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's t
     os.register_at_fork(after_in_child=_POOLS.clear)
 
 
+def elimination_kernel() -> Any:
+    """The compiled per-row elimination (:func:`bayesnet.inference.numba_elimination.eliminate_rows`).
+
+    Raises
+    ------
+    RuntimeError
+        Without numba, or with ``BAYESNET_NUMBA=0`` (see :func:`available`).
+    """
+    if not available():
+        raise RuntimeError("the compiled kernels need numba (and BAYESNET_NUMBA not set to 0)")
+    return _STATE["kernels"]["elim"]
+
+
+def thread_pool(n: int) -> ThreadPoolExecutor:
+    """The process's pool of ``n`` kernel threads (one per size, made on first use)."""
+    return _pool(n)
+
+
 def _pool(n: int) -> ThreadPoolExecutor:
     pool = _POOLS.get(n)
     if pool is None:
@@ -520,6 +538,7 @@ def _pool(n: int) -> ThreadPoolExecutor:
 
 def _build_kernels() -> dict:
     """Import the kernels (numba compiles each on its first call, or loads it from its cache)."""
+    from bayesnet.inference import numba_elimination
     from bayesnet.inference import numba_kernels as code
 
-    return {"run": code.run_rows, "blocks": code.run_blocks}
+    return {"run": code.run_rows, "blocks": code.run_blocks, "elim": numba_elimination.eliminate_rows}

@@ -1,0 +1,484 @@
+"""The numba kernel behind :class:`bayesnet.inference.elimination.EliminationPropagator` (imported only when used).
+
+One call answers rows ``a..b-1`` of a block of hard evidence, each row on its own:
+
+1. the *relevant* variables: the targets, the observed variables and their ancestors (barren
+   variables dropped, as pgmpy's ``VariableElimination`` drops them);
+2. every relevant CPT with its observed axes indexed out (a table over its unobserved variables,
+   divided by its maximum; a CPT with every variable observed is a number);
+3. a greedy min-weight elimination order of the unobserved relevant variables on their
+   interaction graph (the moral graph of the relevant part with the observed variables removed,
+   so d-separated parts fall into components of their own);
+4. the elimination tree of that order (clique ``k`` = the ``k``-th eliminated variable first, then
+   its neighbours at that moment; its parent is the clique of the first of those neighbours to be
+   eliminated), every factor in the clique of its first eliminated variable;
+5. a collect pass (the messages of variable elimination, each divided by its maximum with the log
+   of that maximum added to ``log P(e)``), and a distribute pass (Hugin: a child's belief is its
+   table times the message from its parent's belief over the separator, divided by the message it
+   sent up; 0 / 0 = 0) only along the paths to the cliques where the targets are eliminated;
+6. each unobserved target's marginal from the belief of its clique, where it is the first axis.
+
+Tables are in C order over the clique's variables.  Scaling: every factor and message has maximum
+1; a clique table is divided by its maximum when that falls below ``1e-100`` (the log kept), and a
+row is accepted only when every maximum it divides by is at least ``lo``: below that (or with
+impossible evidence) its status is 1 and the caller answers it by another path.  A row whose
+clique tables would exceed ``budget`` entries in all gets status 2, before any of them is built.
+
+Compiled with ``cache=True, nogil=True``: the Python side splits the rows over threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["eliminate_rows"]
+
+_RESCALE = 1e-100
+
+
+@njit(cache=True, nogil=True)
+def _multiply(t, size, nc, ccard, fst, vals, digits):
+    """``t *= factor`` over a clique's table (factor entry offsets from the per-axis strides ``fst``); the new maximum."""
+    for j in range(nc):
+        digits[j] = 0
+    last = nc - 1
+    cl = ccard[last]
+    sl = fst[last]
+    fi = 0
+    mx = 0.0
+    i = 0
+    while i < size:
+        for d in range(cl):
+            x = t[i + d] * vals[fi + d * sl]
+            t[i + d] = x
+            mx = max(mx, x)
+        i += cl
+        j = last - 1
+        while j >= 0:
+            digits[j] += 1
+            fi += fst[j]
+            if digits[j] < ccard[j]:
+                break
+            fi -= fst[j] * ccard[j]
+            digits[j] = 0
+            j -= 1
+    return mx
+
+
+@njit(cache=True, nogil=True)
+def _marginal(t, size, nc, ccard, ost, out, digits):
+    """``out[k] += t[i]`` where ``k`` is the entry of ``out`` (strides ``ost``, 0 on summed axes) under ``i``."""
+    for j in range(nc):
+        digits[j] = 0
+    last = nc - 1
+    cl = ccard[last]
+    sl = ost[last]
+    oi = 0
+    i = 0
+    while i < size:
+        for d in range(cl):
+            out[oi + d * sl] += t[i + d]
+        i += cl
+        j = last - 1
+        while j >= 0:
+            digits[j] += 1
+            oi += ost[j]
+            if digits[j] < ccard[j]:
+                break
+            oi -= ost[j] * ccard[j]
+            digits[j] = 0
+            j -= 1
+
+
+@njit(cache=True, nogil=True)
+def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo, codes, targets, tstart,
+         out, logz, budget, lo, rel, loc, gvar):
+    nv = cards.shape[0]
+    nt = targets.shape[0]
+    code = codes[r]
+    # ---- 1. relevant variables: targets, observed and their ancestors
+    for v in range(nv):
+        rel[v] = code[v] >= 0
+    for q in range(nt):
+        rel[targets[q]] = True
+    for i in range(nv):
+        v = rtopo[i]
+        if rel[v]:
+            for j in range(parptr[v], parptr[v + 1]):
+                rel[paridx[j]] = True
+    m = 0
+    for v in range(nv):
+        if rel[v] and code[v] < 0:
+            loc[v] = m
+            gvar[m] = v
+            m += 1
+        else:
+            loc[v] = -1
+    ccl = np.empty(max(m, 1), np.int64)
+    llc = np.empty(max(m, 1), np.float64)
+    for k in range(m):
+        ccl[k] = cards[gvar[k]]
+        llc[k] = lcard[gvar[k]]
+    lz = 0.0
+    # ---- 2. sliced factors
+    nf = 0
+    nscope = 0
+    nval = 0
+    for v in range(nv):
+        if not rel[v]:
+            continue
+        size = 1
+        cnt = 0
+        for j in range(famptr[v], famptr[v + 1]):
+            u = famidx[j]
+            if code[u] < 0:
+                size *= cards[u]
+                cnt += 1
+        if cnt:
+            nf += 1
+            nscope += cnt
+            nval += size
+    fsp = np.empty(nf + 1, np.int64)
+    fsc = np.empty(max(nscope, 1), np.int64)
+    fvp = np.empty(nf + 1, np.int64)
+    fv = np.empty(max(nval, 1), np.float64)
+    cst = np.empty(max(nscope, 1), np.int64)  # CPT stride of each scope axis
+    digits = np.zeros(max(m, 1) + 1, np.int64)
+    fsp[0] = 0
+    fvp[0] = 0
+    f = 0
+    for v in range(nv):
+        if not rel[v]:
+            continue
+        base = cptoff[v]
+        stride = 1
+        p0 = fsp[f]
+        cnt = 0
+        for j in range(famptr[v + 1] - 1, famptr[v] - 1, -1):  # last axis first
+            u = famidx[j]
+            if code[u] >= 0:
+                base += code[u] * stride
+            else:
+                cnt += 1
+            stride *= cards[u]
+        if cnt == 0:
+            s = cptval[base]
+            if not s > 0.0:
+                return 1
+            lz += math.log(s)
+            continue
+        # scope in the CPT's axis order, with the CPT's strides
+        stride = 1
+        p = p0 + cnt
+        for j in range(famptr[v + 1] - 1, famptr[v] - 1, -1):
+            u = famidx[j]
+            if code[u] < 0:
+                p -= 1
+                fsc[p] = loc[u]
+                cst[p] = stride
+            stride *= cards[u]
+        fsp[f + 1] = p0 + cnt
+        size = 1
+        for p in range(p0, p0 + cnt):
+            size *= ccl[fsc[p]]
+        o = fvp[f]
+        fvp[f + 1] = o + size
+        for p in range(cnt):
+            digits[p] = 0
+        off = base
+        mx = 0.0
+        for i in range(size):
+            x = cptval[off]
+            fv[o + i] = x
+            mx = max(mx, x)
+            p = cnt - 1
+            while p >= 0:
+                digits[p] += 1
+                off += cst[p0 + p]
+                if digits[p] < ccl[fsc[p0 + p]]:
+                    break
+                off -= cst[p0 + p] * ccl[fsc[p0 + p]]
+                digits[p] = 0
+                p -= 1
+        if not mx > 0.0:
+            return 1
+        if mx != 1.0:
+            inv = 1.0 / mx
+            for i in range(size):
+                fv[o + i] *= inv
+            lz += math.log(mx)
+        f += 1
+    # ---- 3. interaction graph and a min-weight elimination order
+    adj = np.zeros((max(m, 1), max(m, 1)), np.bool_)
+    lw = llc.copy()
+    for f in range(nf):
+        for p in range(fsp[f], fsp[f + 1]):
+            x = fsc[p]
+            for q in range(p + 1, fsp[f + 1]):
+                y = fsc[q]
+                if not adj[x, y]:
+                    adj[x, y] = True
+                    adj[y, x] = True
+                    lw[x] += llc[y]
+                    lw[y] += llc[x]
+    done = np.zeros(max(m, 1), np.bool_)
+    epos = np.empty(max(m, 1), np.int64)
+    cptr = np.empty(m + 1, np.int64)
+    cvars = np.empty(max(4 * m, 1), np.int64)
+    csize = np.empty(max(m, 1), np.int64)
+    nb = np.empty(max(m, 1), np.int64)
+    cptr[0] = 0
+    total = 0
+    lbudget = math.log(budget)
+    for k in range(m):
+        best = -1
+        bw = np.inf
+        for x in range(m):
+            if not done[x] and lw[x] < bw:
+                bw = lw[x]
+                best = x
+        x = best
+        nn = 0
+        for y in range(m):
+            if adj[x, y] and not done[y]:
+                nb[nn] = y
+                nn += 1
+        if bw > lbudget + 1e-9:
+            return 2
+        size = ccl[x]
+        for i in range(nn):
+            size *= ccl[nb[i]]
+        total += size
+        if total > budget:
+            return 2
+        csize[k] = size
+        c0 = cptr[k]
+        if c0 + nn + 1 > cvars.shape[0]:
+            grown = np.empty(2 * cvars.shape[0] + nn + 1, np.int64)
+            grown[:c0] = cvars[:c0]
+            cvars = grown
+        cvars[c0] = x
+        for i in range(nn):
+            cvars[c0 + 1 + i] = nb[i]
+        cptr[k + 1] = c0 + nn + 1
+        done[x] = True
+        epos[x] = k
+        for i in range(nn):
+            a = nb[i]
+            lw[a] -= llc[x]
+            for j in range(i + 1, nn):
+                c = nb[j]
+                if not adj[a, c]:
+                    adj[a, c] = True
+                    adj[c, a] = True
+                    lw[a] += llc[c]
+                    lw[c] += llc[a]
+    # ---- 4. the elimination tree and the factors' cliques
+    par = np.empty(max(m, 1), np.int64)
+    nkids = np.zeros(m + 1, np.int64)
+    for k in range(m):
+        pk = -1
+        for i in range(cptr[k] + 1, cptr[k + 1]):
+            e = epos[cvars[i]]
+            if pk < 0 or e < pk:
+                pk = e
+        par[k] = pk
+        if pk >= 0:
+            nkids[pk + 1] += 1
+    for k in range(m):
+        nkids[k + 1] += nkids[k]
+    kids = np.empty(max(m, 1), np.int64)
+    fill = nkids[:m].copy()
+    for k in range(m):
+        if par[k] >= 0:
+            kids[fill[par[k]]] = k
+            fill[par[k]] += 1
+    fptr = np.zeros(m + 1, np.int64)
+    fhome = np.empty(max(nf, 1), np.int64)
+    for f in range(nf):
+        h = m
+        for p in range(fsp[f], fsp[f + 1]):
+            e = epos[fsc[p]]
+            h = min(h, e)
+        fhome[f] = h
+        fptr[h + 1] += 1
+    for k in range(m):
+        fptr[k + 1] += fptr[k]
+    flist = np.empty(max(nf, 1), np.int64)
+    fill2 = fptr[:m].copy()
+    for f in range(nf):
+        flist[fill2[fhome[f]]] = f
+        fill2[fhome[f]] += 1
+    # ---- 5. collect
+    toff = np.empty(m + 1, np.int64)
+    soff = np.empty(m + 1, np.int64)
+    toff[0] = 0
+    soff[0] = 0
+    width = 1
+    for k in range(m):
+        toff[k + 1] = toff[k] + csize[k]
+        soff[k + 1] = soff[k] + csize[k] // ccl[cvars[cptr[k]]]
+        w = cptr[k + 1] - cptr[k]
+        width = max(width, w)
+    tab = np.empty(max(toff[m], 1), np.float64)
+    up = np.empty(max(soff[m], 1), np.float64)
+    posmap = np.empty(max(m, 1), np.int64)
+    fst = np.empty(width, np.int64)
+    ccard = np.empty(width, np.int64)
+    cdig = np.empty(width, np.int64)
+    for k in range(m):
+        c0 = cptr[k]
+        nc = cptr[k + 1] - c0
+        for j in range(nc):
+            posmap[cvars[c0 + j]] = j
+            ccard[j] = ccl[cvars[c0 + j]]
+        t0 = toff[k]
+        size = csize[k]
+        t = tab[t0:t0 + size]
+        t[:] = 1.0
+        for q in range(fptr[k], fptr[k + 1]):
+            f = flist[q]
+            for j in range(nc):
+                fst[j] = 0
+            stride = 1
+            for p in range(fsp[f + 1] - 1, fsp[f] - 1, -1):
+                fst[posmap[fsc[p]]] = stride
+                stride *= ccl[fsc[p]]
+            mx = _multiply(t, size, nc, ccard, fst, fv[fvp[f]:fvp[f + 1]], cdig)
+            if mx < _RESCALE:
+                if not mx >= lo:
+                    return 1
+                inv = 1.0 / mx
+                for i in range(size):
+                    t[i] *= inv
+                lz += math.log(mx)
+        for q in range(nkids[k], nkids[k + 1]):
+            c = kids[q]
+            for j in range(nc):
+                fst[j] = 0
+            stride = 1
+            for p in range(cptr[c + 1] - 1, cptr[c], -1):
+                fst[posmap[cvars[p]]] = stride
+                stride *= ccl[cvars[p]]
+            mx = _multiply(t, size, nc, ccard, fst, up[soff[c]:soff[c + 1]], cdig)
+            if mx < _RESCALE:
+                if not mx >= lo:
+                    return 1
+                inv = 1.0 / mx
+                for i in range(size):
+                    t[i] *= inv
+                lz += math.log(mx)
+        s = soff[k + 1] - soff[k]
+        u = up[soff[k]:soff[k + 1]]
+        u[:] = 0.0
+        for xi in range(ccard[0]):
+            b0 = xi * s
+            for j in range(s):
+                u[j] += t[b0 + j]
+        z = 0.0
+        for j in range(s):
+            z = max(z, u[j])
+        if not z >= lo:
+            return 1
+        lz += math.log(z)
+        if par[k] >= 0:
+            inv = 1.0 / z
+            for j in range(s):
+                u[j] *= inv
+    # ---- 6. distribute along the paths to the targets' cliques
+    need = np.zeros(max(m, 1), np.bool_)
+    for q in range(nt):
+        tv = targets[q]
+        if code[tv] < 0:
+            c = epos[loc[tv]]
+            while c >= 0 and not need[c]:
+                need[c] = True
+                c = par[c]
+    msg = np.empty(max(soff[m] - soff[0], 1), np.float64)
+    for k in range(m - 1, -1, -1):
+        if not need[k]:
+            continue
+        p = par[k]
+        t0 = toff[k]
+        size = csize[k]
+        t = tab[t0:t0 + size]
+        if p >= 0:
+            # the parent's belief over this clique's separator
+            c0 = cptr[p]
+            nc = cptr[p + 1] - c0
+            for j in range(nc):
+                posmap[cvars[c0 + j]] = j
+                ccard[j] = ccl[cvars[c0 + j]]
+                fst[j] = 0
+            stride = 1
+            for i in range(cptr[k + 1] - 1, cptr[k], -1):
+                fst[posmap[cvars[i]]] = stride
+                stride *= ccl[cvars[i]]
+            s = soff[k + 1] - soff[k]
+            mm = msg[:s]
+            mm[:] = 0.0
+            _marginal(tab[toff[p]:toff[p + 1]], csize[p], nc, ccard, fst, mm, cdig)
+            u = up[soff[k]:soff[k + 1]]
+            for j in range(s):
+                mm[j] = mm[j] / u[j] if u[j] > 0.0 else 0.0
+            mx = 0.0
+            for xi in range(ccl[cvars[cptr[k]]]):
+                b0 = xi * s
+                for j in range(s):
+                    y = t[b0 + j] * mm[j]
+                    t[b0 + j] = y
+                    mx = max(mx, y)
+        else:
+            mx = 0.0
+            for i in range(size):
+                mx = max(mx, t[i])
+        if not mx > 0.0:
+            return 1
+        inv = 1.0 / mx
+        for i in range(size):
+            t[i] *= inv
+    # ---- 7. the targets' marginals
+    for q in range(nt):
+        tv = targets[q]
+        o = tstart[q]
+        ct = cards[tv]
+        if code[tv] >= 0:
+            for x in range(ct):
+                out[r, o + x] = 0.0
+            out[r, o + code[tv]] = 1.0
+            continue
+        k = epos[loc[tv]]
+        s = soff[k + 1] - soff[k]
+        t0 = toff[k]
+        tot = 0.0
+        for x in range(ct):
+            acc = 0.0
+            for j in range(s):
+                acc += tab[t0 + x * s + j]
+            out[r, o + x] = acc
+            tot += acc
+        if not tot > 0.0:
+            return 1
+        for x in range(ct):
+            out[r, o + x] /= tot
+    logz[r] = lz
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def eliminate_rows(cards, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo, codes, targets, tstart,
+                   out, logz, status, a, b, budget, lo):
+    """Rows ``a..b-1`` of ``codes`` (see the module docstring); ``status[r]`` 0 (answered), 1 or 2."""
+    nv = cards.shape[0]
+    lcard = np.empty(nv, np.float64)
+    for v in range(nv):
+        lcard[v] = math.log(cards[v])
+    rel = np.empty(nv, np.bool_)
+    loc = np.empty(nv, np.int64)
+    gvar = np.empty(nv, np.int64)
+    for r in range(a, b):
+        status[r] = _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo, codes, targets,
+                         tstart, out, logz, budget, lo, rel, loc, gvar)
