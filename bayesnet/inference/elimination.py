@@ -73,7 +73,7 @@ class EliminationPropagator:
     the network's dtype.  Thread-safe: each call keeps its working arrays to itself.
     """
 
-    def __init__(self, tables: list, families: dict, cards: list[int], budget: int = 2**23):
+    def __init__(self, tables: list, families: dict, cards: list[int], budget: int = 2**24):
         nv = len(cards)
         self.nv = nv
         self.cards = np.asarray(cards, dtype=np.int64)

@@ -38,34 +38,52 @@ __all__ = ["eliminate_rows"]
 
 _RESCALE = 1e-100
 
+#: An order costs about 20-30 ns per square of the variables left to eliminate (m), the arithmetic about 8 ns
+#: per clique-table entry; rows whose min-weight cliques total more than this many entries per m**2 also
+#: try min-fill and weighted min-fill ...
+_TRY_MORE = 40
+
+#: ... and then one restart per this many entries per m**2 of their best order so far, at most _MAX_RESTARTS
+_PER_RESTART = 80
+_MAX_RESTARTS = 16
+
 
 @njit(cache=True, nogil=True)
-def _multiply(t, size, nc, ccard, fst, vals, digits):
-    """``t *= factor`` over a clique's table (factor entry offsets from the per-axis strides ``fst``); the new maximum."""
+def _product(size, nc, ccard, nops, obase, ost, vals, t, store, u, s, digits, idx):
+    """One pass over a clique (C order, its eliminated variable first): each entry is the product of the
+    operands (tables in ``vals`` at ``obase``, strides ``ost`` per clique axis), written to ``t`` when
+    ``store``, and summed over the first axis into ``u`` (of ``s`` entries)."""
     for j in range(nc):
         digits[j] = 0
+    for o in range(nops):
+        idx[o] = obase[o]
     last = nc - 1
     cl = ccard[last]
-    sl = fst[last]
-    fi = 0
-    mx = 0.0
     i = 0
     while i < size:
+        j0 = i - digits[0] * s if nc > 1 else 0
         for d in range(cl):
-            x = t[i + d] * vals[fi + d * sl]
-            t[i + d] = x
-            mx = max(mx, x)
+            v = 1.0
+            for o in range(nops):
+                v *= vals[idx[o] + d * ost[o, last]]
+            if store:
+                t[i + d] = v
+            if nc > 1:
+                u[j0 + d] += v
+            else:
+                u[0] += v
         i += cl
         j = last - 1
         while j >= 0:
             digits[j] += 1
-            fi += fst[j]
+            for o in range(nops):
+                idx[o] += ost[o, j]
             if digits[j] < ccard[j]:
                 break
-            fi -= fst[j] * ccard[j]
+            for o in range(nops):
+                idx[o] -= ost[o, j] * ccard[j]
             digits[j] = 0
             j -= 1
-    return mx
 
 
 @njit(cache=True, nogil=True)
@@ -91,6 +109,150 @@ def _marginal(t, size, nc, ccard, ost, out, digits):
             oi -= ost[j] * ccard[j]
             digits[j] = 0
             j -= 1
+
+
+@njit(cache=True, nogil=True)
+def _fill(adj, done, m, y, nb, ccl, weighted):
+    """Edges missing between the remaining neighbours of ``y`` (each weighted by its two cardinalities)."""
+    nn = 0
+    for z in range(m):
+        if adj[y, z] and not done[z]:
+            nb[nn] = z
+            nn += 1
+    cnt = 0.0
+    for i in range(nn):
+        a = nb[i]
+        for j in range(i + 1, nn):
+            if not adj[a, nb[j]]:
+                cnt += ccl[a] * ccl[nb[j]] if weighted else 1.0
+    return cnt
+
+
+@njit(cache=True, nogil=True)
+def _order(adj, lw, llc, ccl, m, budget, lbudget, mode, seed):
+    """A greedy elimination order and its cliques.
+
+    ``mode`` 0: min-weight (smallest clique table); 1: min-fill (fewest fill-in edges, ties by
+    weight); 2: min weighted fill (fill-in edges weighted by the product of their cardinalities,
+    ties by weight); 3: one of the three best by min-fill, chosen by the xorshift generator seeded
+    with ``seed`` (a restart).  ``adj`` and ``lw`` (log clique weight per variable) are consumed.
+    Returns ``(total entries, position of each variable, clique pointers, clique variables, clique
+    sizes)``, total -1 when the cliques would exceed ``budget`` entries.
+    """
+    by_fill = mode != 0
+    weighted = mode == 2
+    state = np.uint64(seed) | np.uint64(1)
+    done = np.zeros(max(m, 1), np.bool_)
+    epos = np.empty(max(m, 1), np.int64)
+    cptr = np.empty(m + 1, np.int64)
+    cvars = np.empty(max(4 * m, 1), np.int64)
+    csize = np.empty(max(m, 1), np.int64)
+    nb = np.empty(max(m, 1), np.int64)
+    nb2 = np.empty(max(m, 1), np.int64)
+    fill = np.zeros(max(m, 1), np.float64)
+    dirty = np.zeros(max(m, 1), np.bool_)
+    if by_fill:
+        for y in range(m):
+            fill[y] = _fill(adj, done, m, y, nb2, ccl, weighted)
+    cptr[0] = 0
+    total = 0
+    for k in range(m):
+        best = -1
+        bw = np.inf
+        bf = 0.0
+        # the three best by (fill, weight), for a restart
+        b1 = -1
+        b2 = -1
+        b3 = -1
+        for x in range(m):
+            if done[x]:
+                continue
+            if mode == 3:
+                if b1 < 0 or fill[x] < fill[b1] or (fill[x] == fill[b1] and lw[x] < lw[b1]):
+                    b3 = b2
+                    b2 = b1
+                    b1 = x
+                elif b2 < 0 or fill[x] < fill[b2] or (fill[x] == fill[b2] and lw[x] < lw[b2]):
+                    b3 = b2
+                    b2 = x
+                elif b3 < 0 or fill[x] < fill[b3] or (fill[x] == fill[b3] and lw[x] < lw[b3]):
+                    b3 = x
+            elif by_fill:
+                if best < 0 or fill[x] < bf or (fill[x] == bf and lw[x] < bw):
+                    bf = fill[x]
+                    bw = lw[x]
+                    best = x
+            elif lw[x] < bw:
+                bw = lw[x]
+                best = x
+        if mode == 3:
+            state ^= state << np.uint64(13)
+            state ^= state >> np.uint64(7)
+            state ^= state << np.uint64(17)
+            pick = int(state % np.uint64(3))
+            best = b1
+            if pick == 1 and b2 >= 0:
+                best = b2
+            elif pick == 2 and b3 >= 0:
+                best = b3
+        x = best
+        nn = 0
+        for y in range(m):
+            if adj[x, y] and not done[y]:
+                nb[nn] = y
+                nn += 1
+        # the clique's axes: the eliminated variable, then its neighbours by cardinality (the largest
+        # last, so the innermost loops of the passes over the table are long)
+        for i in range(1, nn):
+            y = nb[i]
+            j = i - 1
+            while j >= 0 and ccl[nb[j]] > ccl[y]:
+                nb[j + 1] = nb[j]
+                j -= 1
+            nb[j + 1] = y
+        if lw[x] > lbudget + 1e-9:
+            return -1, epos, cptr, cvars, csize
+        size = ccl[x]
+        for i in range(nn):
+            size *= ccl[nb[i]]
+        total += size
+        if total > budget:
+            return -1, epos, cptr, cvars, csize
+        csize[k] = size
+        c0 = cptr[k]
+        if c0 + nn + 1 > cvars.shape[0]:
+            grown = np.empty(2 * cvars.shape[0] + nn + 1, np.int64)
+            grown[:c0] = cvars[:c0]
+            cvars = grown
+        cvars[c0] = x
+        for i in range(nn):
+            cvars[c0 + 1 + i] = nb[i]
+        cptr[k + 1] = c0 + nn + 1
+        done[x] = True
+        epos[x] = k
+        for i in range(nn):
+            a = nb[i]
+            lw[a] -= llc[x]
+            for j in range(i + 1, nn):
+                c = nb[j]
+                if not adj[a, c]:
+                    adj[a, c] = True
+                    adj[c, a] = True
+                    lw[a] += llc[c]
+                    lw[c] += llc[a]
+        if by_fill and nn:
+            # fill changes only around the eliminated variable's neighbours
+            for i in range(nn):
+                a = nb[i]
+                dirty[a] = True
+                for z in range(m):
+                    if adj[a, z] and not done[z]:
+                        dirty[z] = True
+            for z in range(m):
+                if dirty[z]:
+                    dirty[z] = False
+                    fill[z] = _fill(adj, done, m, z, nb2, ccl, weighted)
+    return total, epos, cptr, cvars, csize
 
 
 @njit(cache=True, nogil=True)
@@ -224,58 +386,31 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
                     adj[y, x] = True
                     lw[x] += llc[y]
                     lw[y] += llc[x]
-    done = np.zeros(max(m, 1), np.bool_)
-    epos = np.empty(max(m, 1), np.int64)
-    cptr = np.empty(m + 1, np.int64)
-    cvars = np.empty(max(4 * m, 1), np.int64)
-    csize = np.empty(max(m, 1), np.int64)
-    nb = np.empty(max(m, 1), np.int64)
-    cptr[0] = 0
-    total = 0
     lbudget = math.log(budget)
-    for k in range(m):
-        best = -1
-        bw = np.inf
-        for x in range(m):
-            if not done[x] and lw[x] < bw:
-                bw = lw[x]
-                best = x
-        x = best
-        nn = 0
-        for y in range(m):
-            if adj[x, y] and not done[y]:
-                nb[nn] = y
-                nn += 1
-        if bw > lbudget + 1e-9:
-            return 2
-        size = ccl[x]
-        for i in range(nn):
-            size *= ccl[nb[i]]
-        total += size
-        if total > budget:
-            return 2
-        csize[k] = size
-        c0 = cptr[k]
-        if c0 + nn + 1 > cvars.shape[0]:
-            grown = np.empty(2 * cvars.shape[0] + nn + 1, np.int64)
-            grown[:c0] = cvars[:c0]
-            cvars = grown
-        cvars[c0] = x
-        for i in range(nn):
-            cvars[c0 + 1 + i] = nb[i]
-        cptr[k + 1] = c0 + nn + 1
-        done[x] = True
-        epos[x] = k
-        for i in range(nn):
-            a = nb[i]
-            lw[a] -= llc[x]
-            for j in range(i + 1, nn):
-                c = nb[j]
-                if not adj[a, c]:
-                    adj[a, c] = True
-                    adj[c, a] = True
-                    lw[a] += llc[c]
-                    lw[c] += llc[a]
+    total, epos, cptr, cvars, csize = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 0, 0)
+    if total < 0 or total > _TRY_MORE * m * m:
+        # a big row: other greedy orders, then restarts, often need a half to a quarter of the
+        # tables; the smallest is kept (the restarts' generator is seeded by the row's codes)
+        seed = 88172645463325252
+        for v in range(nv):
+            seed = (seed * 6364136223846793005 + code[v] + 2) & 0x7FFFFFFFFFFFFFFF
+        mode = 1
+        tries = 0
+        while True:
+            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, mode, seed + tries)
+            if t2 >= 0 and (total < 0 or t2 < total):
+                total, epos, cptr, cvars, csize = t2, e2, p2, v2, s2
+            if mode < 3:
+                mode += 1
+                continue
+            tries += 1
+            # restarts while they are cheap next to the row's arithmetic
+            if total >= 0 and tries >= min(_MAX_RESTARTS, total // (_PER_RESTART * m * m)):
+                break
+            if total < 0 and tries >= _MAX_RESTARTS:
+                break
+    if total < 0:
+        return 2
     # ---- 4. the elimination tree and the factors' cliques
     par = np.empty(max(m, 1), np.int64)
     nkids = np.zeros(m + 1, np.int64)
@@ -312,72 +447,68 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
     for f in range(nf):
         flist[fill2[fhome[f]]] = f
         fill2[fhome[f]] += 1
-    # ---- 5. collect
+    # ---- 5. collect (clique tables kept only on the paths to the targets' cliques)
+    need = np.zeros(max(m, 1), np.bool_)
+    for q in range(nt):
+        tv = targets[q]
+        if code[tv] < 0:
+            c = epos[loc[tv]]
+            while c >= 0 and not need[c]:
+                need[c] = True
+                c = par[c]
     toff = np.empty(m + 1, np.int64)
     soff = np.empty(m + 1, np.int64)
     toff[0] = 0
-    soff[0] = 0
+    soff[0] = nval  # the messages follow the factors in one array
     width = 1
+    most = 0
     for k in range(m):
-        toff[k + 1] = toff[k] + csize[k]
+        toff[k + 1] = toff[k] + (csize[k] if need[k] else 0)
         soff[k + 1] = soff[k] + csize[k] // ccl[cvars[cptr[k]]]
         w = cptr[k + 1] - cptr[k]
         width = max(width, w)
+        most = max(most, fptr[k + 1] - fptr[k] + nkids[k + 1] - nkids[k])
     tab = np.empty(max(toff[m], 1), np.float64)
-    up = np.empty(max(soff[m], 1), np.float64)
+    vals = np.empty(soff[m], np.float64)
+    vals[:nval] = fv[:nval]
     posmap = np.empty(max(m, 1), np.int64)
     fst = np.empty(width, np.int64)
     ccard = np.empty(width, np.int64)
     cdig = np.empty(width, np.int64)
+    obase = np.empty(max(most, 1), np.int64)
+    ost = np.zeros((max(most, 1), width), np.int64)
+    oidx = np.empty(max(most, 1), np.int64)
     for k in range(m):
         c0 = cptr[k]
         nc = cptr[k + 1] - c0
         for j in range(nc):
             posmap[cvars[c0 + j]] = j
             ccard[j] = ccl[cvars[c0 + j]]
-        t0 = toff[k]
-        size = csize[k]
-        t = tab[t0:t0 + size]
-        t[:] = 1.0
+        nops = 0
         for q in range(fptr[k], fptr[k + 1]):
             f = flist[q]
             for j in range(nc):
-                fst[j] = 0
+                ost[nops, j] = 0
             stride = 1
             for p in range(fsp[f + 1] - 1, fsp[f] - 1, -1):
-                fst[posmap[fsc[p]]] = stride
+                ost[nops, posmap[fsc[p]]] = stride
                 stride *= ccl[fsc[p]]
-            mx = _multiply(t, size, nc, ccard, fst, fv[fvp[f]:fvp[f + 1]], cdig)
-            if mx < _RESCALE:
-                if not mx >= lo:
-                    return 1
-                inv = 1.0 / mx
-                for i in range(size):
-                    t[i] *= inv
-                lz += math.log(mx)
+            obase[nops] = fvp[f]
+            nops += 1
         for q in range(nkids[k], nkids[k + 1]):
             c = kids[q]
             for j in range(nc):
-                fst[j] = 0
+                ost[nops, j] = 0
             stride = 1
             for p in range(cptr[c + 1] - 1, cptr[c], -1):
-                fst[posmap[cvars[p]]] = stride
+                ost[nops, posmap[cvars[p]]] = stride
                 stride *= ccl[cvars[p]]
-            mx = _multiply(t, size, nc, ccard, fst, up[soff[c]:soff[c + 1]], cdig)
-            if mx < _RESCALE:
-                if not mx >= lo:
-                    return 1
-                inv = 1.0 / mx
-                for i in range(size):
-                    t[i] *= inv
-                lz += math.log(mx)
+            obase[nops] = soff[c]
+            nops += 1
         s = soff[k + 1] - soff[k]
-        u = up[soff[k]:soff[k + 1]]
+        u = vals[soff[k]:soff[k + 1]]
         u[:] = 0.0
-        for xi in range(ccard[0]):
-            b0 = xi * s
-            for j in range(s):
-                u[j] += t[b0 + j]
+        _product(csize[k], nc, ccard, nops, obase, ost, vals, tab[toff[k]:toff[k + 1]], need[k], u, s, cdig, oidx)
         z = 0.0
         for j in range(s):
             z = max(z, u[j])
@@ -389,22 +520,13 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
             for j in range(s):
                 u[j] *= inv
     # ---- 6. distribute along the paths to the targets' cliques
-    need = np.zeros(max(m, 1), np.bool_)
-    for q in range(nt):
-        tv = targets[q]
-        if code[tv] < 0:
-            c = epos[loc[tv]]
-            while c >= 0 and not need[c]:
-                need[c] = True
-                c = par[c]
     msg = np.empty(max(soff[m] - soff[0], 1), np.float64)
     for k in range(m - 1, -1, -1):
         if not need[k]:
             continue
         p = par[k]
-        t0 = toff[k]
         size = csize[k]
-        t = tab[t0:t0 + size]
+        t = tab[toff[k]:toff[k + 1]]
         if p >= 0:
             # the parent's belief over this clique's separator
             c0 = cptr[p]
@@ -421,7 +543,7 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
             mm = msg[:s]
             mm[:] = 0.0
             _marginal(tab[toff[p]:toff[p + 1]], csize[p], nc, ccard, fst, mm, cdig)
-            u = up[soff[k]:soff[k + 1]]
+            u = vals[soff[k]:soff[k + 1]]
             for j in range(s):
                 mm[j] = mm[j] / u[j] if u[j] > 0.0 else 0.0
             mx = 0.0
