@@ -26,7 +26,15 @@ from bayesnet.errors import ImpossibleEvidenceError
 from bayesnet.inference.engine import IMPOSSIBLE_MESSAGE, compile_network
 from benchmarks.harness import forward_sample, load_reference, mixed_scenarios, pick_targets
 
-MODES = ["always", "never"]
+#: the relevance path with its compiled first stage (per-row elimination), the same path with the numpy
+#: sliced pass only, and the dense pass
+MODES = ["always", "sliced", "never"]
+
+
+def set_mode(net, mode: str) -> None:
+    """``relevance`` of ``net``; "sliced" is the relevance path without the compiled per-row elimination."""
+    net.relevance = "always" if mode == "sliced" else mode
+    net._eliminator = None if mode == "sliced" else False
 
 
 @cache
@@ -49,7 +57,7 @@ def test_rounded_bif_matches_pgmpy_on_both_paths(name):
     ve = VariableElimination(model)
     got = {}
     for mode in MODES:
-        net.relevance = mode
+        set_mode(net, mode)
         got[mode] = net.posteriors(scen, targets=targets)
     worst = 0.0
     with warnings.catch_warnings():
@@ -133,7 +141,7 @@ def test_unnormalised_cpts_match_brute_force(seed):
     scen = full.where(mask)[net.variables]
     targets = [v for v in net.variables if rng.random() < 0.4] or [net.variables[0]]
     for mode in MODES:
-        net.relevance = mode
+        set_mode(net, mode)
         res = net.evaluate(scen, targets=targets)
         assert res.ok.all()
         for r, ev in enumerate(_rows(scen)):
@@ -190,8 +198,9 @@ def test_impossible_rows_are_reported():
 # --------------------------------------------------------------------------- numerics
 
 
+@pytest.mark.parametrize("path", ["always", "sliced"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_star_with_thousands_of_findings(dtype):
+def test_star_with_thousands_of_findings(dtype, path):
     """A hub with 1500 observed children in one clique: log P(e) ~ -1000, far below float range."""
     n, card = 1500, 3
     rng = np.random.default_rng(5)
@@ -203,7 +212,7 @@ def test_star_with_thousands_of_findings(dtype):
         cpds.append(TabularCPD(f"F{i}", 2, np.stack([p0[i], 1 - p0[i]]), evidence=["H"], evidence_card=[card]))
     model.add_cpds(*cpds)
     net = compile_network(model, dtype=dtype)
-    net.relevance = "always"
+    set_mode(net, path)
     obs = rng.integers(0, 2, size=(3, n))
     obs[1, : n // 2] = -1  # half observed
     df = pd.DataFrame(np.where(obs >= 0, obs, np.nan), columns=[f"F{i}" for i in range(n)]).astype(object)
@@ -220,7 +229,8 @@ def test_star_with_thousands_of_findings(dtype):
         np.testing.assert_allclose(res.posteriors.iloc[r]["H"].to_numpy(), ref_p, atol=tol, rtol=0)
 
 
-def test_tiny_probabilities_fall_back_to_the_rescaled_pass():
+@pytest.mark.parametrize("path", ["always", "sliced"])
+def test_tiny_probabilities_fall_back_to_the_rescaled_pass(path):
     """Findings of probability 1e-200 each: P(e) = 1e-400 underflows; the answer is still exact."""
     k = 3
     model = DiscreteBayesianNetwork([("H", f"F{i}") for i in range(k)])
@@ -230,7 +240,7 @@ def test_tiny_probabilities_fall_back_to_the_rescaled_pass():
                                evidence=["H"], evidence_card=[2]))
     model.add_cpds(*cpds)
     net = compile_network(model)
-    net.relevance = "always"
+    set_mode(net, path)
     df = pd.DataFrame({f"F{i}": [1, 0] for i in range(k)})
     res = net.evaluate(df, targets=["H"])
     assert res.ok.all()

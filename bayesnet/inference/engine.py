@@ -1812,6 +1812,20 @@ class CompiledNetwork:
         """
         targets_i = self._target_indices(targets)
         sched = self._kernel if self._n_sets == 1 else None
+        if self._n_sets == 1 and self.relevance != "never" and self._sliced_wanted(1, targets_i):
+            # networks whose rows take the relevance path: so does a single row (a dense pass over
+            # munin1's tables takes seconds)
+            codes = self._dict_codes(evidence or {})
+            probs, log_ev = self._run_sliced(list(range(codes.shape[1])), list(codes.astype(np.intp).T), None, 1,
+                                             targets_i, None)
+            if not log_ev[0] > -np.inf:
+                raise ImpossibleEvidenceError(
+                    "the evidence is impossible under the model (probability zero), so no posterior exists",
+                    rows=[0],
+                )
+            if not log_ev[0] < np.inf or np.isnan(probs).any():
+                raise EvidenceError(NUMERIC_MESSAGE)
+            return {k: v[0] for k, v in self._split(probs, targets_i).items()}
         if sched is not None:
             row, lz = sched.run_one(self._dict_codes(evidence or {}), targets_i)
             if not lz > -np.inf:
