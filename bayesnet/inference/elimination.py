@@ -50,7 +50,7 @@ from bayesnet.inference.junction_tree import parents_first
 __all__ = ["EliminationPropagator"]
 
 #: rows per task when a batch is split over threads
-_TASK_ROWS = 64
+_TASK_ROWS = 16
 
 
 class EliminationPropagator:

@@ -59,19 +59,47 @@ def _product(size, nc, ccard, nops, obase, ost, vals, t, store, u, s, digits, id
         idx[o] = obase[o]
     last = nc - 1
     cl = ccard[last]
+    # the innermost strides of up to four operands as locals (the common cases: no reloads per entry)
+    s0 = ost[0, last] if nops > 0 else 0
+    s1 = ost[1, last] if nops > 1 else 0
+    s2 = ost[2, last] if nops > 2 else 0
+    s3 = ost[3, last] if nops > 3 else 0
     i = 0
     while i < size:
         j0 = i - digits[0] * s if nc > 1 else 0
-        for d in range(cl):
-            v = 1.0
-            for o in range(nops):
-                v *= vals[idx[o] + d * ost[o, last]]
-            if store:
-                t[i + d] = v
-            if nc > 1:
-                u[j0 + d] += v
-            else:
-                u[0] += v
+        if nops <= 4:
+            a0 = idx[0] if nops > 0 else 0
+            a1 = idx[1] if nops > 1 else 0
+            a2 = idx[2] if nops > 2 else 0
+            a3 = idx[3] if nops > 3 else 0
+            for d in range(cl):
+                if nops == 0:
+                    v = 1.0
+                elif nops == 1:
+                    v = vals[a0 + d * s0]
+                elif nops == 2:
+                    v = vals[a0 + d * s0] * vals[a1 + d * s1]
+                elif nops == 3:
+                    v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2]
+                else:
+                    v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2] * vals[a3 + d * s3]
+                if store:
+                    t[i + d] = v
+                if nc > 1:
+                    u[j0 + d] += v
+                else:
+                    u[0] += v
+        else:
+            for d in range(cl):
+                v = 1.0
+                for o in range(nops):
+                    v *= vals[idx[o] + d * ost[o, last]]
+                if store:
+                    t[i + d] = v
+                if nc > 1:
+                    u[j0 + d] += v
+                else:
+                    u[0] += v
         i += cl
         j = last - 1
         while j >= 0:
@@ -394,21 +422,17 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
         seed = 88172645463325252
         for v in range(nv):
             seed = (seed * 6364136223846793005 + code[v] + 2) & 0x7FFFFFFFFFFFFFFF
-        mode = 1
-        tries = 0
-        while True:
-            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, mode, seed + tries)
+        for mode in (1, 2):
+            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, mode, 0)
             if t2 >= 0 and (total < 0 or t2 < total):
                 total, epos, cptr, cvars, csize = t2, e2, p2, v2, s2
-            if mode < 3:
-                mode += 1
-                continue
+        # restarts while they are cheap next to the row's arithmetic
+        tries = 0
+        while tries < (_MAX_RESTARTS if total < 0 else min(_MAX_RESTARTS, total // (_PER_RESTART * m * m))):
+            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 3, seed + tries)
+            if t2 >= 0 and (total < 0 or t2 < total):
+                total, epos, cptr, cvars, csize = t2, e2, p2, v2, s2
             tries += 1
-            # restarts while they are cheap next to the row's arithmetic
-            if total >= 0 and tries >= min(_MAX_RESTARTS, total // (_PER_RESTART * m * m)):
-                break
-            if total < 0 and tries >= _MAX_RESTARTS:
-                break
     if total < 0:
         return 2
     # ---- 4. the elimination tree and the factors' cliques
