@@ -568,24 +568,29 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
             mm[:] = 0.0
             _marginal(tab[toff[p]:toff[p + 1]], csize[p], nc, ccard, fst, mm, cdig)
             u = vals[soff[k]:soff[k + 1]]
+            mx = 0.0
             for j in range(s):
                 mm[j] = mm[j] / u[j] if u[j] > 0.0 else 0.0
-            mx = 0.0
+                mx = max(mx, mm[j])
+            if not mx > 0.0:
+                return 1
+            inv = 1.0 / mx
+            for j in range(s):
+                mm[j] *= inv
+            bmx = 0.0
             for xi in range(ccl[cvars[cptr[k]]]):
                 b0 = xi * s
                 for j in range(s):
                     y = t[b0 + j] * mm[j]
                     t[b0 + j] = y
-                    mx = max(mx, y)
-        else:
-            mx = 0.0
-            for i in range(size):
-                mx = max(mx, t[i])
-        if not mx > 0.0:
-            return 1
-        inv = 1.0 / mx
-        for i in range(size):
-            t[i] *= inv
+                    bmx = max(bmx, y)
+            # the belief is rescaled only when it runs low (rare: the ratio has maximum 1)
+            if bmx < _RESCALE:
+                if not bmx >= lo:
+                    return 1
+                inv = 1.0 / bmx
+                for i in range(size):
+                    t[i] *= inv
     # ---- 7. the targets' marginals
     for q in range(nt):
         tv = targets[q]
