@@ -112,14 +112,18 @@ Every answer is the one on the ancestral closure of the row's targets and eviden
 ``LazyPropagation`` prune them), whether or not the CPT columns sum to exactly 1
 (BIF files round them; nothing is renormalised by default):
 
-* on networks with big clique tables (``relevance="auto"``: at least 7,000 entries
-  per clique of the merged tree), rows of hard evidence go through
-  :class:`~bayesnet.inference.relevance.SlicedPropagator`: barren CPTs dropped per
-  row, hard evidence sliced out of every CPT (a gather, never a one-hot product),
-  lazy Shafer-Shenoy messages contracted by ``numpy.einsum`` along cached paths
-  (BLAS ``tensordot`` for single rows), subtrees without relevant CPTs skipped,
-  downward messages only towards the targets, rows batched per clique and local
-  evidence pattern.  Rows it cannot accept numerically are redone by the dense pass;
+* on networks with big clique tables (``relevance="auto"``: at least 20,000 entries in
+  all with the compiled kernels), rows of hard evidence are answered one by one on their
+  own pruned network by :class:`~bayesnet.inference.elimination.EliminationPropagator`
+  (numba): barren CPTs dropped, hard evidence indexed out of every CPT, a greedy
+  elimination order found for the row, its elimination tree propagated up and then down
+  only towards the targets.  Rows it does not accept go to
+  :class:`~bayesnet.inference.relevance.SlicedPropagator` (numpy; the only stage without
+  numba, then for networks of at least 7,000 entries per clique of its merged tree): the
+  fixed tree, hard evidence sliced out of every CPT (a gather, never a one-hot product),
+  lazy Shafer-Shenoy messages contracted by ``numpy.einsum`` along cached paths, downward
+  messages only towards the targets, rows batched per clique and local evidence pattern.
+  Rows neither accepts numerically are redone by the dense pass;
 * the dense pass (everything else: soft evidence, small networks, parameter sets)
   multiplies, for each row where a variable is barren, ``1 / (its CPT's column
   sums)`` over its parents into the clique hosting its CPT, which makes that CPT sum

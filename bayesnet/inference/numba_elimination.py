@@ -6,22 +6,27 @@ One call answers rows ``a..b-1`` of a block of hard evidence, each row on its ow
    variables dropped, as pgmpy's ``VariableElimination`` drops them);
 2. every relevant CPT with its observed axes indexed out (a table over its unobserved variables,
    divided by its maximum; a CPT with every variable observed is a number);
-3. a greedy min-weight elimination order of the unobserved relevant variables on their
-   interaction graph (the moral graph of the relevant part with the observed variables removed,
-   so d-separated parts fall into components of their own);
+3. a greedy elimination order of the unobserved relevant variables on their interaction graph
+   (the moral graph of the relevant part with the observed variables removed, so d-separated
+   parts fall into components of their own): min-weight, and for rows whose tables are big next
+   to the cost of an order (about ``m**2`` for ``m`` variables) also min-fill, weighted min-fill
+   and restarts seeded by the row's codes, the order with the fewest table entries kept;
 4. the elimination tree of that order (clique ``k`` = the ``k``-th eliminated variable first, then
    its neighbours at that moment; its parent is the clique of the first of those neighbours to be
    eliminated), every factor in the clique of its first eliminated variable;
-5. a collect pass (the messages of variable elimination, each divided by its maximum with the log
-   of that maximum added to ``log P(e)``), and a distribute pass (Hugin: a child's belief is its
+5. a collect pass, one pass over each clique computing the product of its operands and summing
+   it into the message (the messages of variable elimination, each divided by its maximum with
+   the log of that maximum added to ``log P(e)``; the product is kept as a table only for cliques
+   on the paths to the targets), and a distribute pass (Hugin: a child's belief is its
    table times the message from its parent's belief over the separator, divided by the message it
    sent up; 0 / 0 = 0) only along the paths to the cliques where the targets are eliminated;
 6. each unobserved target's marginal from the belief of its clique, where it is the first axis.
 
 Tables are in C order over the clique's variables.  Scaling: every factor and message has maximum
-1; a clique table is divided by its maximum when that falls below ``1e-100`` (the log kept), and a
-row is accepted only when every maximum it divides by is at least ``lo``: below that (or with
-impossible evidence) its status is 1 and the caller answers it by another path.  A row whose
+1, so no product exceeds 1; a row is accepted only when every maximum it divides by (and every
+belief's maximum, rescaled when it falls below ``1e-100``) is at least ``lo``: an entry lost to
+underflow is then below ``tiny / lo`` of the largest, negligible.  Below that (or with impossible
+evidence) the row's status is 1 and the caller answers it by another path.  A row whose
 clique tables would exceed ``budget`` entries in all gets status 2, before any of them is built.
 
 Compiled with ``cache=True, nogil=True``: the Python side splits the rows over threads.
