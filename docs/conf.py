@@ -54,7 +54,7 @@ nitpick_ignore_regex = [
                 r"contextlib|datetime|benchmarks)(\..*)?")),
     # internal layers, not part of the reference (the API pages document what users call): the
     # docstrings of the public objects name them for readers of the code
-    (r"py:.*", (r"bayesnet\.(building|data|formatting|io\.batch|inference\.(junction_tree|relevance|evidence|reference))"
+    (r"py:.*", (r"bayesnet\.(building|data|formatting|io\.batch|inference\.(junction_tree|relevance|elimination|evidence|reference))"
                 r"(\..*)?")),
 ]
 
