@@ -22,8 +22,9 @@ One call answers rows ``a..b-1`` of a block of hard evidence, each row on its ow
    sent up; 0 / 0 = 0) only along the paths to the cliques where the targets are eliminated;
 6. each unobserved target's marginal from the belief of its clique, where it is the first axis.
 
-Tables are in C order over the clique's variables.  Scaling: every factor and message has maximum
-1, so no product exceeds 1; a row is accepted only when every maximum it divides by (and every
+Tables are in C order over the clique's variables.  Scaling: a factor's entries are CPT entries (at
+most 1; the factor is divided by its maximum when that is below ``1e-30``) and every message has
+maximum 1, so no product exceeds 1; a row is accepted only when every maximum it divides by (and every
 belief's maximum, rescaled when it falls below ``1e-100``) is at least ``lo``: an entry lost to
 underflow is then below ``tiny / lo`` of the largest, negligible.  Below that (or with impossible
 evidence) the row's status is 1 and the caller answers it by another path.  A row whose
@@ -42,6 +43,9 @@ from numba import njit
 __all__ = ["eliminate_rows"]
 
 _RESCALE = 1e-100
+
+#: a sliced CPT is divided by its maximum when that is below this (products of a few stay far from ``lo``)
+_FACTOR_RESCALE = 1e-30
 
 #: An order costs about 20-30 ns per square of the variables left to eliminate (m), the arithmetic about 8 ns
 #: per clique-table entry; rows whose min-weight cliques total more than this many entries per m**2 also
@@ -145,11 +149,12 @@ def _marginal(t, size, nc, ccard, ost, out, digits):
 
 
 @njit(cache=True, nogil=True)
-def _fill(adj, done, m, y, nb, ccl, weighted):
+def _fill(adj, done, y, nb, ccl, weighted, nbl, deg):
     """Edges missing between the remaining neighbours of ``y`` (each weighted by its two cardinalities)."""
     nn = 0
-    for z in range(m):
-        if adj[y, z] and not done[z]:
+    for q in range(deg[y]):
+        z = nbl[y, q]
+        if not done[z]:
             nb[nn] = z
             nn += 1
     cnt = 0.0
@@ -162,13 +167,14 @@ def _fill(adj, done, m, y, nb, ccl, weighted):
 
 
 @njit(cache=True, nogil=True)
-def _order(adj, lw, llc, ccl, m, budget, lbudget, mode, seed):
+def _order(adj, nbl, deg, lw, llc, ccl, m, budget, lbudget, mode, seed):
     """A greedy elimination order and its cliques.
 
     ``mode`` 0: min-weight (smallest clique table); 1: min-fill (fewest fill-in edges, ties by
     weight); 2: min weighted fill (fill-in edges weighted by the product of their cardinalities,
     ties by weight); 3: one of the three best by min-fill, chosen by the xorshift generator seeded
-    with ``seed`` (a restart).  ``adj`` and ``lw`` (log clique weight per variable) are consumed.
+    with ``seed`` (a restart).  ``adj`` (adjacency matrix), ``nbl`` and ``deg`` (neighbour lists, which
+    keep eliminated variables) and ``lw`` (log clique weight per variable) are consumed.
     Returns ``(total entries, position of each variable, clique pointers, clique variables, clique
     sizes)``, total -1 when the cliques would exceed ``budget`` entries.
     """
@@ -184,9 +190,10 @@ def _order(adj, lw, llc, ccl, m, budget, lbudget, mode, seed):
     nb2 = np.empty(max(m, 1), np.int64)
     fill = np.zeros(max(m, 1), np.float64)
     dirty = np.zeros(max(m, 1), np.bool_)
+    dlist = np.empty(max(m, 1), np.int64)
     if by_fill:
         for y in range(m):
-            fill[y] = _fill(adj, done, m, y, nb2, ccl, weighted)
+            fill[y] = _fill(adj, done, y, nb2, ccl, weighted, nbl, deg)
     cptr[0] = 0
     total = 0
     for k in range(m):
@@ -230,8 +237,9 @@ def _order(adj, lw, llc, ccl, m, budget, lbudget, mode, seed):
                 best = b3
         x = best
         nn = 0
-        for y in range(m):
-            if adj[x, y] and not done[y]:
+        for q in range(deg[x]):
+            y = nbl[x, q]
+            if not done[y]:
                 nb[nn] = y
                 nn += 1
         # the clique's axes: the eliminated variable, then its neighbours by cardinality (the largest
@@ -271,20 +279,31 @@ def _order(adj, lw, llc, ccl, m, budget, lbudget, mode, seed):
                 if not adj[a, c]:
                     adj[a, c] = True
                     adj[c, a] = True
+                    nbl[a, deg[a]] = c
+                    deg[a] += 1
+                    nbl[c, deg[c]] = a
+                    deg[c] += 1
                     lw[a] += llc[c]
                     lw[c] += llc[a]
         if by_fill and nn:
             # fill changes only around the eliminated variable's neighbours
+            nd = 0
             for i in range(nn):
                 a = nb[i]
-                dirty[a] = True
-                for z in range(m):
-                    if adj[a, z] and not done[z]:
+                if not dirty[a]:
+                    dirty[a] = True
+                    dlist[nd] = a
+                    nd += 1
+                for q in range(deg[a]):
+                    z = nbl[a, q]
+                    if not done[z] and not dirty[z]:
                         dirty[z] = True
-            for z in range(m):
-                if dirty[z]:
-                    dirty[z] = False
-                    fill[z] = _fill(adj, done, m, z, nb2, ccl, weighted)
+                        dlist[nd] = z
+                        nd += 1
+            for q in range(nd):
+                z = dlist[q]
+                dirty[z] = False
+                fill[z] = _fill(adj, done, z, nb2, ccl, weighted, nbl, deg)
     return total, epos, cptr, cvars, csize
 
 
@@ -339,7 +358,7 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
     fsp = np.empty(nf + 1, np.int64)
     fsc = np.empty(max(nscope, 1), np.int64)
     fvp = np.empty(nf + 1, np.int64)
-    fv = np.empty(max(nval, 1), np.float64)
+    fbase = np.empty(max(nf, 1), np.int64)  # offset in cptval of each factor's first entry
     cst = np.empty(max(nscope, 1), np.int64)  # CPT stride of each scope axis
     digits = np.zeros(max(m, 1) + 1, np.int64)
     fsp[0] = 0
@@ -379,35 +398,13 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
         size = 1
         for p in range(p0, p0 + cnt):
             size *= ccl[fsc[p]]
-        o = fvp[f]
-        fvp[f + 1] = o + size
-        for p in range(cnt):
-            digits[p] = 0
-        off = base
-        mx = 0.0
-        for i in range(size):
-            x = cptval[off]
-            fv[o + i] = x
-            mx = max(mx, x)
-            p = cnt - 1
-            while p >= 0:
-                digits[p] += 1
-                off += cst[p0 + p]
-                if digits[p] < ccl[fsc[p0 + p]]:
-                    break
-                off -= cst[p0 + p] * ccl[fsc[p0 + p]]
-                digits[p] = 0
-                p -= 1
-        if not mx > 0.0:
-            return 1
-        if mx != 1.0:
-            inv = 1.0 / mx
-            for i in range(size):
-                fv[o + i] *= inv
-            lz += math.log(mx)
+        fvp[f + 1] = fvp[f] + size
+        fbase[f] = base
         f += 1
     # ---- 3. interaction graph and a min-weight elimination order
     adj = np.zeros((max(m, 1), max(m, 1)), np.bool_)
+    nbl = np.empty((max(m, 1), max(m, 1)), np.int32)
+    deg = np.zeros(max(m, 1), np.int64)
     lw = llc.copy()
     for f in range(nf):
         for p in range(fsp[f], fsp[f + 1]):
@@ -417,10 +414,14 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
                 if not adj[x, y]:
                     adj[x, y] = True
                     adj[y, x] = True
+                    nbl[x, deg[x]] = y
+                    deg[x] += 1
+                    nbl[y, deg[y]] = x
+                    deg[y] += 1
                     lw[x] += llc[y]
                     lw[y] += llc[x]
     lbudget = math.log(budget)
-    total, epos, cptr, cvars, csize = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 0, 0)
+    total, epos, cptr, cvars, csize = _order(adj.copy(), nbl.copy(), deg.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 0, 0)
     if total < 0 or total > _TRY_MORE * m * m:
         # a big row: other greedy orders, then restarts, often need a half to a quarter of the
         # tables; the smallest is kept (the restarts' generator is seeded by the row's codes)
@@ -428,13 +429,13 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
         for v in range(nv):
             seed = (seed * 6364136223846793005 + code[v] + 2) & 0x7FFFFFFFFFFFFFFF
         for mode in (1, 2):
-            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, mode, 0)
+            t2, e2, p2, v2, s2 = _order(adj.copy(), nbl.copy(), deg.copy(), lw.copy(), llc, ccl, m, budget, lbudget, mode, 0)
             if t2 >= 0 and (total < 0 or t2 < total):
                 total, epos, cptr, cvars, csize = t2, e2, p2, v2, s2
         # restarts while they are cheap next to the row's arithmetic
         tries = 0
         while tries < (_MAX_RESTARTS if total < 0 else min(_MAX_RESTARTS, total // (_PER_RESTART * m * m))):
-            t2, e2, p2, v2, s2 = _order(adj.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 3, seed + tries)
+            t2, e2, p2, v2, s2 = _order(adj.copy(), nbl.copy(), deg.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 3, seed + tries)
             if t2 >= 0 and (total < 0 or t2 < total):
                 total, epos, cptr, cvars, csize = t2, e2, p2, v2, s2
             tries += 1
@@ -499,7 +500,42 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
         most = max(most, fptr[k + 1] - fptr[k] + nkids[k + 1] - nkids[k])
     tab = np.empty(max(toff[m], 1), np.float64)
     vals = np.empty(soff[m], np.float64)
-    vals[:nval] = fv[:nval]
+    # the factors' values (gathered from the CPTs; divided by their maximum when it is small)
+    for f in range(nf):
+        p0 = fsp[f]
+        cnt = fsp[f + 1] - p0
+        o = fvp[f]
+        size = fvp[f + 1] - o
+        for p in range(cnt):
+            digits[p] = 0
+        last = p0 + cnt - 1
+        cl = ccl[fsc[last]]
+        sl = cst[last]
+        off = fbase[f]
+        mx = 0.0
+        i = 0
+        while i < size:
+            for d in range(cl):
+                x = cptval[off + d * sl]
+                vals[o + i + d] = x
+                mx = max(mx, x)
+            i += cl
+            p = cnt - 2
+            while p >= 0:
+                digits[p] += 1
+                off += cst[p0 + p]
+                if digits[p] < ccl[fsc[p0 + p]]:
+                    break
+                off -= cst[p0 + p] * ccl[fsc[p0 + p]]
+                digits[p] = 0
+                p -= 1
+        if not mx > 0.0:
+            return 1
+        if mx < _FACTOR_RESCALE:
+            inv = 1.0 / mx
+            for i in range(size):
+                vals[o + i] *= inv
+            lz += math.log(mx)
     posmap = np.empty(max(m, 1), np.int64)
     fst = np.empty(width, np.int64)
     ccard = np.empty(width, np.int64)
