@@ -1822,23 +1822,11 @@ class CompiledNetwork:
             codes = self._dict_codes(evidence or {})
             probs, log_ev = self._run_sliced(list(range(codes.shape[1])), list(codes.astype(np.intp).T), None, 1,
                                              targets_i, None)
-            if not log_ev[0] > -np.inf:
-                raise ImpossibleEvidenceError(
-                    "the evidence is impossible under the model (probability zero), so no posterior exists",
-                    rows=[0],
-                )
-            if not log_ev[0] < np.inf or np.isnan(probs).any():
-                raise EvidenceError(NUMERIC_MESSAGE)
+            self._check_single(float(log_ev[0]), probs)
             return {k: v[0] for k, v in self._split(probs, targets_i).items()}
         if sched is not None:
             row, lz = sched.run_one(self._dict_codes(evidence or {}), targets_i)
-            if not lz > -np.inf:
-                raise ImpossibleEvidenceError(
-                    "the evidence is impossible under the model (probability zero), so no posterior exists",
-                    rows=[0],
-                )
-            if not lz < np.inf or np.isnan(row).any():
-                raise EvidenceError(NUMERIC_MESSAGE)
+            self._check_single(lz, row)
             out = {}
             a = 0
             cards = self._cards
@@ -1858,15 +1846,20 @@ class CompiledNetwork:
         if self._fixes:
             lik = self._barren_factors(lik, targets_i, 0, 1)
         probs, log_ev = layout.propagate_small(lik, 1, plan)
-        if not log_ev[0] > -np.inf:
+        self._check_single(float(log_ev[0]), probs)
+        row = probs[0]
+        return {self.variables[t]: row[a:bb] for t, (_, _, a, bb) in zip(plan.targets, plan.reads)}
+
+    @staticmethod
+    def _check_single(log_ev: float, probs: np.ndarray) -> None:
+        """Raise for one scenario whose evidence is impossible, or whose answer is not finite."""
+        if not log_ev > -np.inf:
             raise ImpossibleEvidenceError(
                 "the evidence is impossible under the model (probability zero), so no posterior exists",
                 rows=[0],
             )
-        if not log_ev[0] < np.inf or np.isnan(probs).any():
+        if not log_ev < np.inf or np.isnan(probs).any():
             raise EvidenceError(NUMERIC_MESSAGE)
-        row = probs[0]
-        return {self.variables[t]: row[a:bb] for t, (_, _, a, bb) in zip(plan.targets, plan.reads)}
 
     def _dict_codes(self, evidence: Mapping[Any, Any]) -> np.ndarray:
         """One scenario's findings as a ``(1, variables)`` int32 row of state codes (-1 = unobserved)."""

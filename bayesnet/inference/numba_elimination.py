@@ -149,6 +149,20 @@ def _marginal(t, size, nc, ccard, ost, out, digits):
 
 
 @njit(cache=True, nogil=True)
+def _add_edge(adj, nbl, deg, lw, llc, a, c):
+    """Join ``a`` and ``c`` in the interaction graph (matrix, neighbour lists, log weights) unless joined."""
+    if not adj[a, c]:
+        adj[a, c] = True
+        adj[c, a] = True
+        nbl[a, deg[a]] = c
+        deg[a] += 1
+        nbl[c, deg[c]] = a
+        deg[c] += 1
+        lw[a] += llc[c]
+        lw[c] += llc[a]
+
+
+@njit(cache=True, nogil=True)
 def _fill(adj, done, y, nb, ccl, weighted, nbl, deg):
     """Edges missing between the remaining neighbours of ``y`` (each weighted by its two cardinalities)."""
     nn = 0
@@ -276,15 +290,7 @@ def _order(adj, nbl, deg, lw, llc, ccl, m, budget, lbudget, mode, seed):
             lw[a] -= llc[x]
             for j in range(i + 1, nn):
                 c = nb[j]
-                if not adj[a, c]:
-                    adj[a, c] = True
-                    adj[c, a] = True
-                    nbl[a, deg[a]] = c
-                    deg[a] += 1
-                    nbl[c, deg[c]] = a
-                    deg[c] += 1
-                    lw[a] += llc[c]
-                    lw[c] += llc[a]
+                _add_edge(adj, nbl, deg, lw, llc, a, c)
         if by_fill and nn:
             # fill changes only around the eliminated variable's neighbours
             nd = 0
@@ -411,15 +417,7 @@ def _row(r, cards, lcard, famptr, famidx, cptoff, cptval, parptr, paridx, rtopo,
             x = fsc[p]
             for q in range(p + 1, fsp[f + 1]):
                 y = fsc[q]
-                if not adj[x, y]:
-                    adj[x, y] = True
-                    adj[y, x] = True
-                    nbl[x, deg[x]] = y
-                    deg[x] += 1
-                    nbl[y, deg[y]] = x
-                    deg[y] += 1
-                    lw[x] += llc[y]
-                    lw[y] += llc[x]
+                _add_edge(adj, nbl, deg, lw, llc, x, y)
     lbudget = math.log(budget)
     total, epos, cptr, cvars, csize = _order(adj.copy(), nbl.copy(), deg.copy(), lw.copy(), llc, ccl, m, budget, lbudget, 0, 0)
     if total < 0 or total > _TRY_MORE * m * m:
