@@ -1816,7 +1816,7 @@ class CompiledNetwork:
         """
         targets_i = self._target_indices(targets)
         sched = self._kernel if self._n_sets == 1 else None
-        if self._n_sets == 1 and self.relevance != "never" and self._sliced_wanted(1, targets_i):
+        if self._n_sets == 1 and self._sliced_wanted(1, targets_i):
             # networks whose rows take the relevance path: so does a single row (a dense pass over
             # munin1's tables takes seconds)
             codes = self._dict_codes(evidence or {})
@@ -2144,9 +2144,10 @@ class CompiledNetwork:
             return False
         if mode == "always":
             return self._elim is not None or self._sliced is not None
-        if self._elim is not None:
-            # per-row elimination against the dense kernels: measured crossover (bench_engine)
-            return self.total_clique_size >= _ELIM_MIN_TABLE
+        if kernels.available():
+            # per-row elimination against the dense kernels: measured crossover (bench_engine); the
+            # propagator is built only for networks that use it
+            return self.total_clique_size >= _ELIM_MIN_TABLE and self._elim is not None
         # the dense pass costs about one pass over every clique table per row (~30 ns an entry here);
         # the sliced one a few einsum calls per clique of its merged tree and local evidence pattern
         # (~80 us): worth it when the tables are big for their number (measured crossover: insurance 5,900 dense, pigs 7,500 sliced)

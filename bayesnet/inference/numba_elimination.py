@@ -76,39 +76,31 @@ def _product(size, nc, ccard, nops, obase, ost, vals, t, store, u, s, digits, id
     i = 0
     while i < size:
         j0 = i - digits[0] * s if nc > 1 else 0
-        if nops <= 4:
-            a0 = idx[0] if nops > 0 else 0
-            a1 = idx[1] if nops > 1 else 0
-            a2 = idx[2] if nops > 2 else 0
-            a3 = idx[3] if nops > 3 else 0
-            for d in range(cl):
-                if nops == 0:
-                    v = 1.0
-                elif nops == 1:
-                    v = vals[a0 + d * s0]
-                elif nops == 2:
-                    v = vals[a0 + d * s0] * vals[a1 + d * s1]
-                elif nops == 3:
-                    v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2]
-                else:
-                    v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2] * vals[a3 + d * s3]
-                if store:
-                    t[i + d] = v
-                if nc > 1:
-                    u[j0 + d] += v
-                else:
-                    u[0] += v
-        else:
-            for d in range(cl):
+        a0 = idx[0] if nops > 0 else 0
+        a1 = idx[1] if nops > 1 else 0
+        a2 = idx[2] if nops > 2 else 0
+        a3 = idx[3] if nops > 3 else 0
+        for d in range(cl):
+            if nops == 0:
+                v = 1.0
+            elif nops == 1:
+                v = vals[a0 + d * s0]
+            elif nops == 2:
+                v = vals[a0 + d * s0] * vals[a1 + d * s1]
+            elif nops == 3:
+                v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2]
+            elif nops == 4:
+                v = vals[a0 + d * s0] * vals[a1 + d * s1] * vals[a2 + d * s2] * vals[a3 + d * s3]
+            else:
                 v = 1.0
                 for o in range(nops):
                     v *= vals[idx[o] + d * ost[o, last]]
-                if store:
-                    t[i + d] = v
-                if nc > 1:
-                    u[j0 + d] += v
-                else:
-                    u[0] += v
+            if store:
+                t[i + d] = v
+            if nc > 1:
+                u[j0 + d] += v
+            else:
+                u[0] += v
         i += cl
         j = last - 1
         while j >= 0:
